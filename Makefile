@@ -1,0 +1,56 @@
+# Halon: the two commands a newcomer needs are `make run` and `make test`.
+# Every target installs what is missing first.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_STAMP := node_modules/.halon-installed
+CONFIG ?= cluster-configs/local-3.yaml
+TEST_REPORT ?= .tmp/vitest-report.json
+
+.PHONY: help setup proto proto-check build typecheck lint format test run clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# Reinstall when the manifest or the lock file is newer than the last install.
+$(NODE_STAMP): package.json package-lock.json
+	@if [ -n "$$CI" ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	@touch $@
+
+setup: $(NODE_STAMP) ## install dependencies (npm ci on CI, npm install otherwise)
+
+proto: $(NODE_STAMP) ## regenerate src/gen from proto/ (the generated code is committed)
+	rm -rf src/gen
+	npx buf generate
+
+proto-check: $(NODE_STAMP) ## fail when src/gen is not what proto/ generates
+	@rm -rf .tmp/gen-check && mkdir -p .tmp/gen-check
+	@npx buf generate -o .tmp/gen-check
+	@diff -r .tmp/gen-check/src/gen src/gen > /dev/null || { echo "src/gen is stale: run 'make proto' and commit the result"; exit 1; }
+	@echo "proto-check: src/gen is current"
+
+build: $(NODE_STAMP) ## compile TypeScript to dist/
+	npx tsc -p tsconfig.build.json
+
+typecheck: $(NODE_STAMP) ## type-check sources, tests and benchmarks
+	npx tsc -p tsconfig.json --noEmit
+
+lint: $(NODE_STAMP) ## ESLint, Prettier and buf lint
+	npx eslint --max-warnings 0 .
+	npx prettier --check .
+	npx buf lint
+
+format: $(NODE_STAMP) ## rewrite sources with Prettier
+	npx prettier --write .
+
+test: $(NODE_STAMP) proto-check typecheck lint build ## type-check, lint and run every test
+	@mkdir -p $(dir $(TEST_REPORT))
+	npx vitest run --reporter=default --reporter=json --outputFile.json=$(TEST_REPORT)
+
+run: build ## build and start the main job (see README)
+	node dist/cli/main.js --help
+	node dist/cli/main.js config check $(CONFIG)
+	@echo "The replicated cluster is not built yet: 'make run' will start it from $(CONFIG) once it is."
+
+clean: ## remove build output and local cluster data
+	rm -rf dist .tmp data

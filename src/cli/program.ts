@@ -1,0 +1,14 @@
+// The `halon` command. Each layer adds its subcommands through a register
+// function in src/cli/commands/, so this file only assembles them.
+import { Command } from "commander";
+import { registerConfigCommands } from "./commands/config-commands.js";
+import { halonVersion } from "./version.js";
+
+export function buildProgram(): Command {
+  const program = new Command("halon")
+    .description("Halon: a high-availability recovery coordinator for clusters")
+    .version(halonVersion(), "-V, --version", "print the Halon version")
+    .showHelpAfterError("(run with --help for usage)");
+  registerConfigCommands(program);
+  return program;
+}

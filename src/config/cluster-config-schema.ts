@@ -1,0 +1,155 @@
+// The cluster-config file format: one YAML file describes the coordinator
+// replicas, the node services and the declared topology of a cluster.
+// cluster-configs/README.md explains every field; keep the two in step.
+import { z } from "zod";
+
+const idPattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const id = z
+  .string()
+  .regex(idPattern, "an id of lower-case letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+/** host:port, where host is a name, an IPv4 address or a bracketed IPv6 address. */
+const address = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/, "an address of the form host:port")
+  .refine((value) => {
+    if (!/:\d{1,5}$/.test(value)) return true; // the pattern above already reported it
+    const port = Number(value.slice(value.lastIndexOf(":") + 1));
+    return port >= 1 && port <= 65535;
+  }, "a port from 1 to 65535");
+
+const positiveMs = z.number().int().positive();
+
+export const tlsSchema = z
+  .object({
+    ca: z.string().min(1),
+    cert: z.string().min(1),
+    key: z.string().min(1),
+  })
+  .strict();
+
+export const raftSettingsSchema = z
+  .object({
+    heartbeatMs: positiveMs.default(100),
+    electionTimeoutMs: positiveMs.default(1000),
+    maxEntriesPerMessage: z.number().int().positive().default(512),
+    maxBytesPerMessage: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
+    maxInflightMessages: z.number().int().positive().default(64),
+    snapshotThreshold: z.number().int().positive().default(10_000),
+    trailingEntries: z.number().int().nonnegative().default(5_000),
+  })
+  .strict()
+  .refine((r) => r.electionTimeoutMs >= 2 * r.heartbeatMs, {
+    message: "electionTimeoutMs must be at least twice heartbeatMs",
+    path: ["electionTimeoutMs"],
+  });
+
+export const replicaSchema = z
+  .object({
+    id,
+    grpcAddress: address,
+    dashboardAddress: address.optional(),
+    dataDir: z.string().min(1),
+    /** A learner replicates the log but does not vote until promoted. */
+    learner: z.boolean().default(false),
+  })
+  .strict();
+
+export const processSchema = z
+  .object({
+    name: id,
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    services: z.array(id).default([]),
+  })
+  .strict();
+
+export const nodeServiceSchema = z
+  .object({
+    id,
+    host: id,
+    grpcAddress: address,
+    rack: id.default("rack-0"),
+    enclosure: id.default("enclosure-0"),
+    disks: z.array(id).default([]),
+    processes: z.array(processSchema).default([]),
+  })
+  .strict();
+
+export const poolSchema = z
+  .object({
+    id,
+    disks: z.array(id).min(1),
+  })
+  .strict();
+
+export const clusterConfigSchema = z
+  .object({
+    cluster: z.object({ name: id }).strict(),
+    raft: raftSettingsSchema.default(raftSettingsSchema.parse({})),
+    tls: tlsSchema.optional(),
+    replicas: z.array(replicaSchema).min(1).max(7),
+    nodes: z.array(nodeServiceSchema).default([]),
+    pools: z.array(poolSchema).default([]),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, string>();
+    const claim = (value: string, what: string, path: (string | number)[]) => {
+      const earlier = seen.get(value);
+      if (earlier !== undefined) {
+        ctx.addIssue({ code: "custom", path, message: `${what} "${value}" is already used by ${earlier}` });
+      } else {
+        seen.set(value, `${path[0]}[${path[1]}].${path[2]}`);
+      }
+    };
+    config.replicas.forEach((r, i) => claim(r.id, "id", ["replicas", i, "id"]));
+    config.nodes.forEach((n, i) => claim(n.id, "id", ["nodes", i, "id"]));
+    seen.clear();
+    config.replicas.forEach((r, i) => {
+      claim(r.grpcAddress, "address", ["replicas", i, "grpcAddress"]);
+      if (r.dashboardAddress) claim(r.dashboardAddress, "address", ["replicas", i, "dashboardAddress"]);
+    });
+    config.nodes.forEach((n, i) => claim(n.grpcAddress, "address", ["nodes", i, "grpcAddress"]));
+    seen.clear();
+    config.replicas.forEach((r, i) => claim(r.dataDir, "dataDir", ["replicas", i, "dataDir"]));
+
+    const voters = config.replicas.filter((r) => !r.learner).length;
+    if (voters === 0) {
+      ctx.addIssue({ code: "custom", path: ["replicas"], message: "at least one replica must be a voter" });
+    }
+    const diskOwner = new Map<string, string>();
+    config.nodes.forEach((n) =>
+      n.disks.forEach((d, j) => {
+        if (diskOwner.has(d)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["nodes", config.nodes.indexOf(n), "disks", j],
+            message: `disk "${d}" is already attached to node "${diskOwner.get(d)}"`,
+          });
+        }
+        diskOwner.set(d, n.id);
+      }),
+    );
+    config.pools.forEach((p, i) =>
+      p.disks.forEach((d, j) => {
+        if (!diskOwner.has(d)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["pools", i, "disks", j],
+            message: `disk "${d}" is not attached to any node`,
+          });
+        }
+      }),
+    );
+  });
+
+export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
+export type ReplicaConfig = z.infer<typeof replicaSchema>;
+export type NodeServiceConfig = z.infer<typeof nodeServiceSchema>;
+export type RaftSettings = z.infer<typeof raftSettingsSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;

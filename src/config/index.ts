@@ -1,0 +1,2 @@
+export * from "./cluster-config-schema.js";
+export * from "./load-cluster-config.js";
