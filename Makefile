@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.halon-installed
 CONFIG ?= cluster-configs/local-3.yaml
 TEST_REPORT ?= .tmp/vitest-report.json
 
-.PHONY: help setup proto proto-check build typecheck lint format test run clean
+.PHONY: help setup proto proto-check build typecheck lint format test run clean sim bench bench-cep bench-raft bench-rc
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,3 +54,21 @@ run: build ## build and start the main job (see README)
 
 clean: ## remove build output and local cluster data
 	rm -rf dist .tmp data
+
+# Long runs: not part of `make test`.
+SEED ?=
+SEEDS ?= 1000
+
+sim: $(NODE_STAMP) ## Raft simulation: SEED=n replays one seed, SEEDS=n runs n seeds
+	npx tsx test/raft/sim/run-sim.ts $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
+
+bench-cep: $(NODE_STAMP) ## CEP library against RxJS and a hand-written reducer
+	npx tsx bench/cep/bench-cep.ts
+
+bench-raft: build ## 3 replicas as processes against a 3-member etcd, same client harness
+	npx tsx bench/raft/bench-raft.ts
+
+bench-rc: $(NODE_STAMP) ## recovery-coordinator apply throughput, snapshot and restore
+	npx tsx bench/rc/bench-rc.ts
+
+bench: bench-cep bench-raft bench-rc ## every benchmark

@@ -1,0 +1,67 @@
+// What the Raft driver needs from durable storage. The in-memory versions serve
+// the simulator; src/raft/storage/ has the LevelDB and file versions.
+//
+// Contract shared by every implementation:
+// - A promise that resolves means the data is durable (synced), unless the
+//   method says otherwise. The driver acknowledges nothing before that.
+// - Entries are contiguous: append(entries) replaces any entries at or after
+//   entries[0].index (a follower's conflicting suffix) in the same write.
+// - Checksums and corruption detection are the store's business: load() throws
+//   a StorageCorruptionError naming the file and index rather than return bad data.
+import type { Entry, HardState, SnapshotMeta } from "./types.js";
+
+export interface PersistedLog {
+  hardState: HardState | null;
+  /** Entries after the latest snapshot (or from index 1), in index order. */
+  entries: Entry[];
+  /** The index and term just before entries[0] (the compaction point), 0/0 if none. */
+  compactedIndex: number;
+  compactedTerm: number;
+}
+
+export interface LogStore {
+  /** Reads everything at start. */
+  load(): Promise<PersistedLog>;
+  /**
+   * Writes a hard state and/or entries in one synced write (group commit: the
+   * driver gathers every proposal since the last write into one call).
+   */
+  persist(update: { hardState?: HardState; entries?: Entry[] }): Promise<void>;
+  /** Drops entries up to and including `index`; need not be synced. */
+  compact(index: number, term: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Snapshot {
+  meta: SnapshotMeta;
+  data: Uint8Array;
+}
+
+export interface SnapshotStore {
+  /** Durable on resolve; an older snapshot may then be deleted. */
+  save(snapshot: Snapshot): Promise<void>;
+  /** The newest complete snapshot, or null. Torn or corrupt ones are reported, never returned. */
+  latest(): Promise<Snapshot | null>;
+  close(): Promise<void>;
+}
+
+/** The replicated state machine, applied in log order on every replica. */
+export interface StateMachine {
+  /** Applies a committed Normal entry; the result goes back to the proposer. */
+  apply(entry: Entry): Uint8Array;
+  /** The whole state as bytes, as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replaces the whole state. */
+  restore(data: Uint8Array): void;
+}
+
+export class StorageCorruptionError extends Error {
+  constructor(
+    readonly file: string,
+    readonly index: number | null,
+    detail: string,
+  ) {
+    super(`${file}${index === null ? "" : ` at index ${index}`}: ${detail}`);
+    this.name = "StorageCorruptionError";
+  }
+}

@@ -1,0 +1,44 @@
+// The data the Raft library persists and exchanges. Plain data only, so that
+// stores and transports can encode it however they like.
+
+/** A replica's name, as in the cluster config ("rc1"). */
+export type ReplicaId = string;
+
+export enum EntryType {
+  /** The state machine's payload. */
+  Normal = 0,
+  /** A membership change; data is the encoded change. */
+  Config = 1,
+  /** The empty entry a new leader appends at the start of its term. */
+  Noop = 2,
+}
+
+export interface Entry {
+  term: number;
+  index: number;
+  type: EntryType;
+  data: Uint8Array;
+}
+
+/** What must survive a crash besides the log: etcd's HardState. */
+export interface HardState {
+  term: number;
+  /** Whom this replica voted for in `term`, or null. */
+  vote: ReplicaId | null;
+  /** A hint only: commit is re-learnt from the leader, but this speeds restart. */
+  commit: number;
+}
+
+/** Who takes part in consensus. `outgoing` is set during a joint-consensus change. */
+export interface Membership {
+  voters: ReplicaId[];
+  learners: ReplicaId[];
+  outgoing?: ReplicaId[];
+}
+
+export interface SnapshotMeta {
+  /** The last log index the snapshot covers. */
+  index: number;
+  term: number;
+  membership: Membership;
+}
