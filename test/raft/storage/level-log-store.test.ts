@@ -45,7 +45,7 @@ async function flipByteInValue(dir: string, index: number, at: number): Promise<
   const key = entryKey(index);
   const value = await db.get(key);
   if (!value) throw new Error(`no entry ${index}`);
-  value[at % value.length] ^= 0x40;
+  value[at % value.length]! ^= 0x40;
   await db.put(key, value, { sync: true });
   await db.close();
 }
@@ -185,7 +185,7 @@ describe("LevelLogStore", () => {
     await a.close();
     const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: "buffer", valueEncoding: "buffer" });
     const value = (await db.get(Buffer.from("h")))!;
-    value[value.length - 1] ^= 1;
+    value[value.length - 1]! ^= 1;
     await db.put(Buffer.from("h"), value, { sync: true });
     await db.close();
     await expect(open(dir).load()).rejects.toThrow(/hard state: checksum mismatch/);
