@@ -1,0 +1,391 @@
+// The typed resource graph: resources of declared kinds with attributes, and
+// edges of declared relations whose cardinality the graph enforces.
+//
+// Determinism: every query that returns several resources returns them sorted
+// by id, so callers never depend on Map or Set insertion order (which differs
+// between a graph built step by step and the same graph restored from data).
+import type { GraphChange } from "./changes.js";
+import { GraphError } from "./errors.js";
+import { CompiledSchema, type CompiledKind, type CompiledRelation, type GraphSchema } from "./schema.js";
+import { compareStrings, type AttrValue } from "./values.js";
+
+export type Direction = "out" | "in" | "both";
+
+export interface Resource {
+  readonly id: string;
+  readonly kind: string;
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+}
+
+export interface Edge {
+  from: string;
+  relation: string;
+  to: string;
+}
+
+interface Vertex {
+  id: string;
+  kind: string;
+  spec: CompiledKind;
+  attrs: Record<string, AttrValue>;
+  /** Neighbours by relation key. */
+  out: Map<string, Set<string>>;
+  in: Map<string, Set<string>>;
+}
+
+const MAX_ID_LENGTH = 256;
+
+export function checkId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH)
+    throw new GraphError("bad-id", `a resource id is a string of 1 to ${MAX_ID_LENGTH} characters`);
+}
+
+export class Graph {
+  readonly schema: CompiledSchema;
+  private readonly vertices = new Map<string, Vertex>();
+  private readonly byKindIndex = new Map<string, Set<string>>();
+  private edgeCount = 0;
+  private changes: GraphChange[] = [];
+
+  constructor(schema: GraphSchema | CompiledSchema) {
+    this.schema = schema instanceof CompiledSchema ? schema : new CompiledSchema(schema);
+    for (const k of this.schema.kinds.keys()) this.byKindIndex.set(k, new Set());
+  }
+
+  get size(): number {
+    return this.vertices.size;
+  }
+
+  get edges(): number {
+    return this.edgeCount;
+  }
+
+  // ---- queries ----
+
+  has(id: string): boolean {
+    return this.vertices.has(id);
+  }
+
+  /** The resource, or undefined. The attrs object must not be modified. */
+  get(id: string): Resource | undefined {
+    return this.vertices.get(id);
+  }
+
+  /** The resource, or a GraphError. */
+  require(id: string, kind?: string): Resource {
+    const v = this.vertices.get(id);
+    if (!v) throw new GraphError("no-such-resource", `no resource "${id}"`);
+    if (kind !== undefined && v.kind !== kind)
+      throw new GraphError("no-such-resource", `"${id}" is a ${v.kind}, not a ${kind}`);
+    return v;
+  }
+
+  kindOf(id: string): string | undefined {
+    return this.vertices.get(id)?.kind;
+  }
+
+  attr(id: string, key: string): AttrValue | undefined {
+    return this.vertices.get(id)?.attrs[key];
+  }
+
+  /** Ids of every resource of `kind`, sorted. */
+  byKind(kind: string): string[] {
+    this.schema.kind(kind);
+    return [...(this.byKindIndex.get(kind) ?? [])].sort(compareStrings);
+  }
+
+  countOfKind(kind: string): number {
+    return this.byKindIndex.get(kind)?.size ?? 0;
+  }
+
+  /** Neighbours of `id` over relations named `relation` (any relation if omitted), sorted. */
+  neighbours(id: string, relation?: string, direction: Direction = "out"): string[] {
+    const v = this.vertexOrThrow(id);
+    if (relation !== undefined && !this.schema.relationNames.has(relation))
+      throw new GraphError("unknown-relation", `no relation named "${relation}" in the schema`);
+    const found = new Set<string>();
+    if (direction !== "in") collect(v.out, relation, this.schema, found);
+    if (direction !== "out") collect(v.in, relation, this.schema, found);
+    return [...found].sort(compareStrings);
+  }
+
+  /** The one neighbour over `relation`, undefined if none; a GraphError if several. */
+  neighbour(id: string, relation: string, direction: "out" | "in" = "out"): string | undefined {
+    const list = this.neighbours(id, relation, direction);
+    if (list.length > 1)
+      throw new GraphError(
+        "bad-data",
+        `"${id}" has ${list.length} ${direction} "${relation}" neighbours, expected one`,
+      );
+    return list[0];
+  }
+
+  /**
+   * Ids reachable from `start` (included), following `relations` (all if
+   * omitted) in `direction`, sorted.
+   */
+  reachable(start: string, opts: { relations?: readonly string[]; direction?: Direction } = {}): string[] {
+    this.vertexOrThrow(start);
+    const direction = opts.direction ?? "out";
+    const wanted = opts.relations ? new Set(opts.relations) : undefined;
+    const seen = new Set<string>([start]);
+    const stack = [start];
+    while (stack.length > 0) {
+      const v = this.vertices.get(stack.pop() as string) as Vertex;
+      const visit = (adj: Map<string, Set<string>>): void => {
+        for (const [key, ids] of adj) {
+          if (wanted && !wanted.has((this.schema.relations.get(key) as CompiledRelation).name)) continue;
+          for (const n of ids)
+            if (!seen.has(n)) {
+              seen.add(n);
+              stack.push(n);
+            }
+        }
+      };
+      if (direction !== "in") visit(v.out);
+      if (direction !== "out") visit(v.in);
+    }
+    return [...seen].sort(compareStrings);
+  }
+
+  /** Every edge among `ids`, sorted by from, relation key, to. */
+  edgesAmong(ids: Iterable<string>): Edge[] {
+    const set = ids instanceof Set ? (ids as Set<string>) : new Set(ids);
+    const edges: Edge[] = [];
+    for (const id of [...set].sort(compareStrings)) {
+      const v = this.vertices.get(id);
+      if (!v) continue;
+      for (const key of [...v.out.keys()].sort(compareStrings)) {
+        const rel = this.schema.relations.get(key) as CompiledRelation;
+        for (const to of [...(v.out.get(key) as Set<string>)].sort(compareStrings))
+          if (set.has(to)) edges.push({ from: id, relation: rel.name, to });
+      }
+    }
+    return edges;
+  }
+
+  hasEdge(from: string, relation: string, to: string): boolean {
+    const a = this.vertices.get(from);
+    const b = this.vertices.get(to);
+    if (!a || !b) return false;
+    const key = this.schema.relations.get(`${a.kind}:${relation}:${b.kind}`)?.key;
+    return key !== undefined && (a.out.get(key)?.has(to) ?? false);
+  }
+
+  /** Every resource id, sorted. */
+  ids(): string[] {
+    return [...this.vertices.keys()].sort(compareStrings);
+  }
+
+  // ---- changes ----
+
+  addResource(id: string, kind: string, attrs: Record<string, unknown> = {}): Resource {
+    checkId(id);
+    const k = this.schema.kind(kind);
+    if (this.vertices.has(id)) throw new GraphError("duplicate-resource", `resource "${id}" already exists`);
+    const checked: Record<string, AttrValue> = {};
+    for (const key of Object.keys(attrs).sort(compareStrings)) {
+      const value = attrs[key];
+      this.schema.checkAttr(k, key, value);
+      checked[key] = own(value);
+    }
+    const v: Vertex = { id, kind, spec: k, attrs: checked, out: new Map(), in: new Map() };
+    this.vertices.set(id, v);
+    (this.byKindIndex.get(kind) as Set<string>).add(id);
+    this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
+    return v;
+  }
+
+  /** Removes the resource and every edge touching it. */
+  removeResource(id: string): void {
+    const v = this.vertexOrThrow(id);
+    for (const e of this.edgesOf(v)) this.disconnect(e.from, e.relation, e.to);
+    this.vertices.delete(id);
+    (this.byKindIndex.get(v.kind) as Set<string>).delete(id);
+    this.changes.push({ op: "remove", id, kind: v.kind });
+  }
+
+  /** Sets one attribute; records nothing when the value is unchanged. */
+  setAttr(id: string, key: string, value: unknown): void {
+    const v = this.vertexOrThrow(id);
+    this.schema.checkAttr(v.spec, key, value);
+    const old = v.attrs[key];
+    if (old !== undefined && sameValue(old, value)) return;
+    v.attrs[key] = own(value);
+    this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
+  }
+
+  setAttrs(id: string, attrs: Record<string, unknown>): void {
+    for (const key of Object.keys(attrs).sort(compareStrings)) this.setAttr(id, key, attrs[key]);
+  }
+
+  unsetAttr(id: string, key: string): void {
+    const v = this.vertexOrThrow(id);
+    if (!v.spec.attributes.has(key))
+      throw new GraphError("unknown-attribute", `${v.kind} has no attribute "${key}"`);
+    const old = v.attrs[key];
+    if (old === undefined) return;
+    delete v.attrs[key];
+    this.changes.push({ op: "unset", id, key, old });
+  }
+
+  /**
+   * Adds the edge `from -relation-> to`. On a "one" end an existing edge of the
+   * same relation type is replaced (and its removal recorded). Connecting an
+   * edge that exists changes nothing.
+   */
+  connect(from: string, relation: string, to: string): void {
+    const a = this.vertexOrThrow(from);
+    const b = this.vertexOrThrow(to);
+    const rel = this.schema.relation(a.kind, relation, b.kind);
+    if (a.out.get(rel.key)?.has(to)) return;
+    if (rel.out === "one") {
+      const old = a.out.get(rel.key);
+      if (old) for (const t of [...old]) this.disconnect(from, relation, t);
+    }
+    if (rel.in === "one") {
+      const old = b.in.get(rel.key);
+      if (old) for (const f of [...old]) this.disconnect(f, relation, to);
+    }
+    addTo(a.out, rel.key, to);
+    addTo(b.in, rel.key, from);
+    this.edgeCount++;
+    this.changes.push({ op: "connect", from, relation, to });
+  }
+
+  disconnect(from: string, relation: string, to: string): void {
+    const a = this.vertexOrThrow(from);
+    const b = this.vertexOrThrow(to);
+    const rel = this.schema.relation(a.kind, relation, b.kind);
+    const outs = a.out.get(rel.key);
+    if (!outs?.has(to)) throw new GraphError("no-such-edge", `no edge ${from} -${relation}-> ${to}`);
+    removeFrom(a.out, rel.key, to);
+    removeFrom(b.in, rel.key, from);
+    this.edgeCount--;
+    this.changes.push({ op: "disconnect", from, relation, to });
+  }
+
+  /**
+   * Mark and sweep: removes every resource not reachable from a root kind's
+   * resource along outgoing edges. Removal is in id order, so the recorded
+   * changes are the same on every replica. Returns the removed ids.
+   */
+  sweep(): string[] {
+    const marked = new Set<string>();
+    const stack: string[] = [];
+    for (const kind of this.schema.rootKinds)
+      for (const id of this.byKindIndex.get(kind) as Set<string>) {
+        marked.add(id);
+        stack.push(id);
+      }
+    while (stack.length > 0) {
+      const v = this.vertices.get(stack.pop() as string) as Vertex;
+      for (const ids of v.out.values())
+        for (const n of ids)
+          if (!marked.has(n)) {
+            marked.add(n);
+            stack.push(n);
+          }
+    }
+    const garbage = [...this.vertices.keys()].filter((id) => !marked.has(id)).sort(compareStrings);
+    for (const id of garbage) this.removeResource(id);
+    return garbage;
+  }
+
+  /** The changes recorded since the last call, oldest first. */
+  takeChanges(): GraphChange[] {
+    const out = this.changes;
+    this.changes = [];
+    return out;
+  }
+
+  /** Drops recorded changes (after a bulk load nobody watches). */
+  discardChanges(): void {
+    this.changes = [];
+  }
+
+  // ---- internals shared with serialisation ----
+
+  /** Outgoing edges of `id`, sorted by relation key then target. */
+  outEdges(id: string): Edge[] {
+    const v = this.vertexOrThrow(id);
+    const edges: Edge[] = [];
+    for (const key of [...v.out.keys()].sort(compareStrings)) {
+      const name = (this.schema.relations.get(key) as CompiledRelation).name;
+      for (const to of [...(v.out.get(key) as Set<string>)].sort(compareStrings))
+        edges.push({ from: id, relation: name, to });
+    }
+    return edges;
+  }
+
+  private edgesOf(v: Vertex): Edge[] {
+    const edges: Edge[] = [];
+    for (const [key, ids] of v.out) {
+      const name = (this.schema.relations.get(key) as CompiledRelation).name;
+      for (const to of [...ids].sort(compareStrings)) edges.push({ from: v.id, relation: name, to });
+    }
+    for (const [key, ids] of v.in) {
+      const name = (this.schema.relations.get(key) as CompiledRelation).name;
+      for (const from of [...ids].sort(compareStrings))
+        if (from !== v.id) edges.push({ from, relation: name, to: v.id });
+    }
+    return edges.sort(compareEdges);
+  }
+
+  private vertexOrThrow(id: string): Vertex {
+    const v = this.vertices.get(id);
+    if (!v) throw new GraphError("no-such-resource", `no resource "${id}"`);
+    return v;
+  }
+}
+
+export function compareEdges(a: Edge, b: Edge): number {
+  return (
+    compareStrings(a.from, b.from) || compareStrings(a.relation, b.relation) || compareStrings(a.to, b.to)
+  );
+}
+
+function collect(
+  adj: Map<string, Set<string>>,
+  relation: string | undefined,
+  schema: CompiledSchema,
+  into: Set<string>,
+): void {
+  for (const [key, ids] of adj) {
+    if (relation !== undefined && (schema.relations.get(key) as CompiledRelation).name !== relation) continue;
+    for (const id of ids) into.add(id);
+  }
+}
+
+function addTo(adj: Map<string, Set<string>>, key: string, id: string): void {
+  const set = adj.get(key);
+  if (set) set.add(id);
+  else adj.set(key, new Set([id]));
+}
+
+function removeFrom(adj: Map<string, Set<string>>, key: string, id: string): void {
+  const set = adj.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) adj.delete(key);
+}
+
+/** Objects are copied in, so that a caller who later mutates its own value changes nothing here. */
+function own(value: AttrValue): AttrValue {
+  return typeof value === "object" && value !== null ? structuredClone(value) : value;
+}
+
+function sameValue(a: AttrValue, b: AttrValue): boolean {
+  // Key order may differ between equal records; compare structurally.
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    const bv = (b as Record<string, AttrValue>)[k];
+    if (bv === undefined || !sameValue((a as Record<string, AttrValue>)[k] as AttrValue, bv)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,75 @@
+// The first schema of a Halon cluster (DESIGN.md, "Resource graph"). It is
+// data for the graph library; the library itself knows nothing of it.
+import type { GraphSchema } from "./schema.js";
+
+export const HOST_STATES = ["online", "transient", "down"] as const;
+export const PROCESS_STATES = ["starting", "online", "failed", "stopped"] as const;
+export const DISK_STATES = ["online", "failed", "repairing"] as const;
+export const SERVICE_STATES = ["up", "down"] as const;
+
+export const HALON_SCHEMA: GraphSchema = {
+  kinds: [
+    {
+      name: "Cluster",
+      root: true,
+      attributes: { name: { type: "string" }, epoch: { type: "number", integer: true, min: 0 } },
+    },
+    { name: "Rack", attributes: {} },
+    { name: "Enclosure", attributes: {} },
+    {
+      name: "Host",
+      attributes: {
+        state: { type: "string", values: HOST_STATES },
+        address: { type: "string" },
+        infraEndpoint: { type: "string" },
+      },
+    },
+    {
+      name: "Node",
+      attributes: {
+        state: { type: "string", values: HOST_STATES },
+        /** The last cluster epoch this node service acknowledged. */
+        ackedEpoch: { type: "number", integer: true, min: 0 },
+        /** Log time of the last heartbeat recorded. */
+        lastSeen: { type: "number", min: 0 },
+        respawnAttempts: { type: "number", integer: true, min: 0 },
+        drained: { type: "boolean" },
+      },
+    },
+    {
+      name: "Process",
+      attributes: {
+        state: { type: "string", values: PROCESS_STATES },
+        /** Which run of the process this is; a failure of an older instance is stale. */
+        instance: { type: "number", integer: true, min: 0 },
+        localRestarts: { type: "number", integer: true, min: 0 },
+        respawns: { type: "number", integer: true, min: 0 },
+        command: { type: "string" },
+      },
+    },
+    { name: "Service", attributes: { state: { type: "string", values: SERVICE_STATES } } },
+    {
+      name: "Disk",
+      attributes: { state: { type: "string", values: DISK_STATES }, serial: { type: "string" } },
+    },
+    {
+      name: "Pool",
+      attributes: {
+        epoch: { type: "number", integer: true, min: 0 },
+        /** Ids of the pool's disks that are not healthy, sorted. */
+        failureVector: { type: "json" },
+      },
+    },
+  ],
+  relations: [
+    { name: "has", from: "Cluster", to: "Rack", out: "many", in: "one" },
+    { name: "has", from: "Rack", to: "Enclosure", out: "many", in: "one" },
+    { name: "has", from: "Enclosure", to: "Host", out: "many", in: "one" },
+    { name: "runs", from: "Host", to: "Node", out: "one", in: "one" },
+    { name: "runs", from: "Node", to: "Process", out: "many", in: "one" },
+    { name: "provides", from: "Process", to: "Service", out: "many", in: "many" },
+    { name: "has", from: "Host", to: "Disk", out: "many", in: "one" },
+    { name: "uses", from: "Pool", to: "Disk", out: "many", in: "one" },
+    { name: "has", from: "Cluster", to: "Pool", out: "many", in: "one" },
+  ],
+};
