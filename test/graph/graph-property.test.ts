@@ -53,7 +53,9 @@ const op = fc.oneof(
   fc.record({ t: fc.constant("sweep" as const) }),
 );
 
-function run(g: Graph, o: fc.ValueOf<typeof op> extends infer T ? T : never): void {
+type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+
+function run(g: Graph, o: Op): void {
   try {
     switch (o.t) {
       case "add":
