@@ -6,6 +6,7 @@ import {
   HalonServiceClient,
   HalonServiceService,
   ReplicaRole,
+  ReplicaStatus,
   type HalonServiceServer,
 } from "../../src/gen/halon/v1/client.js";
 import {
@@ -32,16 +33,24 @@ describe("generated gRPC code", () => {
         callback(null, { index: 42, term: 3, result: Buffer.from(call.request.payload).reverse() });
       },
       getStatus: (_call, callback) =>
-        callback(null, {
-          id: "rc1",
-          role: ReplicaRole.REPLICA_ROLE_LEADER,
-          term: 3,
-          leaderId: "rc1",
-          leaderAddress: address,
-          commitIndex: 42,
-          appliedIndex: 42,
-          lastLogIndex: 43,
-        }),
+        callback(
+          null,
+          ReplicaStatus.fromPartial({
+            id: "rc1",
+            role: ReplicaRole.REPLICA_ROLE_LEADER,
+            term: 3,
+            leaderId: "rc1",
+            leaderAddress: address,
+            commitIndex: 42,
+            appliedIndex: 42,
+            lastLogIndex: 43,
+          }),
+        ),
+      // Not exercised here: the replica's own tests cover them.
+      addMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      promoteMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      removeMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      transferLeadership: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
     };
     const peer: RaftPeerServiceServer = {
       stream: (call, callback) => {

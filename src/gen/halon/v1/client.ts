@@ -62,6 +62,48 @@ export interface ReplicaStatus {
   commitIndex: number;
   appliedIndex: number;
   lastLogIndex: number;
+  /** This replica's own client address (host:port). */
+  address: string;
+  /** The membership as this replica knows it. */
+  voters: string[];
+  learners: string[];
+  /** The last index covered by this replica's newest snapshot. */
+  snapshotIndex: number;
+  /** A hash of the state machine as of applied_index, to compare replicas. */
+  stateHash: string;
+}
+
+export interface AddMemberRequest {
+  /** A replica listed in the cluster config; it joins as a learner. */
+  id: string;
+}
+
+export interface PromoteMemberRequest {
+  /** A learner to make a voter. */
+  id: string;
+}
+
+export interface RemoveMemberRequest {
+  id: string;
+}
+
+export interface MembershipResponse {
+  /** The membership once the change is committed and applied. */
+  voters: string[];
+  learners: string[];
+  /** The log index of the change. */
+  index: number;
+}
+
+export interface TransferLeadershipRequest {
+  /** The replica to hand leadership to; empty lets the leader choose the most up-to-date voter. */
+  targetId: string;
+}
+
+export interface TransferLeadershipResponse {
+  /** Who leads once the transfer is done. */
+  leaderId: string;
+  term: number;
 }
 
 function createBaseProposeRequest(): ProposeRequest {
@@ -251,6 +293,11 @@ function createBaseReplicaStatus(): ReplicaStatus {
     commitIndex: 0,
     appliedIndex: 0,
     lastLogIndex: 0,
+    address: "",
+    voters: [],
+    learners: [],
+    snapshotIndex: 0,
+    stateHash: "",
   };
 }
 
@@ -279,6 +326,21 @@ export const ReplicaStatus: MessageFns<ReplicaStatus> = {
     }
     if (message.lastLogIndex !== 0) {
       writer.uint32(64).uint64(message.lastLogIndex);
+    }
+    if (message.address !== "") {
+      writer.uint32(74).string(message.address);
+    }
+    for (const v of message.voters) {
+      writer.uint32(82).string(v!);
+    }
+    for (const v of message.learners) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.snapshotIndex !== 0) {
+      writer.uint32(96).uint64(message.snapshotIndex);
+    }
+    if (message.stateHash !== "") {
+      writer.uint32(106).string(message.stateHash);
     }
     return writer;
   },
@@ -360,6 +422,46 @@ export const ReplicaStatus: MessageFns<ReplicaStatus> = {
             message.lastLogIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.voters.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.learners.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.snapshotIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.stateHash = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -385,6 +487,377 @@ export const ReplicaStatus: MessageFns<ReplicaStatus> = {
     message.commitIndex = object.commitIndex ?? 0;
     message.appliedIndex = object.appliedIndex ?? 0;
     message.lastLogIndex = object.lastLogIndex ?? 0;
+    message.address = object.address ?? "";
+    message.voters = object.voters?.map((e) => e) || [];
+    message.learners = object.learners?.map((e) => e) || [];
+    message.snapshotIndex = object.snapshotIndex ?? 0;
+    message.stateHash = object.stateHash ?? "";
+    return message;
+  },
+};
+
+function createBaseAddMemberRequest(): AddMemberRequest {
+  return { id: "" };
+}
+
+export const AddMemberRequest: MessageFns<AddMemberRequest> = {
+  encode(message: AddMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AddMemberRequest>): AddMemberRequest {
+    return AddMemberRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddMemberRequest>): AddMemberRequest {
+    const message = createBaseAddMemberRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBasePromoteMemberRequest(): PromoteMemberRequest {
+  return { id: "" };
+}
+
+export const PromoteMemberRequest: MessageFns<PromoteMemberRequest> = {
+  encode(message: PromoteMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromoteMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromoteMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PromoteMemberRequest>): PromoteMemberRequest {
+    return PromoteMemberRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PromoteMemberRequest>): PromoteMemberRequest {
+    const message = createBasePromoteMemberRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveMemberRequest(): RemoveMemberRequest {
+  return { id: "" };
+}
+
+export const RemoveMemberRequest: MessageFns<RemoveMemberRequest> = {
+  encode(message: RemoveMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveMemberRequest>): RemoveMemberRequest {
+    return RemoveMemberRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveMemberRequest>): RemoveMemberRequest {
+    const message = createBaseRemoveMemberRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseMembershipResponse(): MembershipResponse {
+  return { voters: [], learners: [], index: 0 };
+}
+
+export const MembershipResponse: MessageFns<MembershipResponse> = {
+  encode(message: MembershipResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.voters) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.learners) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.index !== 0) {
+      writer.uint32(24).uint64(message.index);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembershipResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembershipResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.voters.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.learners.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MembershipResponse>): MembershipResponse {
+    return MembershipResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MembershipResponse>): MembershipResponse {
+    const message = createBaseMembershipResponse();
+    message.voters = object.voters?.map((e) => e) || [];
+    message.learners = object.learners?.map((e) => e) || [];
+    message.index = object.index ?? 0;
+    return message;
+  },
+};
+
+function createBaseTransferLeadershipRequest(): TransferLeadershipRequest {
+  return { targetId: "" };
+}
+
+export const TransferLeadershipRequest: MessageFns<TransferLeadershipRequest> = {
+  encode(message: TransferLeadershipRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.targetId !== "") {
+      writer.uint32(10).string(message.targetId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferLeadershipRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferLeadershipRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.targetId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TransferLeadershipRequest>): TransferLeadershipRequest {
+    return TransferLeadershipRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferLeadershipRequest>): TransferLeadershipRequest {
+    const message = createBaseTransferLeadershipRequest();
+    message.targetId = object.targetId ?? "";
+    return message;
+  },
+};
+
+function createBaseTransferLeadershipResponse(): TransferLeadershipResponse {
+  return { leaderId: "", term: 0 };
+}
+
+export const TransferLeadershipResponse: MessageFns<TransferLeadershipResponse> = {
+  encode(message: TransferLeadershipResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leaderId !== "") {
+      writer.uint32(10).string(message.leaderId);
+    }
+    if (message.term !== 0) {
+      writer.uint32(16).uint64(message.term);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferLeadershipResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferLeadershipResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leaderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TransferLeadershipResponse>): TransferLeadershipResponse {
+    return TransferLeadershipResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferLeadershipResponse>): TransferLeadershipResponse {
+    const message = createBaseTransferLeadershipResponse();
+    message.leaderId = object.leaderId ?? "";
+    message.term = object.term ?? 0;
     return message;
   },
 };
@@ -414,6 +887,46 @@ export const HalonServiceService = {
     responseSerialize: (value: ReplicaStatus): Buffer => Buffer.from(ReplicaStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReplicaStatus => ReplicaStatus.decode(value),
   },
+  /** Membership changes, on the leader (FAILED_PRECONDITION naming the leader elsewhere). */
+  addMember: {
+    path: "/halon.v1.HalonService/AddMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddMemberRequest): Buffer => Buffer.from(AddMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddMemberRequest => AddMemberRequest.decode(value),
+    responseSerialize: (value: MembershipResponse): Buffer => Buffer.from(MembershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MembershipResponse => MembershipResponse.decode(value),
+  },
+  promoteMember: {
+    path: "/halon.v1.HalonService/PromoteMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PromoteMemberRequest): Buffer => Buffer.from(PromoteMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PromoteMemberRequest => PromoteMemberRequest.decode(value),
+    responseSerialize: (value: MembershipResponse): Buffer => Buffer.from(MembershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MembershipResponse => MembershipResponse.decode(value),
+  },
+  removeMember: {
+    path: "/halon.v1.HalonService/RemoveMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveMemberRequest): Buffer => Buffer.from(RemoveMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveMemberRequest => RemoveMemberRequest.decode(value),
+    responseSerialize: (value: MembershipResponse): Buffer => Buffer.from(MembershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MembershipResponse => MembershipResponse.decode(value),
+  },
+  /** Hands leadership to another voter and answers once it has it. */
+  transferLeadership: {
+    path: "/halon.v1.HalonService/TransferLeadership" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferLeadershipRequest): Buffer =>
+      Buffer.from(TransferLeadershipRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferLeadershipRequest => TransferLeadershipRequest.decode(value),
+    responseSerialize: (value: TransferLeadershipResponse): Buffer =>
+      Buffer.from(TransferLeadershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TransferLeadershipResponse => TransferLeadershipResponse.decode(value),
+  },
 } as const;
 
 export interface HalonServiceServer extends UntypedServiceImplementation {
@@ -424,6 +937,12 @@ export interface HalonServiceServer extends UntypedServiceImplementation {
   propose: handleUnaryCall<ProposeRequest, ProposeResponse>;
   /** This replica's view of itself and of the leader. */
   getStatus: handleUnaryCall<GetStatusRequest, ReplicaStatus>;
+  /** Membership changes, on the leader (FAILED_PRECONDITION naming the leader elsewhere). */
+  addMember: handleUnaryCall<AddMemberRequest, MembershipResponse>;
+  promoteMember: handleUnaryCall<PromoteMemberRequest, MembershipResponse>;
+  removeMember: handleUnaryCall<RemoveMemberRequest, MembershipResponse>;
+  /** Hands leadership to another voter and answers once it has it. */
+  transferLeadership: handleUnaryCall<TransferLeadershipRequest, TransferLeadershipResponse>;
 }
 
 export interface HalonServiceClient extends Client {
@@ -461,6 +980,68 @@ export interface HalonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReplicaStatus) => void,
+  ): ClientUnaryCall;
+  /** Membership changes, on the leader (FAILED_PRECONDITION naming the leader elsewhere). */
+  addMember(
+    request: AddMemberRequest,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  addMember(
+    request: AddMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  addMember(
+    request: AddMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  promoteMember(
+    request: PromoteMemberRequest,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  promoteMember(
+    request: PromoteMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  promoteMember(
+    request: PromoteMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  removeMember(
+    request: RemoveMemberRequest,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  removeMember(
+    request: RemoveMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  removeMember(
+    request: RemoveMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MembershipResponse) => void,
+  ): ClientUnaryCall;
+  /** Hands leadership to another voter and answers once it has it. */
+  transferLeadership(
+    request: TransferLeadershipRequest,
+    callback: (error: ServiceError | null, response: TransferLeadershipResponse) => void,
+  ): ClientUnaryCall;
+  transferLeadership(
+    request: TransferLeadershipRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TransferLeadershipResponse) => void,
+  ): ClientUnaryCall;
+  transferLeadership(
+    request: TransferLeadershipRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TransferLeadershipResponse) => void,
   ): ClientUnaryCall;
 }
 
