@@ -1,0 +1,117 @@
+// The client service (proto/halon/v1/client.proto) over a ReplicaControl:
+// checks requests, and turns the Raft library's errors into gRPC statuses a
+// client can act on (FAILED_PRECONDITION names the leader's address, both in
+// the message and in the trailer "halon-leader-address").
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import type { HalonServiceServer } from "../gen/halon/v1/client.js";
+import {
+  LeadershipLostError,
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftStoppedError,
+} from "../raft/core/errors.js";
+import { GrpcError, toServiceError } from "./grpc-errors.js";
+import type { ReplicaControl } from "./replica-control.js";
+
+export const LEADER_ADDRESS_TRAILER = "halon-leader-address";
+
+export interface HalonServiceLimits {
+  /** Larger payloads get RESOURCE_EXHAUSTED. */
+  maxPayloadBytes: number;
+  /** Proposals waiting to be applied at once; beyond it RESOURCE_EXHAUSTED (the client should back off). */
+  maxPendingProposals: number;
+}
+
+export const DEFAULT_LIMITS: HalonServiceLimits = {
+  maxPayloadBytes: 1024 * 1024,
+  maxPendingProposals: 10_000,
+};
+
+const ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export function createHalonService(control: ReplicaControl, limits = DEFAULT_LIMITS): HalonServiceServer {
+  let pending = 0;
+
+  /** Runs a handler and answers with its result or with the status its error maps to. */
+  function answer<Req, Res>(
+    call: ServerUnaryCall<Req, Res>,
+    callback: sendUnaryData<Res>,
+    work: () => Promise<Res>,
+  ): void {
+    work().then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        const mapped = mapError(control, err);
+        const trailer = new Metadata();
+        if (mapped.leaderAddress) trailer.set(LEADER_ADDRESS_TRAILER, mapped.leaderAddress);
+        callback({ ...toServiceError(mapped.error), metadata: trailer });
+      },
+    );
+    void call;
+  }
+
+  function requireId(id: string): string {
+    if (!ID.test(id)) throw new GrpcError(status.INVALID_ARGUMENT, `"${id}" is not a replica id`);
+    return id;
+  }
+
+  return {
+    propose: (call, callback) =>
+      answer(call, callback, async () => {
+        const payload = call.request.payload;
+        if (payload.length === 0) throw new GrpcError(status.INVALID_ARGUMENT, "payload is empty");
+        if (payload.length > limits.maxPayloadBytes) {
+          throw new GrpcError(
+            status.RESOURCE_EXHAUSTED,
+            `payload of ${payload.length} bytes is over the limit of ${limits.maxPayloadBytes}`,
+          );
+        }
+        if (pending >= limits.maxPendingProposals) {
+          throw new GrpcError(status.RESOURCE_EXHAUSTED, `${pending} proposals are waiting; retry later`);
+        }
+        pending++;
+        try {
+          const res = await control.propose(payload);
+          return { index: res.index, term: res.term, result: Buffer.from(res.result) };
+        } finally {
+          pending--;
+        }
+      }),
+    getStatus: (call, callback) => answer(call, callback, () => Promise.resolve(control.status())),
+    addMember: (call, callback) =>
+      answer(call, callback, () => control.changeMembership("addLearner", requireId(call.request.id))),
+    promoteMember: (call, callback) =>
+      answer(call, callback, () => control.changeMembership("promote", requireId(call.request.id))),
+    removeMember: (call, callback) =>
+      answer(call, callback, () => control.changeMembership("remove", requireId(call.request.id))),
+    transferLeadership: (call, callback) =>
+      answer(call, callback, () => {
+        const target = call.request.targetId === "" ? null : requireId(call.request.targetId);
+        return control.transferLeadership(target);
+      }),
+  };
+}
+
+function mapError(control: ReplicaControl, err: unknown): { error: unknown; leaderAddress?: string } {
+  if (err instanceof NotLeaderError) {
+    const address = err.leader === null ? null : control.addressOf(err.leader);
+    const where =
+      err.leader === null
+        ? "no leader is known yet; retry shortly"
+        : `the leader is ${err.leader} at ${address ?? "an address not in this replica's cluster config"}`;
+    return {
+      error: new GrpcError(status.FAILED_PRECONDITION, `${control.id} is not the leader; ${where}`),
+      leaderAddress: address ?? undefined,
+    };
+  }
+  if (err instanceof ProposalDroppedError || err instanceof RaftStoppedError) {
+    return { error: new GrpcError(status.UNAVAILABLE, err.message) };
+  }
+  if (err instanceof LeadershipLostError) {
+    // The entry may still commit under the next leader: the client must not assume either outcome.
+    return {
+      error: new GrpcError(status.UNAVAILABLE, `${err.message}; retrying may apply the payload twice`),
+    };
+  }
+  return { error: err };
+}

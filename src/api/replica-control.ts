@@ -1,0 +1,29 @@
+// What the client service needs from a running replica. The replica process
+// (replica.ts) implements it over the Raft driver; tests may fake it.
+import type { ReplicaStatus } from "../gen/halon/v1/client.js";
+
+export interface ProposeResult {
+  index: number;
+  term: number;
+  result: Uint8Array;
+}
+
+export interface MembershipResult {
+  voters: string[];
+  learners: string[];
+  index: number;
+}
+
+export type MembershipOp = "addLearner" | "promote" | "remove";
+
+export interface ReplicaControl {
+  readonly id: string;
+  /** Resolves once the payload is committed and applied here; throws NotLeaderError on a follower. */
+  propose(payload: Uint8Array): Promise<ProposeResult>;
+  status(): ReplicaStatus;
+  changeMembership(op: MembershipOp, id: string): Promise<MembershipResult>;
+  /** Resolves once `target` (or a voter the leader picks) leads. */
+  transferLeadership(target: string | null): Promise<{ leaderId: string; term: number }>;
+  /** The client address of a replica, from the cluster config; null when unknown. */
+  addressOf(id: string): string | null;
+}
