@@ -29,6 +29,14 @@ export interface LogStore {
   persist(update: { hardState?: HardState; entries?: Entry[] }): Promise<void>;
   /** Drops entries up to and including `index`; need not be synced. */
   compact(index: number, term: number): Promise<void>;
+  /**
+   * Optional (added by the core's author): drops EVERY entry and makes
+   * (index, term) the compaction point, durable on resolve. The driver calls it
+   * after installing a snapshot received from the leader, so that no stale
+   * entries of an older history survive after the snapshot. Stores without it
+   * get compact() instead, which leaves entries after `index` in place.
+   */
+  resetTo?(index: number, term: number): Promise<void>;
   close(): Promise<void>;
 }
 
