@@ -34,6 +34,8 @@ export const HALON_SCHEMA: GraphSchema = {
         lastSeen: { type: "number", min: 0 },
         respawnAttempts: { type: "number", integer: true, min: 0 },
         drained: { type: "boolean" },
+        /** Where the node service listens. */
+        address: { type: "string" },
       },
     },
     {
@@ -44,6 +46,8 @@ export const HALON_SCHEMA: GraphSchema = {
         instance: { type: "number", integer: true, min: 0 },
         localRestarts: { type: "number", integer: true, min: 0 },
         respawns: { type: "number", integer: true, min: 0 },
+        /** True while the coordinator is recovering it (respawns in progress). */
+        recovering: { type: "boolean" },
         command: { type: "string" },
       },
     },

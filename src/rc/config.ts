@@ -1,0 +1,48 @@
+// The coordinator's tunables. They are part of the replicated state's
+// definition: every replica must run with the same values (they come from the
+// cluster config), or the replicas diverge; the state hash would show it.
+
+export interface Backoff {
+  /** Delay before the first retry, in ms of log time. */
+  baseMs: number;
+  factor: number;
+  maxMs: number;
+}
+
+export interface RcConfig {
+  /** How many times the coordinator respawns a failed process before it gives up. */
+  processRespawnBudget: number;
+  processRespawnBackoff: Backoff;
+  /** A respawn with no answer (neither started nor failed) after this long counts as failed. */
+  processRespawnTimeoutMs: number;
+  /** How many respawn-node commands before a silent node is declared down. */
+  nodeRespawnBudget: number;
+  nodeRespawnBackoff: Backoff;
+  /** How long an applied event id is remembered, in ms of log time. */
+  dedupRetentionMs: number;
+  /** A hard bound on remembered ids, whatever the time (oldest forgotten first). */
+  dedupMaxIds: number;
+  /** How many unknown events are kept for the record (the count is kept in full). */
+  unknownEventsKept: number;
+}
+
+export const DEFAULT_RC_CONFIG: RcConfig = {
+  processRespawnBudget: 3,
+  processRespawnBackoff: { baseMs: 1_000, factor: 2, maxMs: 30_000 },
+  processRespawnTimeoutMs: 30_000,
+  nodeRespawnBudget: 4,
+  nodeRespawnBackoff: { baseMs: 5_000, factor: 2, maxMs: 60_000 },
+  dedupRetentionMs: 10 * 60_000,
+  dedupMaxIds: 1_000_000,
+  unknownEventsKept: 100,
+};
+
+/** The delay before retry number `attempt` (1 is the first retry). */
+export function backoffDelay(b: Backoff, attempt: number): number {
+  let d = b.baseMs;
+  for (let i = 1; i < attempt && d < b.maxMs; i++) d *= b.factor;
+  return Math.min(Math.round(d), b.maxMs);
+}
+
+/** The rule-set versions this build can run. */
+export const KNOWN_RULES_VERSIONS: readonly number[] = [1];

@@ -1,0 +1,464 @@
+// The recovery coordinator's domain logic: it checks each validated event
+// against the graph, records what the event says, feeds the CEP rules and
+// carries out what they decide (graph changes and commands in the outbox).
+// Everything here is deterministic: no clock but `now`, sorted iteration only.
+import type { Command, EpochTransition, PoolEpoch } from "../gen/halon/v1/events.js";
+import { EventOutcome } from "../gen/halon/v1/events.js";
+import type { Graph } from "../graph/index.js";
+import { compareStrings } from "../graph/index.js";
+import type { RcConfig } from "./config.js";
+import { RcRejection, type DomainEvent } from "./domain.js";
+import type { Outbox } from "./outbox.js";
+import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
+import type { Intent, RuleEvent } from "./rules/types.js";
+import { applyTopology, CLUSTER_ID, ensureCluster, UNPLACED_ENCLOSURE, UNPLACED_RACK } from "./topology.js";
+
+export interface Outcome {
+  outcome: EventOutcome;
+  reason?: string;
+}
+
+const APPLIED: Outcome = { outcome: EventOutcome.EVENT_OUTCOME_APPLIED };
+const stale = (reason: string): Outcome => ({ outcome: EventOutcome.EVENT_OUTCOME_IGNORED_STALE, reason });
+
+/** Unknown events kept for the record: the total, and the most recent ones. */
+export interface UnknownRecord {
+  count: number;
+  /** [event id, name, time], oldest first, at most config.unknownEventsKept. */
+  recent: [string, string, number][];
+}
+
+export class Coordinator {
+  /** Log time: the largest entry time seen; never goes back. */
+  now = 0;
+  /** Commands issued since the caller last took them (for the apply result). */
+  issued: Command[] = [];
+  incidents: EngineIncident[] = [];
+
+  constructor(
+    readonly config: RcConfig,
+    readonly graph: Graph,
+    readonly outbox: Outbox,
+    public rules: RuleRunner,
+    readonly unknown: UnknownRecord,
+  ) {}
+
+  /** Moves time to `time` (if later) and carries out whatever timers fall due. */
+  advanceTo(time: number): void {
+    if (time > this.now) this.now = time;
+    this.execute(this.rules.advance(this.now, this.incidents));
+  }
+
+  /** Applies one validated event. Throws RcRejection (or GraphError) before changing anything. */
+  handle(id: string, e: DomainEvent): Outcome {
+    switch (e.type) {
+      case "topology-declared":
+        return this.topology(e.topology);
+      case "process-failed":
+        return this.processFailed(e.processId, e.instance);
+      case "process-started":
+        return this.processStarted(e.processId, e.instance);
+      case "process-local-restart":
+        return this.processLocalRestart(e.processId, e.instance);
+      case "node-heartbeat":
+        return this.nodeHeard(e.nodeId, e.epoch);
+      case "node-joined":
+        return this.nodeJoined(e.nodeId, e.hostId, e.address, e.epoch);
+      case "node-silent":
+        return this.nodeSilent(e.nodeId);
+      case "striping-error":
+        return this.stripingError(e.poolId, e.diskId);
+      case "disk-failed":
+        return this.diskFailed(e.diskId);
+      case "disk-replaced":
+        return this.diskReplaced(e.diskId, e.serial);
+      case "node-drained":
+        return this.nodeDrained(e.nodeId);
+      case "epoch-request":
+        this.graph.require(e.nodeId, "Node");
+        this.sendEpoch(e.nodeId);
+        return { outcome: EventOutcome.EVENT_OUTCOME_APPLIED, reason: `epoch ${this.epoch()}` };
+      case "command-result":
+        return this.commandResult(e.commandId, e.ok);
+      case "unknown":
+        this.recordUnknown(id, e.name);
+        return { outcome: EventOutcome.EVENT_OUTCOME_RECORDED_UNKNOWN, reason: `no rule for "${e.name}"` };
+    }
+  }
+
+  recordUnknown(id: string, name: string): void {
+    this.unknown.count++;
+    this.unknown.recent.push([id, name, this.now]);
+    if (this.unknown.recent.length > this.config.unknownEventsKept) this.unknown.recent.shift();
+  }
+
+  epoch(): number {
+    return (this.graph.attr(CLUSTER_ID, "epoch") as number | undefined) ?? 0;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private topology(t: Parameters<typeof applyTopology>[1]): Outcome {
+    const effect = applyTopology(this.graph, t);
+    for (const nodeId of [...effect.newProcessesByNode.keys()].sort(compareStrings))
+      this.startProcesses(nodeId, effect.newProcessesByNode.get(nodeId) as string[]);
+    return APPLIED;
+  }
+
+  private processFailed(pid: string, instance: number): Outcome {
+    this.graph.require(pid, "Process");
+    const current = this.num(pid, "instance");
+    const state = this.graph.attr(pid, "state");
+    if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
+    if (instance === current && (state === "failed" || state === "stopped"))
+      return stale(`instance ${instance} is already ${String(state)}`);
+    if (this.graph.attr(pid, "recovering") === true && state !== "starting" && state !== "online")
+      return stale("already being recovered");
+    this.graph.setAttrs(pid, { instance, state: "failed", recovering: true });
+    const nodeId = this.graph.neighbour(pid, "runs", "in");
+    const nodeUp = nodeId !== undefined && this.isUsable(nodeId);
+    this.feed({ t: "process-failed", processId: pid, nodeUp });
+    return APPLIED;
+  }
+
+  private processStarted(pid: string, instance: number): Outcome {
+    this.graph.require(pid, "Process");
+    const current = this.num(pid, "instance");
+    if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
+    this.graph.setAttrs(pid, { instance, state: "online", recovering: false });
+    for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "up");
+    this.outbox.cancel(`respawn-process:${pid}`);
+    this.feed({ t: "process-started", processId: pid });
+    return APPLIED;
+  }
+
+  private processLocalRestart(pid: string, instance: number): Outcome {
+    this.graph.require(pid, "Process");
+    const current = this.num(pid, "instance");
+    if (instance <= current) return stale(`instance ${instance} is not newer than ${current}`);
+    // Recorded only: the node service handled it.
+    this.graph.setAttrs(pid, {
+      instance,
+      state: "online",
+      localRestarts: this.num(pid, "localRestarts") + 1,
+    });
+    return APPLIED;
+  }
+
+  private nodeHeard(nodeId: string, epoch: number): Outcome {
+    this.graph.require(nodeId, "Node");
+    this.recordEpochAck(nodeId, epoch);
+    if (this.graph.attr(nodeId, "state") !== "online") this.bringOnline(nodeId);
+    return APPLIED;
+  }
+
+  private nodeJoined(nodeId: string, hostId: string, address: string, epoch: number): Outcome {
+    const nodeKind = this.graph.kindOf(nodeId);
+    if (nodeKind !== undefined && nodeKind !== "Node")
+      throw new RcRejection("wrong-kind", `"${nodeId}" is a ${nodeKind}, not a Node`);
+    const hostKind = this.graph.kindOf(hostId);
+    if (hostKind !== undefined && hostKind !== "Host")
+      throw new RcRejection("wrong-kind", `"${hostId}" is a ${hostKind}, not a Host`);
+    ensureCluster(this.graph);
+    if (hostKind === undefined) {
+      if (!this.graph.has(UNPLACED_RACK)) {
+        this.graph.addResource(UNPLACED_RACK, "Rack");
+        this.graph.connect(CLUSTER_ID, "has", UNPLACED_RACK);
+      }
+      if (!this.graph.has(UNPLACED_ENCLOSURE)) {
+        this.graph.addResource(UNPLACED_ENCLOSURE, "Enclosure");
+        this.graph.connect(UNPLACED_RACK, "has", UNPLACED_ENCLOSURE);
+      }
+      this.graph.addResource(hostId, "Host", { state: "online" });
+      this.graph.connect(UNPLACED_ENCLOSURE, "has", hostId);
+    }
+    if (nodeKind === undefined)
+      this.graph.addResource(nodeId, "Node", {
+        state: "down",
+        ackedEpoch: 0,
+        respawnAttempts: 0,
+        drained: false,
+      });
+    this.graph.connect(hostId, "runs", nodeId);
+    if (address !== "") this.graph.setAttr(nodeId, "address", address);
+    // A join is a fresh node service: what it acknowledged before is gone.
+    this.graph.setAttr(nodeId, "ackedEpoch", Math.min(epoch, this.epoch()));
+    this.bringOnline(nodeId, true);
+    return APPLIED;
+  }
+
+  private nodeSilent(nodeId: string): Outcome {
+    this.graph.require(nodeId, "Node");
+    if (this.graph.attr(nodeId, "drained") === true) return stale("the node is drained");
+    if (this.graph.attr(nodeId, "state") !== "online")
+      return stale(`the node is already ${String(this.graph.attr(nodeId, "state"))}`);
+    this.feed({ t: "node-silent", nodeId });
+    return APPLIED;
+  }
+
+  private stripingError(poolId: string, diskId: string): Outcome {
+    this.graph.require(poolId, "Pool");
+    this.graph.require(diskId, "Disk");
+    if (!this.graph.hasEdge(poolId, "uses", diskId))
+      throw new RcRejection("conflict", `disk "${diskId}" is not in pool "${poolId}"`);
+    if (this.failureVector(poolId).includes(diskId))
+      return stale(`disk "${diskId}" is already out of the pool`);
+    this.graph.setAttr(diskId, "state", "failed");
+    this.changeVectors([[poolId, diskId, "out"]]);
+    return APPLIED;
+  }
+
+  private diskFailed(diskId: string): Outcome {
+    this.graph.require(diskId, "Disk");
+    if (this.graph.attr(diskId, "state") === "failed") return stale("the disk is already failed");
+    this.graph.setAttr(diskId, "state", "failed");
+    const poolId = this.graph.neighbour(diskId, "uses", "in");
+    if (poolId !== undefined && !this.failureVector(poolId).includes(diskId))
+      this.changeVectors([[poolId, diskId, "out"]]);
+    return APPLIED;
+  }
+
+  private diskReplaced(diskId: string, serial: string): Outcome {
+    this.graph.require(diskId, "Disk");
+    this.graph.setAttr(diskId, "state", "online");
+    if (serial !== "") this.graph.setAttr(diskId, "serial", serial);
+    const poolId = this.graph.neighbour(diskId, "uses", "in");
+    if (poolId !== undefined && this.failureVector(poolId).includes(diskId) && this.diskHostUp(diskId))
+      this.changeVectors([[poolId, diskId, "in"]]);
+    return APPLIED;
+  }
+
+  private nodeDrained(nodeId: string): Outcome {
+    this.graph.require(nodeId, "Node");
+    if (this.graph.attr(nodeId, "drained") === true) return stale("the node is already drained");
+    this.graph.setAttr(nodeId, "drained", true);
+    const processes = this.graph.neighbours(nodeId, "runs");
+    this.outbox.cancel(`start:${nodeId}`);
+    this.feed({ t: "node-drained", nodeId });
+    for (const pid of processes) {
+      this.graph.setAttrs(pid, { state: "stopped", recovering: false });
+      for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "down");
+      this.outbox.cancel(`respawn-process:${pid}`);
+      this.feed({ t: "process-stopped", processId: pid });
+    }
+    if (processes.length > 0 && this.graph.attr(nodeId, "state") === "online")
+      this.issue(`stop:${nodeId}`, nodeId, { stopProcesses: { nodeId, processIds: processes } });
+    return APPLIED;
+  }
+
+  private commandResult(commandId: string, ok: boolean): Outcome {
+    const entry = this.outbox.acknowledge(commandId);
+    if (!entry) return stale(`command "${commandId}" is not pending (acknowledged, superseded or cancelled)`);
+    const c = entry.command;
+    if (c.epochTransition && ok && this.graph.kindOf(c.target) === "Node")
+      this.recordEpochAck(c.target, c.epochTransition.epoch);
+    if (c.respawnProcess && !ok && this.graph.kindOf(c.respawnProcess.processId) === "Process")
+      this.feed({ t: "respawn-failed", processId: c.respawnProcess.processId });
+    return APPLIED;
+  }
+
+  // ---------------------------------------------------------------- intents
+
+  private feed(event: RuleEvent): void {
+    this.execute(this.rules.feed(this.now, event, this.incidents));
+  }
+
+  /** Carries out intents in order; intents may feed the rules again, whose intents follow. */
+  private execute(intents: TimedIntent[]): void {
+    const queue = intents;
+    for (let i = 0; i < queue.length; i++) {
+      const { time, intent } = queue[i] as TimedIntent;
+      for (const e of this.carryOut(intent, time))
+        queue.push(...this.rules.feed(this.now, e, this.incidents));
+    }
+  }
+
+  /** Returns the rule events that follow from the intent. */
+  private carryOut(intent: Intent, time: number): RuleEvent[] {
+    switch (intent.do) {
+      case "respawn-process": {
+        const pid = intent.processId;
+        if (this.graph.kindOf(pid) !== "Process") return [];
+        const nodeId = this.graph.neighbour(pid, "runs", "in");
+        if (nodeId === undefined) return [];
+        const instance = this.num(pid, "instance") + 1;
+        const respawns = this.num(pid, "respawns") + (intent.counted ? 1 : 0);
+        this.graph.setAttrs(pid, { instance, state: "starting", respawns, recovering: true });
+        const command = (this.graph.attr(pid, "command") as string | undefined) ?? "";
+        this.issue(
+          `respawn-process:${pid}`,
+          nodeId,
+          { respawnProcess: { processId: pid, instance, attempt: intent.attempt, command } },
+          time,
+        );
+        return [];
+      }
+      case "process-given-up": {
+        const pid = intent.processId;
+        if (this.graph.kindOf(pid) !== "Process") return [];
+        this.graph.setAttrs(pid, { state: "failed", recovering: false });
+        for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "down");
+        this.outbox.cancel(`respawn-process:${pid}`);
+        return [];
+      }
+      case "node-transient":
+        return this.nodeAway(intent.nodeId, "transient");
+      case "respawn-node": {
+        const nodeId = intent.nodeId;
+        if (this.graph.kindOf(nodeId) !== "Node") return [];
+        const hostId = this.graph.neighbour(nodeId, "runs", "in") ?? "";
+        const infraEndpoint =
+          hostId === "" ? "" : ((this.graph.attr(hostId, "infraEndpoint") as string) ?? "");
+        this.graph.setAttr(nodeId, "respawnAttempts", intent.attempt);
+        this.issue(
+          `respawn-node:${nodeId}`,
+          hostId === "" ? nodeId : hostId,
+          { respawnNode: { nodeId, hostId, infraEndpoint, attempt: intent.attempt } },
+          time,
+        );
+        return [];
+      }
+      case "node-down": {
+        const events = this.nodeAway(intent.nodeId, "down");
+        this.outbox.cancel(`respawn-node:${intent.nodeId}`);
+        // Its disks leave their pools' healthy set.
+        const hostId = this.graph.neighbour(intent.nodeId, "runs", "in");
+        if (hostId !== undefined) {
+          const changes: [string, string, "out" | "in"][] = [];
+          for (const d of this.graph.neighbours(hostId, "has"))
+            if (this.graph.kindOf(d) === "Disk") {
+              const poolId = this.graph.neighbour(d, "uses", "in");
+              if (poolId !== undefined && !this.failureVector(poolId).includes(d))
+                changes.push([poolId, d, "out"]);
+            }
+          if (changes.length > 0) this.changeVectors(changes);
+        }
+        return events;
+      }
+    }
+  }
+
+  private nodeAway(nodeId: string, state: "transient" | "down"): RuleEvent[] {
+    if (this.graph.kindOf(nodeId) !== "Node") return [];
+    this.graph.setAttr(nodeId, "state", state);
+    const hostId = this.graph.neighbour(nodeId, "runs", "in");
+    if (hostId !== undefined) this.graph.setAttr(hostId, "state", state);
+    this.outbox.cancel(`epoch:${nodeId}`);
+    this.outbox.cancel(`start:${nodeId}`);
+    this.outbox.cancel(`stop:${nodeId}`);
+    return this.graph.neighbours(nodeId, "runs").map((processId) => ({ t: "process-node-down", processId }));
+  }
+
+  /** The node is back: online, its processes started, its disks healthy again, the current epoch sent. */
+  private bringOnline(nodeId: string, joined = false): void {
+    const wasDown = this.graph.attr(nodeId, "state") === "down";
+    this.graph.setAttrs(nodeId, { state: "online", respawnAttempts: 0 });
+    const hostId = this.graph.neighbour(nodeId, "runs", "in");
+    if (hostId !== undefined) this.graph.setAttr(hostId, "state", "online");
+    this.outbox.cancel(`respawn-node:${nodeId}`);
+    this.feed({ t: "node-up", nodeId });
+    if (this.graph.attr(nodeId, "drained") === true) return;
+    const processes = this.graph.neighbours(nodeId, "runs");
+    const toStart = processes.filter(
+      (pid) =>
+        this.graph.attr(pid, "recovering") !== true &&
+        (joined || this.graph.attr(pid, "state") !== "online") &&
+        this.graph.attr(pid, "state") !== "starting",
+    );
+    for (const processId of processes)
+      if (this.graph.attr(processId, "recovering") === true) this.feed({ t: "process-node-up", processId });
+    if (toStart.length > 0) this.startProcesses(nodeId, toStart);
+    if (wasDown && hostId !== undefined) {
+      const back: [string, string, "in"][] = [];
+      for (const d of this.graph.neighbours(hostId, "has"))
+        if (this.graph.kindOf(d) === "Disk" && this.graph.attr(d, "state") !== "failed") {
+          const poolId = this.graph.neighbour(d, "uses", "in");
+          if (poolId !== undefined && this.failureVector(poolId).includes(d)) back.push([poolId, d, "in"]);
+        }
+      if (back.length > 0) this.changeVectors(back);
+    }
+    if (this.num(nodeId, "ackedEpoch") < this.epoch()) this.sendEpoch(nodeId);
+  }
+
+  private startProcesses(nodeId: string, pids: string[]): void {
+    const processes = pids.map((processId) => {
+      const instance = this.num(processId, "instance") + 1;
+      this.graph.setAttrs(processId, { instance, state: "starting" });
+      return {
+        processId,
+        instance,
+        command: (this.graph.attr(processId, "command") as string | undefined) ?? "",
+      };
+    });
+    this.issue(`start:${nodeId}`, nodeId, { startProcesses: { nodeId, processes } });
+  }
+
+  // ---------------------------------------------------------------- epochs
+
+  /** Changes failure vectors (disk leaves "out" / rejoins "in" the healthy set), then one epoch transition. */
+  private changeVectors(changes: [string, string, "out" | "in"][]): void {
+    const vectors = new Map<string, Set<string>>();
+    for (const [poolId, diskId, dir] of changes) {
+      const v = vectors.get(poolId) ?? new Set(this.failureVector(poolId));
+      if (dir === "out") v.add(diskId);
+      else v.delete(diskId);
+      vectors.set(poolId, v);
+    }
+    const epoch = this.epoch() + 1;
+    this.graph.setAttr(CLUSTER_ID, "epoch", epoch);
+    for (const poolId of [...vectors.keys()].sort(compareStrings))
+      this.graph.setAttrs(poolId, {
+        epoch,
+        failureVector: [...(vectors.get(poolId) as Set<string>)].sort(compareStrings),
+      });
+    const transition = this.epochTransition();
+    for (const nodeId of this.graph.byKind("Node"))
+      if (this.isUsable(nodeId)) this.issue(`epoch:${nodeId}`, nodeId, { epochTransition: transition });
+  }
+
+  private sendEpoch(nodeId: string): void {
+    this.issue(`epoch:${nodeId}`, nodeId, { epochTransition: this.epochTransition() });
+  }
+
+  private epochTransition(): EpochTransition {
+    const pools: PoolEpoch[] = this.graph.byKind("Pool").map((poolId) => ({
+      poolId,
+      epoch: this.num(poolId, "epoch"),
+      failedDiskIds: this.failureVector(poolId),
+    }));
+    return { epoch: this.epoch(), pools };
+  }
+
+  private recordEpochAck(nodeId: string, epoch: number): void {
+    if (epoch > this.num(nodeId, "ackedEpoch") && epoch <= this.epoch())
+      this.graph.setAttr(nodeId, "ackedEpoch", epoch);
+  }
+
+  private failureVector(poolId: string): string[] {
+    return (this.graph.attr(poolId, "failureVector") as string[] | undefined) ?? [];
+  }
+
+  private diskHostUp(diskId: string): boolean {
+    const hostId = this.graph.neighbour(diskId, "has", "in");
+    return hostId === undefined || this.graph.attr(hostId, "state") !== "down";
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private isUsable(nodeId: string): boolean {
+    return this.graph.attr(nodeId, "state") === "online" && this.graph.attr(nodeId, "drained") !== true;
+  }
+
+  private num(id: string, key: string): number {
+    return (this.graph.attr(id, key) as number | undefined) ?? 0;
+  }
+
+  private issue(
+    slot: string,
+    target: string,
+    body: Omit<Command, "id" | "target" | "issuedAtMs">,
+    time: number = this.now,
+  ): void {
+    this.issued.push(this.outbox.issue(slot, target, time, body).command);
+  }
+}

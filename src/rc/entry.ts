@@ -1,0 +1,31 @@
+// How the coordinator's log entries and results are encoded: protobuf
+// messages from proto/halon/v1/events.proto. The replica process uses these
+// helpers to build what it proposes and to read what apply() returned.
+import {
+  Event,
+  RcApplyResult,
+  RcEntry,
+  type Event as EventMessage,
+  type RcApplyResult as RcApplyResultMessage,
+} from "../gen/halon/v1/events.js";
+
+export function encodeEventBatch(timeMs: number, events: EventMessage[]): Uint8Array {
+  return RcEntry.encode({ events: { timeMs, events } }).finish();
+}
+
+export function encodeTick(timeMs: number): Uint8Array {
+  return RcEntry.encode({ tick: { timeMs } }).finish();
+}
+
+export function encodeRulesVersion(version: number, timeMs: number): Uint8Array {
+  return RcEntry.encode({ rulesVersion: { version, timeMs } }).finish();
+}
+
+export function decodeApplyResult(bytes: Uint8Array): RcApplyResultMessage {
+  return RcApplyResult.decode(bytes);
+}
+
+/** Builds an event message from a partial (tests, CLI). */
+export function makeEvent(fields: Partial<EventMessage> & { id: string }): EventMessage {
+  return Event.fromPartial(fields);
+}

@@ -1,0 +1,15 @@
+// The recovery coordinator: domain events and commands, the CEP rules, and
+// the state machine that the Raft library applies on every replica.
+export {
+  DEFAULT_RC_CONFIG,
+  KNOWN_RULES_VERSIONS,
+  backoffDelay,
+  type Backoff,
+  type RcConfig,
+} from "./config.js";
+export { RcRejection, type DomainEvent, type Rejection, type RejectionCode } from "./domain.js";
+export { decodeApplyResult, encodeEventBatch, encodeRulesVersion, encodeTick, makeEvent } from "./entry.js";
+export { RcStateMachine, type RcStateMachineOptions } from "./state-machine.js";
+export { RcSnapshotError, type RcStateData } from "./snapshot-data.js";
+export { CLUSTER_ID } from "./topology.js";
+export { validateEvent } from "./validate.js";

@@ -1,0 +1,322 @@
+// The replicated state machine of the recovery coordinator: what every
+// replica applies to each committed entry of the log (src/raft's StateMachine).
+//
+// apply() never throws for bad input: an undecodable entry, an unknown rules
+// version or a bad event becomes a typed refusal in the returned result, and
+// the same refusal on every replica.
+import {
+  EventOutcome,
+  RcApplyResult,
+  RcEntry,
+  type Command,
+  type EventResult,
+} from "../gen/halon/v1/events.js";
+import type { Event } from "../gen/halon/v1/events.js";
+import {
+  canonicalJson,
+  Graph,
+  GraphError,
+  graphFromData,
+  graphToData,
+  HALON_SCHEMA,
+  CompiledSchema,
+  sha256Hex,
+  type GraphChange,
+} from "../graph/index.js";
+import { EntryType, type Entry } from "../raft/types.js";
+import type { StateMachine } from "../raft/storage.js";
+import { DEFAULT_RC_CONFIG, KNOWN_RULES_VERSIONS, type RcConfig } from "./config.js";
+import { Coordinator, type UnknownRecord } from "./coordinator.js";
+import { DedupTable } from "./dedup.js";
+import { RcRejection } from "./domain.js";
+import { Outbox } from "./outbox.js";
+import { RuleRunner, rulesFor } from "./rules/runner.js";
+import {
+  RC_SNAPSHOT_FORMAT,
+  RC_SNAPSHOT_VERSION,
+  RcSnapshotError,
+  type IncidentRecord,
+  type RcStateData,
+} from "./snapshot-data.js";
+import { eventId, validateEvent } from "./validate.js";
+
+const SCHEMA = new CompiledSchema(HALON_SCHEMA);
+const INCIDENTS_KEPT = 100;
+
+export interface RcStateMachineOptions {
+  config?: RcConfig;
+  /** Called after each applied entry with the graph changes it made (for watchers). Not state. */
+  onGraphChanges?: (index: number, changes: GraphChange[]) => void;
+}
+
+export class RcStateMachine implements StateMachine {
+  readonly config: RcConfig;
+  private onGraphChanges: ((index: number, changes: GraphChange[]) => void) | undefined;
+  private appliedIndex = 0;
+  private rulesVersion = 1;
+  private dedup: DedupTable;
+  private incidents: IncidentRecord = { count: 0, recent: [] };
+  private coordinator: Coordinator;
+
+  constructor(options: RcStateMachineOptions = {}) {
+    this.config = options.config ?? DEFAULT_RC_CONFIG;
+    this.onGraphChanges = options.onGraphChanges;
+    this.dedup = new DedupTable(this.config.dedupRetentionMs, this.config.dedupMaxIds);
+    this.coordinator = new Coordinator(
+      this.config,
+      new Graph(SCHEMA),
+      new Outbox(),
+      RuleRunner.fresh(rulesFor(1, this.config)),
+      { count: 0, recent: [] },
+    );
+  }
+
+  // ---------------------------------------------------------------- StateMachine
+
+  apply(entry: Entry): Uint8Array {
+    return RcApplyResult.encode(this.applyEntry(entry)).finish();
+  }
+
+  /** apply() without the encoding: the result as a message. */
+  applyEntry(entry: Entry): RcApplyResult {
+    if (entry.index > this.appliedIndex) this.appliedIndex = entry.index;
+    const c = this.coordinator;
+    c.issued = [];
+    const result: RcApplyResult = { index: entry.index, events: [], commands: [], error: "", timeMs: c.now };
+    if (entry.type === EntryType.Normal) {
+      let decoded: RcEntry | undefined;
+      try {
+        decoded = RcEntry.decode(entry.data);
+      } catch (err) {
+        result.error = `undecodable entry: ${(err as Error).message}`;
+      }
+      if (decoded) this.applyDecoded(decoded, result);
+    }
+    result.commands = c.issued;
+    c.issued = [];
+    result.timeMs = c.now;
+    this.keepIncidents();
+    const changes = c.graph.takeChanges();
+    if (this.onGraphChanges && changes.length > 0) this.onGraphChanges(entry.index, changes);
+    return result;
+  }
+
+  snapshot(): Uint8Array {
+    return Buffer.from(canonicalJson(this.toData()), "utf8");
+  }
+
+  restore(data: Uint8Array): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(data).toString("utf8"));
+    } catch (err) {
+      throw new RcSnapshotError(`snapshot is not JSON: ${(err as Error).message}`);
+    }
+    this.fromData(parsed);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** SHA-256 of the canonical state: equal on replicas that applied the same entries. */
+  stateHash(): string {
+    return sha256Hex(this.snapshot());
+  }
+
+  get graph(): Graph {
+    return this.coordinator.graph;
+  }
+
+  get timeMs(): number {
+    return this.coordinator.now;
+  }
+
+  get lastApplied(): number {
+    return this.appliedIndex;
+  }
+
+  get epoch(): number {
+    return this.coordinator.epoch();
+  }
+
+  /** Commands not yet acknowledged, oldest first: what a new leader's dispatcher delivers. */
+  pendingCommands(): Command[] {
+    return this.coordinator.outbox.pending();
+  }
+
+  /** When the next rule timer falls due (log time), so the leader knows when to propose a Tick. */
+  nextTimerDue(): number | undefined {
+    return this.coordinator.rules.nextDue();
+  }
+
+  /** The phase of a rule instance ("process-recovery"/"node-recovery", key = process or node id). */
+  rulePhase(rule: string, key: string): string | undefined {
+    return this.coordinator.rules.phaseOf(rule, key);
+  }
+
+  unknownEvents(): Readonly<UnknownRecord> {
+    return this.coordinator.unknown;
+  }
+
+  engineIncidents(): Readonly<IncidentRecord> {
+    return this.incidents;
+  }
+
+  dedupSize(): number {
+    return this.dedup.size;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private applyDecoded(decoded: RcEntry, result: RcApplyResult): void {
+    const c = this.coordinator;
+    if (decoded.events) {
+      c.advanceTo(decoded.events.timeMs);
+      this.dedup.expire(c.now);
+      for (const ev of decoded.events.events) result.events.push(this.applyEvent(ev));
+    } else if (decoded.tick) {
+      c.advanceTo(decoded.tick.timeMs);
+      this.dedup.expire(c.now);
+    } else if (decoded.rulesVersion) {
+      const v = decoded.rulesVersion.version;
+      if (!KNOWN_RULES_VERSIONS.includes(v)) {
+        result.error = `unknown rules version ${v}; this build runs ${KNOWN_RULES_VERSIONS.join(", ")}`;
+        return;
+      }
+      c.advanceTo(decoded.rulesVersion.timeMs);
+      if (v !== this.rulesVersion) {
+        // Carry the rule state over through the CEP library's migrations.
+        const engine = rulesFor(v, this.config);
+        c.rules = RuleRunner.fromData(engine, c.rules.toData());
+        this.rulesVersion = v;
+      }
+    } else {
+      result.error = "empty entry: neither events, tick nor rules_version";
+    }
+  }
+
+  private applyEvent(ev: Event): EventResult {
+    let id = "";
+    try {
+      id = eventId(ev);
+      if (this.dedup.has(id))
+        return {
+          eventId: id,
+          outcome: EventOutcome.EVENT_OUTCOME_DUPLICATE,
+          code: "",
+          reason: "already applied",
+        };
+      const domain = validateEvent(ev);
+      const outcome = this.coordinator.handle(id, domain);
+      this.dedup.remember(id, this.coordinator.now);
+      return { eventId: id, outcome: outcome.outcome, code: "", reason: outcome.reason ?? "" };
+    } catch (err) {
+      return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err) };
+    }
+  }
+
+  private keepIncidents(): void {
+    const fresh = this.coordinator.incidents;
+    if (fresh.length === 0) return;
+    this.incidents.count += fresh.length;
+    this.incidents.recent.push(...fresh);
+    if (this.incidents.recent.length > INCIDENTS_KEPT)
+      this.incidents.recent.splice(0, this.incidents.recent.length - INCIDENTS_KEPT);
+    this.coordinator.incidents = [];
+  }
+
+  private toData(): RcStateData {
+    const c = this.coordinator;
+    return {
+      format: RC_SNAPSHOT_FORMAT,
+      version: RC_SNAPSHOT_VERSION,
+      appliedIndex: this.appliedIndex,
+      timeMs: c.now,
+      rulesVersion: this.rulesVersion,
+      graph: graphToData(c.graph),
+      rules: c.rules.toData(),
+      outbox: c.outbox.toData(),
+      dedup: this.dedup.toData(),
+      unknown: c.unknown,
+      incidents: this.incidents,
+    };
+  }
+
+  private fromData(raw: unknown): void {
+    if (typeof raw !== "object" || raw === null) throw new RcSnapshotError("snapshot must be an object");
+    const d = raw as Partial<RcStateData>;
+    if (d.format !== RC_SNAPSHOT_FORMAT)
+      throw new RcSnapshotError(`not a coordinator snapshot (format ${d.format})`);
+    if (d.version !== RC_SNAPSHOT_VERSION)
+      throw new RcSnapshotError(`snapshot version ${d.version}; this build reads ${RC_SNAPSHOT_VERSION}`);
+    const nums = ["appliedIndex", "timeMs", "rulesVersion"] as const;
+    for (const k of nums)
+      if (typeof d[k] !== "number" || !Number.isSafeInteger(d[k]))
+        throw new RcSnapshotError(`${k} must be an integer`);
+    if (!KNOWN_RULES_VERSIONS.includes(d.rulesVersion as number))
+      throw new RcSnapshotError(`rules version ${d.rulesVersion} is unknown to this build`);
+    if (!isOutboxData(d.outbox)) throw new RcSnapshotError("outbox is malformed");
+    if (!isDedupData(d.dedup)) throw new RcSnapshotError("dedup table is malformed");
+    if (!isUnknownRecord(d.unknown)) throw new RcSnapshotError("unknown-event record is malformed");
+    if (typeof d.incidents !== "object" || d.incidents === null || !Array.isArray(d.incidents.recent))
+      throw new RcSnapshotError("incident record is malformed");
+    let graph: Graph;
+    let rules: RuleRunner;
+    try {
+      graph = graphFromData(SCHEMA, d.graph);
+      rules = RuleRunner.fromData(rulesFor(d.rulesVersion as number, this.config), d.rules);
+    } catch (err) {
+      throw new RcSnapshotError(`snapshot content refused: ${(err as Error).message}`);
+    }
+    // Everything checked: swap the new state in as a whole.
+    const c = new Coordinator(this.config, graph, Outbox.fromData(d.outbox), rules, d.unknown);
+    c.now = d.timeMs as number;
+    this.coordinator = c;
+    this.appliedIndex = d.appliedIndex as number;
+    this.rulesVersion = d.rulesVersion as number;
+    this.dedup = DedupTable.fromData(d.dedup, this.config.dedupRetentionMs, this.config.dedupMaxIds);
+    this.incidents = d.incidents;
+  }
+}
+
+function rejection(err: unknown): { code: string; reason: string } {
+  if (err instanceof RcRejection) return { code: err.code, reason: err.message };
+  if (err instanceof GraphError) {
+    const code = err.code === "no-such-resource" ? "unknown-resource" : err.code;
+    return { code, reason: err.message };
+  }
+  // A bug, not bad input; still the same answer on every replica, and no crash.
+  return { code: "internal", reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+}
+
+function isOutboxData(x: unknown): x is RcStateData["outbox"] {
+  if (typeof x !== "object" || x === null) return false;
+  const o = x as RcStateData["outbox"];
+  return (
+    Number.isSafeInteger(o.next) &&
+    Array.isArray(o.pending) &&
+    o.pending.every(
+      (e) =>
+        typeof e === "object" &&
+        e !== null &&
+        typeof e.slot === "string" &&
+        typeof e.command === "object" &&
+        e.command !== null &&
+        typeof e.command.id === "string",
+    )
+  );
+}
+
+function isDedupData(x: unknown): x is RcStateData["dedup"] {
+  if (typeof x !== "object" || x === null) return false;
+  const ids = (x as RcStateData["dedup"]).ids;
+  return (
+    Array.isArray(ids) &&
+    ids.every((e) => Array.isArray(e) && typeof e[0] === "string" && Number.isFinite(e[1]))
+  );
+}
+
+function isUnknownRecord(x: unknown): x is UnknownRecord {
+  if (typeof x !== "object" || x === null) return false;
+  const u = x as UnknownRecord;
+  return Number.isSafeInteger(u.count) && Array.isArray(u.recent);
+}

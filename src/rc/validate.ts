@@ -1,0 +1,197 @@
+// Checks every field of an incoming event and turns it into a DomainEvent.
+// Nothing here looks at the graph: whether the resources exist is the rules'
+// question. A refusal is an RcRejection with a stable code.
+import type { DeclaredHost, Event, TopologyDeclared } from "../gen/halon/v1/events.js";
+import { RcRejection, type DomainEvent } from "./domain.js";
+
+const ID = /^[^\s\p{Cc}]{1,256}$/u;
+const MAX_TEXT = 4096;
+const MAX_DECLARED_HOSTS = 100_000;
+
+function fail(reason: string): never {
+  throw new RcRejection("bad-field", reason);
+}
+
+export function checkIdField(value: unknown, field: string): string {
+  if (typeof value !== "string" || !ID.test(value))
+    fail(`${field} must be 1 to 256 characters with no spaces or control characters`);
+  return value;
+}
+
+function optionalId(value: unknown, field: string): string {
+  if (value === "" || value === undefined) return "";
+  return checkIdField(value, field);
+}
+
+function text(value: unknown, field: string): string {
+  if (value === undefined) return "";
+  if (typeof value !== "string" || value.length > MAX_TEXT)
+    fail(`${field} must be a string of at most ${MAX_TEXT}`);
+  return value;
+}
+
+function count(value: unknown, field: string, min: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
+    fail(`${field} must be an integer of at least ${min}`);
+  return value;
+}
+
+const BODIES = [
+  "processFailed",
+  "processStarted",
+  "processLocalRestart",
+  "nodeHeartbeat",
+  "nodeJoined",
+  "nodeSilent",
+  "stripingError",
+  "diskFailed",
+  "diskReplaced",
+  "nodeDrained",
+  "topologyDeclared",
+  "epochRequest",
+  "commandResult",
+  "opaque",
+] as const;
+
+/** The event's id, checked, or a rejection (an event without a valid id cannot be deduplicated). */
+export function eventId(ev: Event): string {
+  return checkIdField(ev.id, "id");
+}
+
+/** Validates one event. Throws RcRejection. */
+export function validateEvent(ev: Event): DomainEvent {
+  eventId(ev);
+  text(ev.source, "source");
+  const present = BODIES.filter((b) => ev[b] !== undefined);
+  if (present.length > 1)
+    throw new RcRejection("several-bodies", `event has several bodies: ${present.join(", ")}`);
+  if (present.length === 0) return { type: "unknown", name: "(no body this version knows)" };
+  if (ev.processFailed) {
+    const b = ev.processFailed;
+    return {
+      type: "process-failed",
+      processId: checkIdField(b.processId, "process_failed.process_id"),
+      instance: count(b.instance, "process_failed.instance", 1),
+      reason: text(b.reason, "process_failed.reason"),
+    };
+  }
+  if (ev.processStarted) {
+    const b = ev.processStarted;
+    return {
+      type: "process-started",
+      processId: checkIdField(b.processId, "process_started.process_id"),
+      instance: count(b.instance, "process_started.instance", 1),
+    };
+  }
+  if (ev.processLocalRestart) {
+    const b = ev.processLocalRestart;
+    return {
+      type: "process-local-restart",
+      processId: checkIdField(b.processId, "process_local_restart.process_id"),
+      instance: count(b.instance, "process_local_restart.instance", 1),
+      reason: text(b.reason, "process_local_restart.reason"),
+    };
+  }
+  if (ev.nodeHeartbeat) {
+    const b = ev.nodeHeartbeat;
+    return {
+      type: "node-heartbeat",
+      nodeId: checkIdField(b.nodeId, "node_heartbeat.node_id"),
+      epoch: count(b.epoch, "node_heartbeat.epoch", 0),
+    };
+  }
+  if (ev.nodeJoined) {
+    const b = ev.nodeJoined;
+    return {
+      type: "node-joined",
+      nodeId: checkIdField(b.nodeId, "node_joined.node_id"),
+      hostId: checkIdField(b.hostId, "node_joined.host_id"),
+      address: text(b.address, "node_joined.address"),
+      epoch: count(b.epoch, "node_joined.epoch", 0),
+    };
+  }
+  if (ev.nodeSilent)
+    return { type: "node-silent", nodeId: checkIdField(ev.nodeSilent.nodeId, "node_silent.node_id") };
+  if (ev.stripingError) {
+    const b = ev.stripingError;
+    return {
+      type: "striping-error",
+      poolId: checkIdField(b.poolId, "striping_error.pool_id"),
+      diskId: checkIdField(b.diskId, "striping_error.disk_id"),
+    };
+  }
+  if (ev.diskFailed)
+    return { type: "disk-failed", diskId: checkIdField(ev.diskFailed.diskId, "disk_failed.disk_id") };
+  if (ev.diskReplaced) {
+    const b = ev.diskReplaced;
+    return {
+      type: "disk-replaced",
+      diskId: checkIdField(b.diskId, "disk_replaced.disk_id"),
+      serial: text(b.serial, "disk_replaced.serial"),
+    };
+  }
+  if (ev.nodeDrained)
+    return { type: "node-drained", nodeId: checkIdField(ev.nodeDrained.nodeId, "node_drained.node_id") };
+  if (ev.topologyDeclared)
+    return { type: "topology-declared", topology: validateTopology(ev.topologyDeclared) };
+  if (ev.epochRequest)
+    return { type: "epoch-request", nodeId: checkIdField(ev.epochRequest.nodeId, "epoch_request.node_id") };
+  if (ev.commandResult) {
+    const b = ev.commandResult;
+    if (typeof b.ok !== "boolean") fail("command_result.ok must be a boolean");
+    return {
+      type: "command-result",
+      commandId: checkIdField(b.commandId, "command_result.command_id"),
+      ok: b.ok,
+      detail: text(b.detail, "command_result.detail"),
+    };
+  }
+  const opaque = ev.opaque as NonNullable<Event["opaque"]>;
+  return { type: "unknown", name: checkIdField(opaque.type, "opaque.type") };
+}
+
+/**
+ * Checks a declaration as a whole: every id valid, no id used twice for
+ * different things, every pool disk declared on some host (or already in the
+ * graph: the rules check that part).
+ */
+export function validateTopology(t: TopologyDeclared): TopologyDeclared {
+  optionalId(t.clusterName, "topology.cluster_name");
+  if (!Array.isArray(t.hosts) || t.hosts.length > MAX_DECLARED_HOSTS)
+    fail(`topology.hosts must be a list of at most ${MAX_DECLARED_HOSTS}`);
+  const seen = new Map<string, string>();
+  const claim = (id: string, what: string): void => {
+    const before = seen.get(id);
+    if (before !== undefined && before !== what)
+      throw new RcRejection("conflict", `id "${id}" is declared both as ${before} and as ${what}`);
+    if (before === what && what !== "rack" && what !== "enclosure" && what !== "service")
+      throw new RcRejection("conflict", `${what} "${id}" is declared twice`);
+    seen.set(id, what);
+  };
+  t.hosts.forEach((h: DeclaredHost, i) => {
+    const at = `topology.hosts[${i}]`;
+    claim(checkIdField(h.id, `${at}.id`), "host");
+    claim(checkIdField(h.rackId, `${at}.rack_id`), "rack");
+    claim(checkIdField(h.enclosureId, `${at}.enclosure_id`), "enclosure");
+    text(h.address, `${at}.address`);
+    text(h.infraEndpoint, `${at}.infra_endpoint`);
+    if (h.nodeId !== "") claim(checkIdField(h.nodeId, `${at}.node_id`), "node");
+    if (h.processes.length > 0 && h.nodeId === "") fail(`${at}: processes need a node_id to run on`);
+    h.disks.forEach((d, j) => {
+      claim(checkIdField(d.id, `${at}.disks[${j}].id`), "disk");
+      text(d.serial, `${at}.disks[${j}].serial`);
+    });
+    h.processes.forEach((p, j) => {
+      claim(checkIdField(p.id, `${at}.processes[${j}].id`), "process");
+      text(p.command, `${at}.processes[${j}].command`);
+      p.serviceIds.forEach((s, k) =>
+        claim(checkIdField(s, `${at}.processes[${j}].service_ids[${k}]`), "service"),
+      );
+    });
+  });
+  t.pools.forEach((p, i) => {
+    claim(checkIdField(p.id, `topology.pools[${i}].id`), "pool");
+    p.diskIds.forEach((d, j) => checkIdField(d, `topology.pools[${i}].disk_ids[${j}]`));
+  });
+  return t;
+}
