@@ -1,0 +1,710 @@
+import { canonicalHash } from "./canonical.js";
+import { MutableContext } from "./context.js";
+import { CepDefinitionError, CepInputError, describeError } from "./errors.js";
+import type { Flow } from "./flow.js";
+import { MinHeap } from "./heap.js";
+import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
+import { restoreState, snapshotView, toSnapshot, type Snapshot } from "./snapshot.js";
+import type {
+  EngineState,
+  ErrorInfo,
+  FlowState,
+  Input,
+  InstanceState,
+  Output,
+  OverflowInfo,
+  RuleState,
+  StepResult,
+  TimerState,
+  TraceEntry,
+} from "./types.js";
+
+/** Anything an engine runs, in the order given. */
+export type Processor<E, O> = Rule<E, O> | Flow<E, O>;
+
+export interface EngineOptions<E, O> {
+  /** Rules and flows; every input goes through them in this order. Names must be unique. */
+  readonly rules: readonly Processor<E, O>[];
+}
+
+export interface StepOptions {
+  /** Return a trace of what every rule did, or why it did nothing. Slower; for debugging and tests. */
+  readonly explain?: boolean;
+}
+
+interface TimerEntry {
+  due: number;
+  seq: number;
+  proc: number;
+  key: string;
+  name: string;
+}
+
+interface EvictEntry {
+  touched: number;
+  key: string;
+}
+
+/** Indexes derived from a state (never serialised): rebuilt whenever a state is first seen. */
+interface Runtime {
+  timers: MinHeap<TimerEntry>;
+  liveTimers: number;
+  evict: (MinHeap<EvictEntry> | undefined)[];
+}
+
+const timerLess = (a: TimerEntry, b: TimerEntry): boolean =>
+  a.due < b.due || (a.due === b.due && a.seq < b.seq);
+const evictLess = (a: EvictEntry, b: EvictEntry): boolean => a.touched < b.touched;
+const NO_OUTPUTS: readonly Output<never>[] = Object.freeze([]);
+
+/**
+ * Runs rules and flows over inputs: `step(state, input) -> { state, outputs }`.
+ *
+ * The state is plain data owned by the caller. For speed, `step` updates it in place and returns
+ * the same object: the state passed in is consumed. Keep an independent copy with
+ * `snapshot`/`restore` (or any deep copy) when an earlier state is still needed. The engine
+ * itself holds only definitions, never state, so one engine can drive any number of states.
+ */
+export class Engine<E, O> {
+  readonly processors: readonly Processor<E, O>[];
+  private readonly byName = new Map<string, number>();
+  private readonly runtimes = new WeakMap<EngineState, Runtime>();
+  private readonly ctx = new MutableContext();
+  // Per-step scratch, reset by every step (steps never nest).
+  private outputs: Output<O>[] | undefined;
+  private trace: TraceEntry[] | undefined;
+  private readonly flowOut: unknown[] = [];
+
+  constructor(options: EngineOptions<E, O>) {
+    if (options === null || typeof options !== "object" || !Array.isArray(options.rules))
+      throw new CepDefinitionError("an engine needs { rules: [...] } (rules and flows)");
+    this.processors = [...options.rules];
+    this.processors.forEach((p, i) => {
+      if (p === null || typeof p !== "object" || (p.kind !== "rule" && p.kind !== "flow"))
+        throw new CepDefinitionError(`rules[${i}] is not a rule or flow (use defineRule / defineFlow)`);
+      if (this.byName.has(p.name)) throw new CepDefinitionError(`two rules or flows are named "${p.name}"`);
+      this.byName.set(p.name, i);
+    });
+  }
+
+  /** The state before any input. */
+  initialState(): EngineState {
+    const processors: EngineState["processors"] = {};
+    for (const p of this.processors) {
+      processors[p.name] =
+        p.kind === "rule"
+          ? { kind: "rule", version: p.version, global: p.initGlobal(), count: 0, instances: emptyRecord() }
+          : { kind: "flow", version: p.version, cells: p.initialCells() };
+    }
+    return { time: null, seq: 0, processors };
+  }
+
+  /**
+   * One transaction. Timers due at or before `input.time` fire first, in (due time, creation)
+   * order, each at its own due time; then the input's event (if any) goes to every rule and flow
+   * in definition order. A malformed input throws CepInputError and leaves the state unchanged; a
+   * rule function that throws yields an "error" output and discards only that rule's effects.
+   */
+  step(state: EngineState, input: Input<E>, options?: StepOptions): StepResult<O> {
+    checkInput(state, input);
+    const rt = this.runtime(state);
+    this.outputs = undefined;
+    this.trace = options?.explain === true ? [] : undefined;
+    const time = input.time;
+    this.fireTimers(state, rt, time);
+    state.time = time;
+    const hasEvent = input.event !== undefined;
+    const procs = this.processors;
+    for (let i = 0; i < procs.length; i++) {
+      const p = procs[i] as Processor<E, O>;
+      if (p.kind === "rule") {
+        if (hasEvent) this.ruleEvent(state, rt, i, p, input.event as E, time);
+      } else {
+        this.flowStep(state, p, time, hasEvent, input.event);
+      }
+    }
+    this.compact(state, rt);
+    const outputs = this.outputs ?? (NO_OUTPUTS as readonly Output<O>[]);
+    const trace = this.trace;
+    this.outputs = undefined;
+    this.trace = undefined;
+    return trace === undefined ? { state, outputs } : { state, outputs, trace };
+  }
+
+  /** Steps through many inputs; returns the final state and every output in order. */
+  run(state: EngineState, inputs: Iterable<Input<E>>): { state: EngineState; outputs: Output<O>[] } {
+    const all: Output<O>[] = [];
+    for (const input of inputs) {
+      const { outputs } = this.step(state, input);
+      for (const o of outputs) all.push(o);
+    }
+    return { state, outputs: all };
+  }
+
+  /** A versioned, canonical, deep copy of the state: plain JSON, safe to store or send. */
+  snapshot(state: EngineState): Snapshot {
+    return toSnapshot(state, this.processors);
+  }
+
+  /** A state from a snapshot (possibly older: rule migrations are applied). Validates everything. */
+  restore(snapshot: unknown): EngineState {
+    return restoreState(snapshot, this.processors as unknown as readonly Processor<never, O>[]);
+  }
+
+  /** SHA-256 of the canonical snapshot: equal on every replica that applied the same inputs. */
+  hash(state: EngineState): string {
+    return canonicalHash(snapshotView(state, this.processors));
+  }
+
+  /** The instance of `rule` for `key`, or undefined. Read-only view into the state. */
+  instance(state: EngineState, rule: string, key: string): Readonly<InstanceState> | undefined {
+    const rs = state.processors[rule];
+    if (rs === undefined || rs.kind !== "rule") return undefined;
+    return Object.hasOwn(rs.instances, key) ? rs.instances[key] : undefined;
+  }
+
+  /** The current phase of an instance, or undefined when there is none. */
+  phaseOf(state: EngineState, rule: string, key: string): string | undefined {
+    return this.instance(state, rule, key)?.phase;
+  }
+
+  /** The cell values of a flow (in definition order). */
+  cellsOf(state: EngineState, flow: string): readonly unknown[] | undefined {
+    const fs = state.processors[flow];
+    return fs !== undefined && fs.kind === "flow" ? fs.cells : undefined;
+  }
+
+  /** The earliest pending timer's due time, or undefined: when the next Tick is worth sending. */
+  nextDue(state: EngineState): number | undefined {
+    const rt = this.runtime(state);
+    for (;;) {
+      const top = rt.timers.peek();
+      if (top === undefined) return undefined;
+      const rec = this.timerRecord(state, top);
+      if (rec === undefined || rec.hd !== top.due || rec.hs !== top.seq) {
+        rt.timers.pop(); // stale entry: drop it now
+      } else if (rec.due !== top.due || rec.seq !== top.seq) {
+        rt.timers.pop(); // the timer was moved later: requeue it where it really is
+        rec.hd = top.due = rec.due;
+        rec.hs = top.seq = rec.seq;
+        rt.timers.push(top);
+      } else {
+        return top.due;
+      }
+    }
+  }
+
+  // ---- rules ----
+
+  private ruleEvent(
+    state: EngineState,
+    rt: Runtime,
+    proc: number,
+    rule: Rule<E, O>,
+    event: E,
+    time: number,
+  ): void {
+    const rs = state.processors[rule.name] as RuleState;
+    let key: string | undefined;
+    try {
+      key = rule.key(event);
+    } catch (err) {
+      this.error(state, rule.name, "", time, "key", err);
+      return;
+    }
+    if (key === undefined) {
+      if (this.trace !== undefined)
+        this.trace.push({ rule: rule.name, time, cause: "event", outcome: "no-key" });
+      return;
+    }
+    if (typeof key !== "string") {
+      this.error(state, rule.name, "", time, "key", new Error(`key returned a ${typeof key}, not a string`));
+      return;
+    }
+    const inst = rs.instances[key];
+    const phase = rule.phases[inst === undefined ? rule.initial : inst.phase] as CompiledPhase;
+    const alts = phase.events;
+    let guardFailed: string | undefined;
+    let prepared = false;
+    for (let i = 0; i < alts.length; i++) {
+      const alt = alts[i] as CompiledAlternative;
+      let ok: boolean;
+      try {
+        ok = (alt.when as (e: unknown) => boolean)(event);
+      } catch (err) {
+        this.error(state, rule.name, key, time, "match", err);
+        return;
+      }
+      if (!ok) continue;
+      if (alt.guard !== undefined) {
+        if (!prepared) {
+          if (!this.prepare(state, rule, rs, inst, key, phase.name, time)) return;
+          prepared = true;
+        }
+        this.ctx.targets = alt.targets;
+        try {
+          ok = alt.guard(this.ctx, event);
+        } catch (err) {
+          this.error(state, rule.name, key, time, "guard", err);
+          return;
+        }
+        if (!ok) {
+          guardFailed ??= alt.name;
+          continue;
+        }
+      }
+      if (!prepared && !this.prepare(state, rule, rs, inst, key, phase.name, time)) return;
+      this.fire(state, rt, proc, rule, rs, inst, key, phase, alt, event, "event");
+      return;
+    }
+    if (this.trace !== undefined)
+      this.trace.push({
+        rule: rule.name,
+        key,
+        time,
+        cause: "event",
+        outcome: guardFailed === undefined ? "no-match" : "guard-failed",
+        ...(guardFailed === undefined ? {} : { alternative: guardFailed }),
+        phase: phase.name,
+      });
+  }
+
+  /** Loads the context for a call on (rule, key); creates the local state of a new instance. */
+  private prepare(
+    state: EngineState,
+    rule: Rule<E, O>,
+    rs: RuleState,
+    inst: InstanceState | undefined,
+    key: string,
+    phase: string,
+    time: number,
+  ): boolean {
+    let local: unknown;
+    if (inst === undefined) {
+      try {
+        local = rule.initLocal(key);
+      } catch (err) {
+        this.error(state, rule.name, key, time, "handler", err);
+        return false;
+      }
+    } else {
+      local = inst.local;
+    }
+    this.ctx.reset(rule.name, key, time, phase, local, rs.global, inst?.buffer, rule.maxBuffer, inst?.timers);
+    return true;
+  }
+
+  /** Runs an alternative's handler on the prepared context and commits its effects. */
+  private fire(
+    state: EngineState,
+    rt: Runtime,
+    proc: number,
+    rule: Rule<E, O>,
+    rs: RuleState,
+    existing: InstanceState | undefined,
+    key: string,
+    phase: CompiledPhase,
+    alt: CompiledAlternative,
+    event: unknown,
+    cause: string,
+  ): void {
+    const ctx = this.ctx;
+    const time = ctx.time;
+    ctx.targets = alt.targets;
+    let nextName: string | undefined;
+    let timeoutDue: number | undefined;
+    try {
+      if (alt.then !== undefined) alt.then(ctx, event);
+      nextName = ctx.next ?? alt.autoGoto;
+      // The phase the instance enters, if any: the chosen one, or the initial one when it is new.
+      const entering = nextName ?? (existing === undefined ? phase.name : undefined);
+      const enteredPhase = entering === undefined ? undefined : (rule.phases[entering] as CompiledPhase);
+      if (enteredPhase !== undefined && enteredPhase.timeoutAfter !== undefined) {
+        let after = enteredPhase.timeoutAfter;
+        if (typeof after === "function") {
+          ctx.phase = enteredPhase.name;
+          after = after(ctx);
+        }
+        if (typeof after !== "number" || !Number.isFinite(after) || after <= 0 || !(time + after > time))
+          throw new Error(
+            `phase "${enteredPhase.name}": timeout.after gave ${String(after)}, not a positive number`,
+          );
+        timeoutDue = time + after;
+      }
+    } catch (err) {
+      this.error(state, rule.name, key, time, cause === "event" ? "handler" : "timer", err);
+      return;
+    }
+
+    // Commit: nothing below calls user code.
+    const nextPhase = nextName === undefined ? undefined : (rule.phases[nextName] as CompiledPhase);
+    const created = existing === undefined;
+    const ended = nextPhase !== undefined && nextPhase.final;
+    rs.global = ctx.global;
+    const emitted = ctx.emitted;
+    for (let i = 0; i < emitted.length; i++) this.emit(state, rule.name, key, time, emitted[i]);
+    if (created && ended) {
+      // Born and finished in one step: nothing to keep, nobody to evict.
+    } else {
+      let inst: InstanceState;
+      if (existing === undefined) {
+        if (rs.count >= rule.maxInstances) this.evictOne(state, rt, proc, rule, rs, time);
+        inst = {
+          phase: phase.name,
+          local: ctx.local,
+          created: state.seq,
+          touched: state.seq,
+          timers: {},
+          buffer: [],
+        };
+        state.seq++;
+        rs.instances[key] = inst;
+        rs.count++;
+        (rt.evict[proc] as MinHeap<EvictEntry>).push({ touched: inst.touched, key });
+      } else {
+        inst = existing;
+        inst.touched = state.seq++;
+        inst.local = ctx.local;
+      }
+      if (ctx.ownBuffer) inst.buffer = ctx.buf as InstanceState["buffer"];
+      const dropped = ctx.dropped;
+      for (let i = 0; i < dropped.length; i++)
+        this.overflow(state, rule.name, key, time, { reason: "buffer", dropped: dropped[i] });
+      const ops = ctx.timerOps;
+      for (let i = 0; i < ops.length; i++) {
+        const [name, due] = ops[i] as [string, number | undefined];
+        if (due === undefined) this.cancelTimer(rt, inst, name);
+        else this.setTimer(state, rt, proc, key, inst, name, due);
+      }
+      if (ended) {
+        this.removeInstance(rt, rs, inst, key);
+      } else if (nextName !== undefined || created) {
+        if (nextName !== undefined) {
+          this.cancelTimer(rt, inst, PHASE_TIMEOUT);
+          inst.phase = nextName;
+        }
+        if (timeoutDue !== undefined) this.setTimer(state, rt, proc, key, inst, PHASE_TIMEOUT, timeoutDue);
+      }
+    }
+    if (this.trace !== undefined)
+      this.trace.push({
+        rule: rule.name,
+        key,
+        time,
+        cause,
+        outcome: "fired",
+        alternative: alt.name,
+        phase: phase.name,
+        ...(nextName === undefined ? {} : { nextPhase: nextName }),
+        ...(created ? { created } : {}),
+        ...(ended ? { ended } : {}),
+        emitted: emitted.length,
+      });
+  }
+
+  private removeInstance(rt: Runtime, rs: RuleState, inst: InstanceState, key: string): void {
+    rt.liveTimers -= Object.keys(inst.timers).length;
+    delete rs.instances[key];
+    rs.count--;
+  }
+
+  /** Evicts the least recently active instance (smallest `touched`, which is unique). */
+  private evictOne(
+    state: EngineState,
+    rt: Runtime,
+    proc: number,
+    rule: Rule<E, O>,
+    rs: RuleState,
+    time: number,
+  ): void {
+    const heap = rt.evict[proc] as MinHeap<EvictEntry>;
+    for (;;) {
+      const top = heap.pop();
+      if (top === undefined) return;
+      const inst = rs.instances[top.key];
+      if (inst === undefined) continue;
+      if (inst.touched !== top.touched) {
+        top.touched = inst.touched; // touched since it was queued: requeue at its real place
+        heap.push(top);
+        continue;
+      }
+      this.removeInstance(rt, rs, inst, top.key);
+      this.overflow(state, rule.name, top.key, time, {
+        reason: "instances",
+        phase: inst.phase,
+        local: inst.local,
+      });
+      return;
+    }
+  }
+
+  // ---- timers ----
+
+  /**
+   * Heap entries are not updated when a timer is moved later: the timer's record keeps the
+   * position of its entry (hd, hs), and when that entry comes up early it is re-queued at the
+   * record's real time. Restarting a timeout on every event therefore costs no heap operation.
+   */
+  private setTimer(
+    state: EngineState,
+    rt: Runtime,
+    proc: number,
+    key: string,
+    inst: InstanceState,
+    name: string,
+    due: number,
+  ): void {
+    const seq = state.seq++;
+    const rec = inst.timers[name];
+    if (rec === undefined) {
+      inst.timers[name] = { due, seq, hd: due, hs: seq };
+      rt.liveTimers++;
+      rt.timers.push({ due, seq, proc, key, name });
+      return;
+    }
+    rec.due = due;
+    rec.seq = seq;
+    if (rec.hd > due) {
+      rec.hd = due;
+      rec.hs = seq;
+      rt.timers.push({ due, seq, proc, key, name });
+    }
+  }
+
+  private cancelTimer(rt: Runtime, inst: InstanceState, name: string): void {
+    if (inst.timers[name] !== undefined) {
+      delete inst.timers[name];
+      rt.liveTimers--;
+    }
+  }
+
+  private timerRecord(state: EngineState, e: TimerEntry): TimerState | undefined {
+    const p = this.processors[e.proc] as Processor<E, O>;
+    const rs = state.processors[p.name] as RuleState;
+    const inst = rs.instances[e.key];
+    return inst === undefined ? undefined : inst.timers[e.name];
+  }
+
+  private fireTimers(state: EngineState, rt: Runtime, until: number): void {
+    const heap = rt.timers;
+    for (;;) {
+      const top = heap.peek();
+      if (top === undefined || top.due > until) return;
+      heap.pop();
+      const rule = this.processors[top.proc] as Rule<E, O>;
+      const rs = state.processors[rule.name] as RuleState;
+      const inst = rs.instances[top.key];
+      const rec = inst === undefined ? undefined : inst.timers[top.name];
+      if (inst === undefined || rec === undefined || rec.hd !== top.due || rec.hs !== top.seq) continue;
+      if (rec.due !== top.due || rec.seq !== top.seq) {
+        rec.hd = top.due = rec.due;
+        rec.hs = top.seq = rec.seq;
+        heap.push(top);
+        continue;
+      }
+      delete inst.timers[top.name];
+      rt.liveTimers--;
+      state.time = top.due;
+      this.timerFired(state, rt, top.proc, rule, rs, inst, top.key, top.name, top.due);
+    }
+  }
+
+  private timerFired(
+    state: EngineState,
+    rt: Runtime,
+    proc: number,
+    rule: Rule<E, O>,
+    rs: RuleState,
+    inst: InstanceState,
+    key: string,
+    name: string,
+    time: number,
+  ): void {
+    const phase = rule.phases[inst.phase] as CompiledPhase;
+    const alts = phase.timers[name];
+    const cause = name === PHASE_TIMEOUT ? "timeout" : name;
+    if (alts === undefined) {
+      if (this.trace !== undefined)
+        this.trace.push({ rule: rule.name, key, time, cause, outcome: "timer-ignored", phase: phase.name });
+      return;
+    }
+    this.prepare(state, rule, rs, inst, key, phase.name, time);
+    let guardFailed: string | undefined;
+    for (const alt of alts) {
+      if (alt.guard !== undefined) {
+        this.ctx.targets = alt.targets;
+        let ok: boolean;
+        try {
+          ok = alt.guard(this.ctx, undefined);
+        } catch (err) {
+          this.error(state, rule.name, key, time, "guard", err);
+          return;
+        }
+        if (!ok) {
+          guardFailed ??= alt.name;
+          continue;
+        }
+      }
+      this.fire(state, rt, proc, rule, rs, inst, key, phase, alt, undefined, cause);
+      return;
+    }
+    if (this.trace !== undefined)
+      this.trace.push({
+        rule: rule.name,
+        key,
+        time,
+        cause,
+        outcome: "guard-failed",
+        ...(guardFailed === undefined ? {} : { alternative: guardFailed }),
+        phase: phase.name,
+      });
+  }
+
+  // ---- flows ----
+
+  private flowStep(
+    state: EngineState,
+    flow: Flow<E, O>,
+    time: number,
+    hasEvent: boolean,
+    event: unknown,
+  ): void {
+    const fs = state.processors[flow.name] as FlowState;
+    const out = this.flowOut;
+    out.length = 0;
+    try {
+      flow.run(fs.cells, time, hasEvent, event, out);
+    } catch (err) {
+      this.error(state, flow.name, "", time, "flow", err);
+      return;
+    }
+    for (let i = 0; i < out.length; i++) this.emit(state, flow.name, "", time, out[i]);
+    if (this.trace !== undefined)
+      this.trace.push({
+        rule: flow.name,
+        time,
+        cause: hasEvent ? "event" : "tick",
+        outcome: out.length > 0 ? "flow-fired" : "flow-quiet",
+        emitted: out.length,
+      });
+    out.length = 0;
+  }
+
+  // ---- outputs ----
+
+  private push(output: Output<O>): void {
+    (this.outputs ??= []).push(output);
+  }
+
+  private emit(state: EngineState, rule: string, key: string, time: number, data: unknown): void {
+    const seq = state.seq++;
+    this.push({ id: `${rule}/${key}/${seq}`, rule, key, time, kind: "emit", data: data as O });
+  }
+
+  private overflow(state: EngineState, rule: string, key: string, time: number, data: OverflowInfo): void {
+    const seq = state.seq++;
+    this.push({ id: `${rule}/${key}/${seq}`, rule, key, time, kind: "overflow", data });
+  }
+
+  private error(
+    state: EngineState,
+    rule: string,
+    key: string,
+    time: number,
+    during: ErrorInfo["during"],
+    err: unknown,
+  ) {
+    const seq = state.seq++;
+    this.push({
+      id: `${rule}/${key}/${seq}`,
+      rule,
+      key,
+      time,
+      kind: "error",
+      data: { message: describeError(err), during },
+    });
+    if (this.trace !== undefined) this.trace.push({ rule, key, time, cause: during, outcome: "error" });
+  }
+
+  // ---- derived indexes ----
+
+  private runtime(state: EngineState): Runtime {
+    let rt = this.runtimes.get(state);
+    if (rt === undefined) {
+      rt = this.buildRuntime(state);
+      this.runtimes.set(state, rt);
+    }
+    return rt;
+  }
+
+  private buildRuntime(state: EngineState): Runtime {
+    const rt: Runtime = { timers: new MinHeap(timerLess), liveTimers: 0, evict: [] };
+    this.processors.forEach((p, proc) => {
+      const ps = state.processors[p.name];
+      if (ps === undefined || ps.kind !== p.kind)
+        throw new CepInputError(`the state has no ${p.kind} "${p.name}": was it made by another engine?`);
+      if (ps.kind !== "rule") {
+        rt.evict.push(undefined);
+        return;
+      }
+      const heap = new MinHeap(evictLess);
+      rt.evict.push(heap);
+      for (const key of Object.keys(ps.instances).sort()) {
+        const inst = ps.instances[key] as InstanceState;
+        heap.push({ touched: inst.touched, key });
+        for (const name of Object.keys(inst.timers)) {
+          const rec = inst.timers[name] as TimerState;
+          rec.hd = rec.due;
+          rec.hs = rec.seq;
+          rt.timers.push({ due: rec.due, seq: rec.seq, proc, key, name });
+          rt.liveTimers++;
+        }
+      }
+    });
+    return rt;
+  }
+
+  /** Drops stale heap entries once they outnumber the live ones, so memory stays bounded. */
+  private compact(state: EngineState, rt: Runtime): void {
+    if (rt.timers.size > 2 * rt.liveTimers + 1024) {
+      rt.timers.retain((e) => {
+        const rec = this.timerRecord(state, e);
+        return rec !== undefined && rec.hd === e.due && rec.hs === e.seq;
+      });
+    }
+    this.processors.forEach((p, proc) => {
+      const heap = rt.evict[proc];
+      if (heap === undefined || p.kind !== "rule") return;
+      const rs = state.processors[p.name] as RuleState;
+      if (heap.size > 2 * rs.count + 1024) {
+        const seen = new Set<string>();
+        heap.retain((e) => {
+          const inst = rs.instances[e.key];
+          if (inst === undefined || seen.has(e.key)) return false;
+          seen.add(e.key);
+          e.touched = inst.touched;
+          return true;
+        });
+      }
+    });
+  }
+}
+
+function emptyRecord<T>(): Record<string, T> {
+  // Keys come from events: a key such as "__proto__" must be an ordinary entry.
+  return Object.create(null) as Record<string, T>;
+}
+
+function checkInput(state: EngineState, input: unknown): void {
+  if (state === null || typeof state !== "object" || typeof state.processors !== "object")
+    throw new CepInputError("step needs an engine state (from initialState or restore)");
+  if (input === null || typeof input !== "object")
+    throw new CepInputError("an input must be an object { time, event? }");
+  const time = (input as { time?: unknown }).time;
+  if (typeof time !== "number" || !Number.isFinite(time))
+    throw new CepInputError(`input time must be a finite number, got ${String(time)}`);
+  if (state.time !== null && time < state.time)
+    throw new CepInputError(
+      `input time ${time} is before the state's time ${state.time}: time never goes back`,
+    );
+}
