@@ -1,6 +1,6 @@
 // A scenario driver: events in at virtual times, graph and commands out.
 import type { Command, DeclaredHost, Event, RcApplyResult } from "../../src/gen/halon/v1/events.js";
-import { EventOutcome } from "../../src/gen/halon/v1/events.js";
+import type { EventOutcome } from "../../src/gen/halon/v1/events.js";
 import { EntryType, type Entry } from "../../src/raft/types.js";
 import { DEFAULT_RC_CONFIG, type RcConfig } from "../../src/rc/config.js";
 import { decodeApplyResult, encodeEventBatch, encodeTick, makeEvent } from "../../src/rc/entry.js";
