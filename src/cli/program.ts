@@ -1,7 +1,9 @@
 // The `halon` command. Each layer adds its subcommands through a register
 // function in src/cli/commands/, so this file only assembles them.
 import { Command } from "commander";
+import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
+import { registerReplicaCommand } from "./commands/replica-command.js";
 import { halonVersion } from "./version.js";
 
 export function buildProgram(): Command {
@@ -10,5 +12,7 @@ export function buildProgram(): Command {
     .version(halonVersion(), "-V, --version", "print the Halon version")
     .showHelpAfterError("(run with --help for usage)");
   registerConfigCommands(program);
+  registerReplicaCommand(program);
+  registerClusterCommands(program);
   return program;
 }

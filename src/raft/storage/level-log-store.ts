@@ -136,6 +136,24 @@ export class LevelLogStore implements LogStore {
     });
   }
 
+  /**
+   * Drops every entry and makes (index, term) the compaction point, synced:
+   * after a snapshot from the leader, no entry of an older history may survive.
+   */
+  resetTo(index: number, term: number): Promise<void> {
+    this.assertLoaded();
+    return this.enqueue(async () => {
+      const batch = this.db.batch();
+      batch.put(COMPACTION_KEY, encodeCompaction(index, term));
+      for (let i = this.firstIndex; i <= this.lastIndex; i++) batch.del(entryKey(i));
+      await batch.write({ sync: this.sync });
+      this.compactedIndex = index;
+      this.compactedTerm = term;
+      this.firstIndex = index + 1;
+      this.lastIndex = index;
+    });
+  }
+
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
     if (this.db.status === "open" || this.db.status === "opening") await this.db.close();

@@ -126,6 +126,19 @@ describe("LevelLogStore", () => {
     expect(loaded.entries.map((e) => e.index)).toEqual([101, 102]);
   });
 
+  it("resets to a snapshot point, dropping entries on both sides of it", async () => {
+    const dir = tempDir();
+    const a = open(dir);
+    await a.load();
+    await a.persist({ entries: entries(1, 30, 1) });
+    await a.resetTo(20, 5);
+    await a.persist({ entries: entries(21, 22, 5, "n") });
+    await a.close();
+    const loaded = await open(dir).load();
+    expect(loaded).toMatchObject({ compactedIndex: 20, compactedTerm: 5 });
+    expect(loaded.entries.map(text)).toEqual(["n21", "n22"]);
+  });
+
   it("serialises concurrent persists in call order", async () => {
     const dir = tempDir();
     const a = open(dir);

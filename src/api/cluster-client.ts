@@ -1,0 +1,155 @@
+// A client of a whole cluster: asks any replica, follows the leader's address
+// that a follower names, and retries while an election is under way. Used by
+// the CLI, the end-to-end tests and the benchmark.
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import {
+  HalonServiceClient,
+  type MembershipResponse,
+  type ProposeResponse,
+  type ReplicaStatus,
+  type TransferLeadershipResponse,
+} from "../gen/halon/v1/client.js";
+import { channelCredentials, type TlsMaterial } from "../raft/transport/tls.js";
+import { LEADER_ADDRESS_TRAILER } from "./halon-service.js";
+
+export interface ClusterClientOptions {
+  /** Client addresses of the replicas (host:port). */
+  addresses: string[];
+  tls?: TlsMaterial;
+  /** How long one call may take. */
+  callTimeoutMs?: number;
+  /** How long to keep looking for a leader before giving up. */
+  leaderTimeoutMs?: number;
+}
+
+type Unary<Req, Res> = (
+  req: Req,
+  metadata: Metadata,
+  options: { deadline: number },
+  cb: (err: ServiceError | null, res?: Res) => void,
+) => void;
+
+export class ClusterClient {
+  private readonly clients = new Map<string, HalonServiceClient>();
+  /** Where the last call found the leader; tried first next time. */
+  private leaderHint: string | null = null;
+  private readonly callTimeoutMs: number;
+  private readonly leaderTimeoutMs: number;
+
+  constructor(private readonly options: ClusterClientOptions) {
+    this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.leaderTimeoutMs = options.leaderTimeoutMs ?? 15_000;
+  }
+
+  /** One replica's status; rejects when it does not answer. */
+  status(address: string): Promise<ReplicaStatus> {
+    return this.call(address, (c) => c.getStatus.bind(c) as Unary<object, ReplicaStatus>, {}, 3_000);
+  }
+
+  /** Every replica's status, or the error it gave. */
+  statusAll(): Promise<{ address: string; status?: ReplicaStatus; error?: string }[]> {
+    return Promise.all(
+      this.options.addresses.map((address) =>
+        this.status(address).then(
+          (s) => ({ address, status: s }),
+          (err: ServiceError) => ({ address, error: err.details || err.message }),
+        ),
+      ),
+    );
+  }
+
+  propose(payload: Uint8Array): Promise<ProposeResponse> {
+    return this.onLeader((c) => c.propose.bind(c) as Unary<object, ProposeResponse>, {
+      payload: Buffer.from(payload),
+    });
+  }
+
+  addMember(id: string): Promise<MembershipResponse> {
+    return this.onLeader((c) => c.addMember.bind(c) as Unary<object, MembershipResponse>, { id });
+  }
+
+  promoteMember(id: string): Promise<MembershipResponse> {
+    return this.onLeader((c) => c.promoteMember.bind(c) as Unary<object, MembershipResponse>, { id });
+  }
+
+  removeMember(id: string): Promise<MembershipResponse> {
+    return this.onLeader((c) => c.removeMember.bind(c) as Unary<object, MembershipResponse>, { id });
+  }
+
+  transferLeadership(targetId: string | null): Promise<TransferLeadershipResponse> {
+    return this.onLeader((c) => c.transferLeadership.bind(c) as Unary<object, TransferLeadershipResponse>, {
+      targetId: targetId ?? "",
+    });
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  /**
+   * Calls the leader: starts with the last known one, follows a follower's
+   * hint, and tries every replica in turn while no leader is known.
+   */
+  private async onLeader<Res>(
+    method: (c: HalonServiceClient) => Unary<object, Res>,
+    req: object,
+  ): Promise<Res> {
+    const giveUpAt = Date.now() + this.leaderTimeoutMs;
+    let next = 0;
+    let lastError: ServiceError | null = null;
+    for (let attempt = 0; Date.now() < giveUpAt; attempt++) {
+      const address = this.leaderHint ?? this.options.addresses[next++ % this.options.addresses.length]!;
+      try {
+        const res = await this.call(address, method, req, this.callTimeoutMs);
+        this.leaderHint = address;
+        return res;
+      } catch (err) {
+        const e = err as ServiceError;
+        lastError = e;
+        this.leaderHint = null;
+        if (e.code === status.FAILED_PRECONDITION) {
+          const hint = e.metadata?.get(LEADER_ADDRESS_TRAILER)[0];
+          if (typeof hint === "string" && hint !== address) {
+            this.leaderHint = hint;
+            continue;
+          }
+        } else if (e.code !== status.UNAVAILABLE && e.code !== status.DEADLINE_EXCEEDED) {
+          throw e;
+        }
+        // No leader known or the replica is down: wait a little, then try the next one.
+        if (attempt >= this.options.addresses.length - 1) await sleep(Math.min(200, 20 * attempt));
+      }
+    }
+    throw lastError ?? new Error("no replica answered");
+  }
+
+  private call<Res>(
+    address: string,
+    method: (c: HalonServiceClient) => Unary<object, Res>,
+    req: object,
+    timeoutMs: number,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method(this.client(address))(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res!),
+      );
+    });
+  }
+
+  private client(address: string): HalonServiceClient {
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new HalonServiceClient(address, channelCredentials(this.options.tls), {
+        "grpc.initial_reconnect_backoff_ms": 100,
+        "grpc.max_reconnect_backoff_ms": 1_000,
+      });
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,288 @@
+// One coordinator replica as a running thing: LevelDB log, snapshot files, the
+// Raft driver, the gRPC transport and server, wired from the cluster config.
+// `halon rc` starts one; tests and the benchmark start them as processes.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import type { ClusterConfig } from "../config/index.js";
+import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
+import type { Logger } from "../log/logger.js";
+import { NotLeaderError } from "../raft/core/errors.js";
+import { Role } from "../raft/core/ready.js";
+import { RaftNode } from "../raft/driver/raft-node.js";
+import type { StateMachine } from "../raft/storage.js";
+import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.js";
+import { LevelLogStore } from "../raft/storage/level-log-store.js";
+import { GrpcTransport } from "../raft/transport/grpc-transport.js";
+import { RaftGrpcTransport } from "../raft/transport/driver-transport.js";
+import type { TlsMaterial } from "../raft/transport/tls.js";
+import { GrpcError } from "./grpc-errors.js";
+import { createHalonService } from "./halon-service.js";
+import { HashChainStateMachine } from "./hash-chain-state-machine.js";
+import { IndexedStateMachine } from "./indexed-state-machine.js";
+import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
+import { ReplicaServer } from "./replica-server.js";
+
+export interface ReplicaOptions {
+  config: ClusterConfig;
+  id: string;
+  logger: Logger;
+  /** Re-reads the cluster config, to learn the address of a replica added after start. */
+  reloadConfig?: () => ClusterConfig;
+  /** Start without writing the founding membership: the replica waits for the leader to contact it. */
+  join?: boolean;
+  truncateCorruptTail?: boolean;
+  /** The test state machine by default; the recovery coordinator's once it lands. */
+  stateMachine?: StateMachine & { summary?: () => { count: number; hash: string } };
+}
+
+export class Replica implements ReplicaControl {
+  readonly id: string;
+  private config: ClusterConfig;
+  private readonly log: Logger;
+  private node!: RaftNode;
+  private server!: ReplicaServer;
+  private transport!: RaftGrpcTransport;
+  private logStore!: LevelLogStore;
+  private snapshotStore!: FileSnapshotStore;
+  private stateMachine!: StateMachine & { summary?: () => { count: number; hash: string } };
+  private addressTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(private readonly opts: ReplicaOptions) {
+    this.id = opts.id;
+    this.config = opts.config;
+    this.log = opts.logger;
+  }
+
+  /** Opens the stores (refusing to start on corruption), starts Raft and the server. */
+  static async start(opts: ReplicaOptions): Promise<Replica> {
+    const replica = new Replica(opts);
+    await replica.startParts();
+    return replica;
+  }
+
+  get self() {
+    const me = this.config.replicas.find((r) => r.id === this.id);
+    if (!me) throw new Error(`replica "${this.id}" is not in the cluster config`);
+    return me;
+  }
+
+  // ------------------------------------------------------------ ReplicaControl
+
+  async propose(payload: Uint8Array): Promise<ProposeResult> {
+    return IndexedStateMachine.unwrap(await this.node.propose(payload));
+  }
+
+  status(): ReplicaStatus {
+    const s = this.node.status();
+    const learner = s.membership.learners.includes(this.id);
+    const role =
+      s.role === Role.Leader
+        ? ReplicaRole.REPLICA_ROLE_LEADER
+        : s.role === Role.Candidate || s.role === Role.PreCandidate
+          ? ReplicaRole.REPLICA_ROLE_CANDIDATE
+          : learner
+            ? ReplicaRole.REPLICA_ROLE_LEARNER
+            : ReplicaRole.REPLICA_ROLE_FOLLOWER;
+    const summary = this.stateMachine.summary?.();
+    return {
+      id: this.id,
+      role,
+      term: s.term,
+      leaderId: s.leader ?? "",
+      leaderAddress: (s.leader && this.addressOf(s.leader)) ?? "",
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      lastLogIndex: s.lastIndex,
+      address: this.self.grpcAddress,
+      voters: [
+        ...s.membership.voters,
+        ...(s.membership.outgoing ?? []).filter((v) => !s.membership.voters.includes(v)),
+      ],
+      learners: s.membership.learners,
+      snapshotIndex: s.snapshotIndex,
+      stateHash: summary ? `${summary.count}:${summary.hash}` : "",
+    };
+  }
+
+  async changeMembership(op: MembershipOp, id: string): Promise<MembershipResult> {
+    if (!this.node.isLeader) throw new NotLeaderError(this.node.leader);
+    if (op === "addLearner" && this.addressOf(id) === null) {
+      this.refreshAddresses(true);
+      if (this.addressOf(id) === null) {
+        throw new GrpcError(
+          status.FAILED_PRECONDITION,
+          `replica "${id}" is not in the cluster config; add it there (learner: true) and start it first`,
+        );
+      }
+    }
+    this.log.info({ op, member: id }, "membership change requested");
+    const membership =
+      op === "addLearner"
+        ? await this.node.addLearner(id)
+        : op === "promote"
+          ? await this.node.addVoter(id)
+          : await this.node.removeServer(id);
+    return {
+      voters: membership.voters,
+      learners: membership.learners,
+      index: this.node.status().appliedIndex,
+    };
+  }
+
+  async transferLeadership(target: string | null): Promise<{ leaderId: string; term: number }> {
+    const leaderId = await this.node.transferLeadership(target ?? undefined);
+    return { leaderId, term: this.node.status().term };
+  }
+
+  addressOf(id: string): string | null {
+    return this.config.replicas.find((r) => r.id === id)?.grpcAddress ?? null;
+  }
+
+  // ------------------------------------------------------------ life cycle
+
+  /**
+   * Stops cleanly: hands leadership to another voter first (so the cluster
+   * does not wait an election timeout), then stops Raft, the server and the stores.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopParts();
+    return this.stopping;
+  }
+
+  private async stopParts(): Promise<void> {
+    if (this.addressTimer) clearInterval(this.addressTimer);
+    if (this.node && this.node.isLeader && !this.node.isStopped) {
+      try {
+        const to = await this.node.transferLeadership();
+        this.log.info({ to }, "handed leadership over before stopping");
+      } catch (err) {
+        this.log.warn({ err: String(err) }, "could not hand leadership over; stopping anyway");
+      }
+    }
+    this.server?.setServing(false);
+    this.node?.stop();
+    await this.server?.stop();
+    this.transport?.close();
+    await this.logStore?.close();
+    await this.snapshotStore?.close();
+    this.log.info("replica stopped");
+  }
+
+  private async startParts(): Promise<void> {
+    const me = this.self;
+    const tls = readTls(this.config);
+    const warn = (message: string, details: Record<string, unknown>) => this.log.warn(details, message);
+    this.logStore = new LevelLogStore({
+      dir: join(me.dataDir, "log"),
+      truncateCorruptTail: this.opts.truncateCorruptTail ?? false,
+      onWarning: warn,
+    });
+    this.snapshotStore = new FileSnapshotStore({ dir: join(me.dataDir, "snapshots"), onWarning: warn });
+    this.stateMachine = this.opts.stateMachine ?? new HashChainStateMachine();
+    this.transport = new RaftGrpcTransport({
+      selfId: this.id,
+      peers: this.peerAddresses(),
+      tls,
+      maxFrameBytes: Math.max(this.config.raft.maxBytesPerMessage * 2, 1 << 20),
+      onBadMessage: (reason) => this.log.warn({ reason }, "dropped a malformed message from a peer"),
+      logger: {
+        warn: (d, m) => this.log.warn(d, m),
+        debug: (d, m) => this.log.debug(d, m),
+      },
+    });
+    const founding = {
+      voters: this.config.replicas.filter((r) => !r.learner).map((r) => r.id),
+      learners: this.config.replicas.filter((r) => r.learner).map((r) => r.id),
+    };
+    const bootstrap = this.opts.join || me.learner ? undefined : founding;
+    const raft = this.config.raft;
+    this.node = await RaftNode.start({
+      id: this.id,
+      logStore: this.logStore,
+      snapshotStore: this.snapshotStore,
+      stateMachine: new IndexedStateMachine(this.stateMachine),
+      transport: this.transport,
+      bootstrap,
+      config: {
+        heartbeatIntervalMs: raft.heartbeatMs,
+        electionTimeoutMs: raft.electionTimeoutMs,
+        maxBytesPerMessage: raft.maxBytesPerMessage,
+        maxEntriesPerMessage: raft.maxEntriesPerMessage,
+        maxInflightMessages: raft.maxInflightMessages,
+        snapshotThreshold: raft.snapshotThreshold,
+        trailingEntries: raft.trailingEntries,
+      },
+      observer: {
+        leaderChange: (leader, term) => this.log.info({ leader, term }, "leader changed"),
+        peerUnreachable: (peer, reason) => this.log.debug({ peer, reason }, "peer unreachable"),
+        badMessage: (reason) => this.log.warn({ reason }, "dropped a bad message"),
+        fatal: (error) => {
+          this.log.fatal(
+            { err: error.message, stack: error.stack },
+            "raft stopped after an unrecoverable error",
+          );
+          void this.stop().finally(() => process.exit(70));
+        },
+      },
+    });
+    this.server = new ReplicaServer({
+      address: me.grpcAddress,
+      tls,
+      halon: createHalonService(this),
+      peer: this.transport.grpc.service,
+      options: GrpcTransport.serverOptions(),
+    });
+    try {
+      await this.server.start();
+    } catch (err) {
+      this.node.stop();
+      this.transport.close();
+      await this.logStore.close();
+      throw err;
+    }
+    this.server.setServing(true);
+    // A replica added after start (members add) is found by re-reading the config file.
+    this.addressTimer = setInterval(() => this.refreshAddresses(false), 1_000);
+    this.addressTimer.unref();
+    const s = this.node.status();
+    this.log.info(
+      {
+        address: me.grpcAddress,
+        dataDir: me.dataDir,
+        term: s.term,
+        lastIndex: s.lastIndex,
+        bootstrap: !!bootstrap,
+      },
+      "replica started",
+    );
+  }
+
+  private peerAddresses(): Record<string, string> {
+    return Object.fromEntries(this.config.replicas.map((r) => [r.id, r.grpcAddress]));
+  }
+
+  /** Re-reads the config when the membership names a replica without a known address (or when forced). */
+  private refreshAddresses(force: boolean): void {
+    if (!this.opts.reloadConfig) return;
+    const m = this.node.status().membership;
+    const members = [...m.voters, ...m.learners, ...(m.outgoing ?? [])];
+    if (!force && members.every((id) => this.addressOf(id) !== null)) return;
+    try {
+      this.config = this.opts.reloadConfig();
+      this.transport.setPeers(this.peerAddresses());
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "could not re-read the cluster config");
+    }
+  }
+}
+
+export function readTls(config: ClusterConfig): TlsMaterial | undefined {
+  if (!config.tls) return undefined;
+  return {
+    ca: readFileSync(config.tls.ca),
+    cert: readFileSync(config.tls.cert),
+    key: readFileSync(config.tls.key),
+  };
+}

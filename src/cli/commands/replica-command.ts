@@ -1,0 +1,85 @@
+// `halon rc --config FILE --id ID`: runs one coordinator replica until SIGTERM
+// or SIGINT, then hands leadership over and stops cleanly.
+import type { Command } from "commander";
+import { Replica } from "../../api/replica.js";
+import { ConfigError, loadClusterConfig } from "../../config/index.js";
+import { createLogger } from "../../log/logger.js";
+import { StorageCorruptionError } from "../../raft/storage.js";
+
+interface RcOptions {
+  config: string;
+  id: string;
+  join?: boolean;
+  truncateCorruptTail?: boolean;
+}
+
+/** Exit codes a supervisor can tell apart. */
+const EXIT_CONFIG = 2;
+const EXIT_CORRUPT = 3;
+const EXIT_START = 4;
+
+export function registerReplicaCommand(program: Command): void {
+  program
+    .command("rc")
+    .description("run one recovery-coordinator replica from the cluster config")
+    .requiredOption("--config <file>", "the cluster-config YAML file")
+    .requiredOption("--id <id>", "this replica's id in the config")
+    .option(
+      "--join",
+      "start without writing the founding membership (a replica added later, or one whose data was lost)",
+    )
+    .option(
+      "--truncate-corrupt-tail",
+      "drop an unreadable tail of the log instead of refusing to start (entries it held may have been acknowledged)",
+    )
+    .action(async (opts: RcOptions) => {
+      const log = createLogger({ name: opts.id });
+      let config;
+      try {
+        config = loadClusterConfig(opts.config);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        console.error(err.message);
+        process.exit(EXIT_CONFIG);
+      }
+      if (!config.replicas.some((r) => r.id === opts.id)) {
+        console.error(
+          `${opts.config}: no replica with id "${opts.id}" (ids: ${config.replicas.map((r) => r.id).join(", ")})`,
+        );
+        process.exit(EXIT_CONFIG);
+      }
+      let replica: Replica;
+      try {
+        replica = await Replica.start({
+          config,
+          id: opts.id,
+          logger: log,
+          reloadConfig: () => loadClusterConfig(opts.config),
+          join: opts.join,
+          truncateCorruptTail: opts.truncateCorruptTail,
+        });
+      } catch (err) {
+        if (err instanceof StorageCorruptionError) {
+          log.fatal({ file: err.file, index: err.index }, err.message);
+          console.error(`halon rc ${opts.id}: refusing to start: corrupt storage: ${err.message}`);
+          process.exit(EXIT_CORRUPT);
+        }
+        log.fatal({ err: String(err) }, "replica failed to start");
+        console.error(
+          `halon rc ${opts.id}: cannot start: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        process.exit(EXIT_START);
+      }
+      let signalled = false;
+      const shutdown = (signal: string) => {
+        if (signalled) return;
+        signalled = true;
+        log.info({ signal }, "stopping");
+        // Never hang forever on the way out.
+        setTimeout(() => process.exit(1), 15_000).unref();
+        void replica.stop().then(() => process.exit(0));
+      };
+      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      process.on("SIGINT", () => shutdown("SIGINT"));
+    });
+}

@@ -1,0 +1,242 @@
+// Real replica processes on 127.0.0.1 for end-to-end tests: writes a cluster
+// config with free ports into a temp directory, starts `halon rc` children,
+// and stops them by pid and removes the directory afterwards.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { ClusterClient } from "../../src/api/cluster-client.js";
+import { ReplicaRole, type ReplicaStatus } from "../../src/gen/halon/v1/client.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+
+export interface ReplicaSpec {
+  id: string;
+  port: number;
+  learner?: boolean;
+}
+
+export interface HarnessOptions {
+  replicas?: number;
+  tls?: { ca: string; cert: string; key: string };
+  /** Extra raft settings for the config file. */
+  raft?: Record<string, number>;
+  /** Run the built dist/ instead of the sources (faster start). */
+  useDist?: boolean;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export class Cluster {
+  readonly dir: string;
+  readonly configFile: string;
+  specs: ReplicaSpec[] = [];
+  readonly processes = new Map<string, ChildProcess>();
+  private readonly removeDir: () => void;
+  private clientCache: ClusterClient | null = null;
+
+  private constructor(private readonly options: HarnessOptions) {
+    const temp = makeTempDir("halon-e2e-");
+    this.dir = temp.dir;
+    this.removeDir = temp.remove;
+    this.configFile = join(this.dir, "cluster.yaml");
+  }
+
+  static async create(options: HarnessOptions = {}): Promise<Cluster> {
+    const cluster = new Cluster(options);
+    for (let i = 1; i <= (options.replicas ?? 3); i++)
+      cluster.specs.push({ id: `rc${i}`, port: await freePort() });
+    cluster.writeConfig();
+    return cluster;
+  }
+
+  /** Adds a replica to the config file (as a learner) and returns its id. */
+  async addToConfig(id: string): Promise<string> {
+    this.specs.push({ id, port: await freePort(), learner: true });
+    this.writeConfig();
+    return id;
+  }
+
+  writeConfig(): void {
+    const raft = { heartbeatMs: 100, electionTimeoutMs: 1000, ...this.options.raft };
+    const lines = [
+      "cluster:",
+      "  name: e2e",
+      "raft:",
+      ...Object.entries(raft).map(([k, v]) => `  ${k}: ${v}`),
+    ];
+    if (this.options.tls) {
+      lines.push(
+        "tls:",
+        `  ca: ${this.options.tls.ca}`,
+        `  cert: ${this.options.tls.cert}`,
+        `  key: ${this.options.tls.key}`,
+      );
+    }
+    lines.push("replicas:");
+    for (const s of this.specs) {
+      lines.push(`  - id: ${s.id}`, `    grpcAddress: 127.0.0.1:${s.port}`, `    dataDir: data/${s.id}`);
+      if (s.learner) lines.push("    learner: true");
+    }
+    writeFileSync(this.configFile, lines.join("\n") + "\n");
+  }
+
+  dataDir(id: string): string {
+    return join(this.dir, "data", id);
+  }
+
+  address(id: string): string {
+    return `127.0.0.1:${this.spec(id).port}`;
+  }
+
+  logFile(id: string): string {
+    return join(this.dir, `${id}.log`);
+  }
+
+  logOf(id: string): string {
+    return readFileSync(this.logFile(id), "utf8");
+  }
+
+  spec(id: string): ReplicaSpec {
+    const s = this.specs.find((r) => r.id === id);
+    if (!s) throw new Error(`no replica ${id}`);
+    return s;
+  }
+
+  /** Starts one replica process; its stdout and stderr go to DIR/ID.log. */
+  start(id: string, extraArgs: string[] = []): ChildProcess {
+    const out = openSync(this.logFile(id), "a");
+    const entry = this.options.useDist ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+    const child = spawn(
+      process.execPath,
+      [...entry, "rc", "--config", this.configFile, "--id", id, ...extraArgs],
+      {
+        stdio: ["ignore", out, out],
+        env: { ...process.env, HALON_LOG_FORMAT: "json", HALON_LOG_LEVEL: "info" },
+      },
+    );
+    closeSync(out);
+    this.processes.set(id, child);
+    return child;
+  }
+
+  startAll(): void {
+    for (const s of this.specs) this.start(s.id);
+  }
+
+  /** Sends a signal to one replica by pid and waits for it to exit; returns its exit code. */
+  async kill(id: string, signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    const child = this.processes.get(id);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill(signal);
+    const code = await exited;
+    this.processes.delete(id);
+    return code;
+  }
+
+  /** Waits for a process to exit by itself (e.g. refusing to start). */
+  waitForExit(id: string, timeoutMs = 30_000): Promise<number | null> {
+    const child = this.processes.get(id)!;
+    if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${id} did not exit`)), timeoutMs);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  client(): ClusterClient {
+    this.clientCache ??= new ClusterClient({
+      addresses: this.specs.map((s) => `127.0.0.1:${s.port}`),
+      tls: this.options.tls && {
+        ca: readFileSync(this.options.tls.ca),
+        cert: readFileSync(this.options.tls.cert),
+        key: readFileSync(this.options.tls.key),
+      },
+      leaderTimeoutMs: 30_000,
+    });
+    return this.clientCache;
+  }
+
+  /** Statuses of the replicas that answer (among `ids`, or all). */
+  async statuses(ids = this.specs.map((s) => s.id)): Promise<Map<string, ReplicaStatus>> {
+    const out = new Map<string, ReplicaStatus>();
+    await Promise.all(
+      ids.map((id) =>
+        this.client()
+          .status(this.address(id))
+          .then(
+            (s) => out.set(id, s),
+            () => undefined,
+          ),
+      ),
+    );
+    return out;
+  }
+
+  /** Waits until one of `ids` says it leads and returns its id. */
+  async waitForLeader(ids = this.specs.map((s) => s.id), timeoutMs = 60_000): Promise<string> {
+    let leader: string | undefined;
+    await until(
+      async () => {
+        const all = await this.statuses(ids);
+        leader = [...all.values()].find((s) => s.role === ReplicaRole.REPLICA_ROLE_LEADER)?.id;
+        return leader !== undefined;
+      },
+      "a leader",
+      timeoutMs,
+    );
+    return leader!;
+  }
+
+  /** Waits until every replica in `ids` has applied at least `index` and reports the same state hash. */
+  async waitForConvergence(ids: string[], timeoutMs = 60_000): Promise<string> {
+    let hash = "";
+    await until(
+      async () => {
+        const all = await this.statuses(ids);
+        if (all.size !== ids.length) return false;
+        const values = [...all.values()];
+        const leaderCommit = Math.max(...values.map((s) => s.commitIndex));
+        const hashes = new Set(values.map((s) => s.stateHash));
+        hash = values[0]!.stateHash;
+        return values.every((s) => s.appliedIndex >= leaderCommit) && hashes.size === 1;
+      },
+      `replicas ${ids.join(", ")} to converge`,
+      timeoutMs,
+    );
+    return hash;
+  }
+
+  /** Kills every process by pid and removes the directory. */
+  async destroy(): Promise<void> {
+    this.clientCache?.close();
+    await Promise.all([...this.processes.keys()].map((id) => this.kill(id, "SIGKILL")));
+    this.removeDir();
+  }
+}
+
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
