@@ -109,6 +109,12 @@ export class MutableContext implements RuleContext<unknown, unknown, unknown, st
     if (n > 0) this.writableBuffer().splice(0, n);
   }
 
+  dropUntil(time: number): void {
+    let n = 0;
+    while (n < this.buf.length && (this.buf[n] as BufferItem).t <= time) n++;
+    if (n > 0) this.writableBuffer().splice(0, n);
+  }
+
   clearBuffer(): void {
     if (this.buf.length > 0) {
       this.buf = [];

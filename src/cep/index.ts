@@ -15,3 +15,7 @@ export { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION } from "./snapshot.js";
 export type { Snapshot, SnapshotFlow, SnapshotInstance, SnapshotRule, SnapshotTimer } from "./snapshot.js";
 export { canonicalJson, canonicalHash, plainCopy } from "./canonical.js";
 export { rulesFor } from "./rules-for.js";
+export { sequence, absence, counting, slidingWindow, tumblingWindow } from "./patterns.js";
+export type { SequenceSpec, AbsenceSpec, CountingSpec, WindowSpec } from "./patterns.js";
+export { scenario, Scenario } from "./testing.js";
+export type { ScenarioOptions } from "./testing.js";

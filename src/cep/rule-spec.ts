@@ -32,6 +32,8 @@ export interface RuleContext<O, L, G, P extends string> {
   push(value: unknown): void;
   /** Drop buffered items older than `time` (strictly before it). */
   dropBefore(time: number): void;
+  /** Drop buffered items at or before `time`. */
+  dropUntil(time: number): void;
   clearBuffer(): void;
 }
 
