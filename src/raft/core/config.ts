@@ -29,6 +29,12 @@ export interface CoreConfig {
 export interface UnsafeOptions {
   /** Commit an entry of an earlier term by counting replicas (Raft's Figure 8 bug). */
   commitPreviousTermByCounting?: boolean;
+  /**
+   * Do not append the no-op entry at the start of a term. Safe on its own
+   * (earlier entries then wait for the next proposal), but it unmasks the bug
+   * above, which the no-op otherwise hides by following the old entries closely.
+   */
+  skipNoop?: boolean;
 }
 
 export const CORE_DEFAULTS: Omit<CoreConfig, "id"> = {

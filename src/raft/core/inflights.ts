@@ -40,6 +40,11 @@ export class Inflights {
     if (this.count === 0) this.start = 0;
   }
 
+  /** Frees the oldest message: a heartbeat answer shows the follower is alive while the window is stuck. */
+  freeFirstOne(): void {
+    if (this.count > 0) this.freeLE(this.lastIndexes[this.start] as number);
+  }
+
   full(): boolean {
     return this.count >= this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }

@@ -211,7 +211,8 @@ export class RaftLog {
     this.compactedIndex = s.meta.index;
     this.compactedTerm = s.meta.term;
     this.committed = s.meta.index;
-    this.applied = s.meta.index;
+    // `applied` moves only when the driver has restored the state machine
+    // (advance): until then a snapshot of the machine would be older than its index.
     this.stabled = s.meta.index;
     this.snapshot = s;
     this.pendingSnapshot = s;

@@ -177,7 +177,7 @@ export class RaftCore {
     }
     // Conservative: a change may be pending in the unapplied tail.
     this.pendingConfIndex = this.log.lastIndex();
-    this.appendEntry(EntryType.Noop, EMPTY_BYTES);
+    if (this.cfg.unsafe?.skipNoop !== true) this.appendEntry(EntryType.Noop, EMPTY_BYTES);
     this.bcastAppend(true);
   }
 
@@ -625,6 +625,8 @@ export class RaftCore {
     pr.recentActive = true;
     this.unreachable.delete(m.from);
     pr.probeSent = false;
+    // Appends may have been lost: let one more through so that the follower can reject and we re-probe.
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context.length === 0) return;
     const acks = this.readOnly.ack(m.from, m.context);
@@ -845,7 +847,10 @@ export class RaftCore {
 
   /** The driver finished a Ready: its entries are durable and its committed entries applied. */
   advance(rd: Ready): void {
-    if (rd.snapshot !== null && this.log.pendingSnapshot === rd.snapshot) this.log.pendingSnapshot = null;
+    if (rd.snapshot !== null) {
+      if (this.log.pendingSnapshot === rd.snapshot) this.log.pendingSnapshot = null;
+      this.log.appliedTo(rd.snapshot.meta.index);
+    }
     const n = rd.entries.length;
     if (n > 0) {
       const last = rd.entries[n - 1] as Entry;

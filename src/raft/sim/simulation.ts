@@ -1,0 +1,416 @@
+// A deterministic cluster in one process: RaftNode drivers on simulated time,
+// an in-memory disk per replica that loses unsynced writes on a crash, and a
+// faulty network. Every event is followed by the safety checks of checker.ts.
+// Scenario tests script it; random-run.ts drives it from a seed.
+import { SeededRandom } from "../core/random.js";
+import type { MembershipChange } from "../core/membership.js";
+import { Role } from "../core/ready.js";
+import type { Clock } from "../driver/interfaces.js";
+import type { RaftNodeConfig } from "../driver/node-config.js";
+import { RaftNode } from "../driver/raft-node.js";
+import { MemoryLogStore } from "../memory/memory-log-store.js";
+import { MemorySnapshotStore } from "../memory/memory-snapshot-store.js";
+import type { Message } from "../core/messages.js";
+import type { Membership, ReplicaId } from "../types.js";
+import { SafetyChecker } from "./checker.js";
+import { EventQueue } from "./event-queue.js";
+import type { NetworkFaults } from "./sim-network.js";
+import { SimNetwork } from "./sim-network.js";
+import { SimMachine, resultIndex } from "./sim-machine.js";
+
+export interface SimOptions {
+  seed: number;
+  /** The founding voters. */
+  voters: ReplicaId[];
+  /** Replicas that run but are not members yet (to be added later). */
+  spares?: ReplicaId[];
+  config?: Partial<RaftNodeConfig>;
+  /** Each replica's clock runs at 1 ± up to this fraction. */
+  maxClockDrift?: number;
+  /** Disk sync latency range. */
+  diskDelayMs?: [number, number];
+  /** Bytes added to each state-machine snapshot (to make snapshots span chunks). */
+  snapshotPadding?: number;
+  /** Lines of trace kept for a failure report. */
+  traceLines?: number;
+}
+
+export class SimReplica {
+  node: RaftNode | null = null;
+  machine: SimMachine;
+  incarnation = 0;
+  alive = false;
+  readonly logStore: MemoryLogStore;
+  readonly snapshotStore: MemorySnapshotStore;
+  receiver: ((m: Message) => void) | null = null;
+
+  constructor(
+    readonly id: ReplicaId,
+    readonly drift: number,
+    sim: Simulation,
+    disk: () => number,
+  ) {
+    const scheduler = (done: () => void) => sim.schedule(sim.now + disk(), done);
+    this.logStore = new MemoryLogStore(scheduler);
+    this.snapshotStore = new MemorySnapshotStore(scheduler);
+    this.logStore.onDurable = (written, store) =>
+      sim.checker.observeDurable(id, written, (i) => store.termAt(i));
+    this.machine = sim.newMachine(id);
+  }
+}
+
+export interface Proposal {
+  data: Uint8Array;
+  node: ReplicaId;
+  status: "pending" | "acked" | "failed";
+  index: number;
+  error?: string;
+}
+
+const enc = new TextEncoder();
+
+export class Simulation {
+  now = 0;
+  readonly rng: SeededRandom;
+  readonly checker = new SafetyChecker();
+  readonly network: SimNetwork;
+  readonly replicas = new Map<ReplicaId, SimReplica>();
+  readonly proposals: Proposal[] = [];
+  private readonly queue = new EventQueue();
+  private readonly traceBuf: string[] = [];
+  private traceAt = 0;
+  private readonly traceLines: number;
+  private readonly opts: SimOptions;
+  private readonly founders: Membership;
+  private fatalErrors: string[] = [];
+  events = 0;
+
+  constructor(opts: SimOptions) {
+    this.opts = opts;
+    this.rng = new SeededRandom(opts.seed);
+    this.traceLines = opts.traceLines ?? 60;
+    this.founders = { voters: [...opts.voters], learners: [] };
+    this.network = new SimNetwork(
+      {
+        now: () => this.now,
+        schedule: (at, fn) => this.schedule(at, fn),
+        receiver: (id) => {
+          const r = this.replicas.get(id);
+          return r !== undefined && r.alive ? r.receiver : null;
+        },
+        trace: (line) => this.trace(line),
+      },
+      this.rng,
+    );
+    const drift = opts.maxClockDrift ?? 0;
+    const [dlo, dhi] = opts.diskDelayMs ?? [0.2, 2];
+    for (const id of [...opts.voters, ...(opts.spares ?? [])]) {
+      const d = drift === 0 ? 0 : (this.rng.next() * 2 - 1) * drift;
+      this.replicas.set(id, new SimReplica(id, d, this, () => dlo + this.rng.next() * (dhi - dlo)));
+    }
+  }
+
+  newMachine(id: ReplicaId): SimMachine {
+    return new SimMachine(id, this.checker, this.opts.snapshotPadding ?? 0);
+  }
+
+  schedule(at: number, fn: () => void): void {
+    this.queue.push(at, fn);
+  }
+
+  trace(line: () => string): void {
+    if (this.traceLines === 0) return;
+    const s = `${this.now.toFixed(1)}ms ${line()}`;
+    if (this.traceBuf.length < this.traceLines) this.traceBuf.push(s);
+    else {
+      this.traceBuf[this.traceAt] = s;
+      this.traceAt = (this.traceAt + 1) % this.traceLines;
+    }
+  }
+
+  lastEvents(): string[] {
+    return [...this.traceBuf.slice(this.traceAt), ...this.traceBuf.slice(0, this.traceAt)];
+  }
+
+  get ids(): ReplicaId[] {
+    return [...this.replicas.keys()];
+  }
+
+  replica(id: ReplicaId): SimReplica {
+    const r = this.replicas.get(id);
+    if (r === undefined) throw new Error(`no replica ${id}`);
+    return r;
+  }
+
+  node(id: ReplicaId): RaftNode {
+    const n = this.replica(id).node;
+    if (n === null) throw new Error(`${id} is not running`);
+    return n;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Starts every replica (founders with the bootstrap membership). */
+  async start(): Promise<void> {
+    for (const r of this.replicas.values()) this.boot(r);
+    await this.drain();
+  }
+
+  private boot(r: SimReplica): void {
+    r.incarnation++;
+    r.alive = true;
+    r.receiver = null;
+    const incarnation = r.incarnation;
+    const period = (this.opts.config?.heartbeatIntervalMs ?? 50) * (1 + r.drift);
+    const clock: Clock = {
+      now: () => this.now,
+      setInterval: (fn) => {
+        const handle = { cancelled: false };
+        const loop = () => {
+          if (handle.cancelled) return;
+          fn();
+          this.schedule(this.now + period, loop);
+        };
+        // Replicas start at different phases of their tick.
+        this.schedule(this.now + this.rng.next() * period, loop);
+        return handle;
+      },
+      clearInterval: (h) => {
+        (h as { cancelled: boolean }).cancelled = true;
+      },
+    };
+    const founder = this.founders.voters.includes(r.id);
+    void RaftNode.start({
+      id: r.id,
+      logStore: r.logStore,
+      snapshotStore: r.snapshotStore,
+      stateMachine: r.machine,
+      transport: this.network.transport(r.id, (recv) => {
+        if (r.incarnation === incarnation) r.receiver = recv;
+      }),
+      clock,
+      random: new SeededRandom(this.rng.nextInt(0x7fffffff) + 1),
+      bootstrap: founder ? this.founders : undefined,
+      config: { heartbeatIntervalMs: 50, electionTimeoutMs: 500, ...this.opts.config },
+      observer: {
+        fatal: (e) => {
+          this.fatalErrors.push(`${r.id}: ${e.message}`);
+          this.checker.violations.push({ property: "node failure", detail: `${r.id}: ${e.message}` });
+        },
+      },
+    }).then(
+      (node) => {
+        if (r.incarnation !== incarnation || !r.alive) {
+          node.stop();
+          return;
+        }
+        r.node = node;
+        this.trace(() => `${r.id} started (incarnation ${incarnation})`);
+      },
+      (e: unknown) => {
+        this.checker.violations.push({
+          property: "node failure",
+          detail: `${r.id} failed to start: ${String(e)}`,
+        });
+      },
+    );
+  }
+
+  /** Kills a replica: its process state and every unsynced write are lost. */
+  crash(id: ReplicaId): void {
+    const r = this.replica(id);
+    if (!r.alive) return;
+    this.trace(() => `CRASH ${id}`);
+    r.alive = false;
+    r.node?.stop();
+    r.node = null;
+    r.receiver = null;
+    r.logStore.crash();
+    r.snapshotStore.crash();
+    r.incarnation++;
+  }
+
+  /** Restarts a crashed replica from what its disk kept. */
+  restart(id: ReplicaId): void {
+    const r = this.replica(id);
+    if (r.alive) return;
+    this.trace(() => `RESTART ${id}`);
+    r.machine = this.newMachine(id);
+    this.checker.forgetNode(id);
+    this.boot(r);
+  }
+
+  // ------------------------------------------------------------ network
+
+  setFaults(f: Partial<NetworkFaults>): void {
+    this.network.faults = { ...this.network.faults, ...f };
+    this.trace(() => `faults ${JSON.stringify(this.network.faults)}`);
+  }
+
+  partition(groups: ReplicaId[][]): void {
+    this.trace(() => `PARTITION ${groups.map((g) => g.join("+")).join(" | ")}`);
+    this.network.partition(groups);
+  }
+
+  /** Cuts one replica off in both directions. */
+  isolate(id: ReplicaId): void {
+    this.trace(() => `ISOLATE ${id}`);
+    for (const o of this.ids) {
+      if (o === id) continue;
+      this.network.block(id, o);
+      this.network.block(o, id);
+    }
+  }
+
+  /** Reconnects one replica to everyone. */
+  connect(id: ReplicaId): void {
+    this.trace(() => `CONNECT ${id}`);
+    for (const o of this.ids) {
+      this.network.unblock(id, o);
+      this.network.unblock(o, id);
+    }
+  }
+
+  heal(): void {
+    this.trace(() => "HEAL");
+    this.network.heal();
+  }
+
+  // ------------------------------------------------------------ clients
+
+  /** Proposes through `id`; the returned record fills in as the outcome is known. */
+  propose(id: ReplicaId, payload?: string): Proposal {
+    const data = enc.encode(payload ?? `p${this.proposals.length}`);
+    const p: Proposal = { data, node: id, status: "pending", index: 0 };
+    this.proposals.push(p);
+    const r = this.replica(id);
+    if (!r.alive || r.node === null) {
+      p.status = "failed";
+      p.error = "down";
+      return p;
+    }
+    r.node.propose(data).then(
+      (res) => {
+        p.status = "acked";
+        p.index = resultIndex(res);
+        this.checker.checkAcknowledged(p.index, data);
+        this.trace(() => `ack ${payload ?? ""} at ${p.index} by ${id}`);
+      },
+      (e: unknown) => {
+        p.status = "failed";
+        p.error = e instanceof Error ? e.name : String(e);
+      },
+    );
+    return p;
+  }
+
+  /** Asks the current leader for a membership change; resolves to an error message or null. */
+  async changeMembership(changes: MembershipChange[]): Promise<string | null> {
+    const leader = this.leader();
+    if (leader === null) return "no leader";
+    this.trace(() => `MEMBERSHIP ${JSON.stringify(changes)} via ${leader}`);
+    try {
+      await this.node(leader).changeMembership(changes);
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  // ------------------------------------------------------------ observation
+
+  /** The live leader with the highest term, if any. */
+  leader(): ReplicaId | null {
+    let best: ReplicaId | null = null;
+    let bestTerm = -1;
+    for (const r of this.replicas.values()) {
+      const n = r.node;
+      if (r.alive && n !== null && n.core.role === Role.Leader && n.core.term > bestTerm) {
+        best = r.id;
+        bestTerm = n.core.term;
+      }
+    }
+    return best;
+  }
+
+  leaders(): ReplicaId[] {
+    return [...this.replicas.values()].filter((r) => r.alive && r.node?.isLeader === true).map((r) => r.id);
+  }
+
+  live(): SimReplica[] {
+    return [...this.replicas.values()].filter((r) => r.alive && r.node !== null);
+  }
+
+  /** The membership as the current (or any live) replica with the highest applied index sees it. */
+  membership(): Membership {
+    let best: Membership = this.founders;
+    let applied = -1;
+    for (const r of this.live()) {
+      const s = (r.node as RaftNode).status();
+      if (s.appliedIndex > applied) {
+        applied = s.appliedIndex;
+        best = s.membership;
+      }
+    }
+    return best;
+  }
+
+  get violations() {
+    return this.checker.violations;
+  }
+
+  // ------------------------------------------------------------ running
+
+  private async drain(): Promise<void> {
+    // Every microtask (the drivers' promise chains) runs before the next macrotask.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  private checkAfterEvent(): void {
+    for (const r of this.replicas.values()) {
+      const n = r.node;
+      if (!r.alive || n === null || n.core.role !== Role.Leader) continue;
+      const core = n.core;
+      if (this.checker.observeLeader(r.id, core.term)) {
+        this.trace(() => `${r.id} leads term ${core.term}`);
+        this.checker.checkLeaderCompleteness(
+          r.id,
+          core.term,
+          core.log.firstIndex(),
+          core.log.lastIndex(),
+          (i) => core.log.term(i),
+        );
+      }
+    }
+  }
+
+  /** Runs events until `until` holds or simulated time passes `deadline`; true if `until` held. */
+  async runUntil(until: () => boolean, maxMs: number): Promise<boolean> {
+    const deadline = this.now + maxMs;
+    for (;;) {
+      if (until()) return true;
+      if (this.violations.length > 0) return false;
+      const t = this.queue.peekTime();
+      if (t === undefined || t > deadline) {
+        this.now = Math.max(this.now, deadline);
+        return until();
+      }
+      const ev = this.queue.pop();
+      if (ev === undefined) return until();
+      this.now = ev.time;
+      this.events++;
+      ev.fn();
+      await this.drain();
+      this.checkAfterEvent();
+    }
+  }
+
+  async runFor(ms: number): Promise<void> {
+    await this.runUntil(() => false, ms);
+  }
+
+  /** Stops every node (the end of a run). */
+  stopAll(): void {
+    for (const r of this.replicas.values()) r.node?.stop();
+  }
+}
