@@ -63,7 +63,7 @@ export class ReplicaServer {
   }
 
   /** Lets calls under way finish for up to graceMs, then cuts the rest. */
-  stop(graceMs = 2_000): Promise<void> {
+  stop(graceMs = 500): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

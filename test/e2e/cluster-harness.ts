@@ -121,7 +121,11 @@ export class Cluster {
       [...entry, "rc", "--config", this.configFile, "--id", id, ...extraArgs],
       {
         stdio: ["ignore", out, out],
-        env: { ...process.env, HALON_LOG_FORMAT: "json", HALON_LOG_LEVEL: "info" },
+        env: {
+          ...process.env,
+          HALON_LOG_FORMAT: "json",
+          HALON_LOG_LEVEL: process.env.HALON_LOG_LEVEL ?? "info",
+        },
       },
     );
     closeSync(out);
