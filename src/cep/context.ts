@@ -2,6 +2,7 @@ import type { RuleContext } from "./rule-spec.js";
 import type { BufferItem } from "./types.js";
 
 const NO_ITEMS: readonly BufferItem[] = Object.freeze([]);
+const NO_TARGETS: readonly string[] = Object.freeze([]);
 
 /**
  * The engine's one reusable rule context. Handlers record effects here; the engine applies them
@@ -15,7 +16,7 @@ export class MutableContext implements RuleContext<unknown, unknown, unknown, st
   local: unknown = undefined;
   global: unknown = undefined;
   /** Declared targets of the alternative being run (ctx.goto must pick one of them). */
-  targets: readonly string[] = [];
+  targets: readonly string[] = NO_TARGETS;
   next: string | undefined = undefined;
   /** Copy-on-write: `ownBuffer` is true once `buf` is a private copy that the commit can adopt. */
   buf: readonly BufferItem[] = NO_ITEMS;
@@ -45,13 +46,14 @@ export class MutableContext implements RuleContext<unknown, unknown, unknown, st
     this.phase = phase;
     this.local = local;
     this.global = global;
-    this.targets = [];
+    this.targets = NO_TARGETS;
     this.next = undefined;
     this.buf = buffer ?? NO_ITEMS;
     this.ownBuffer = false;
     this.maxBuffer = maxBuffer;
-    this.emitted.length = 0;
-    this.dropped.length = 0;
+    // Setting an array's length is a runtime call in V8: only when needed.
+    if (this.emitted.length !== 0) this.emitted.length = 0;
+    if (this.dropped.length !== 0) this.dropped.length = 0;
     if (this.timerOps.length > 0) this.timerOps.length = 0;
     this.existingTimers = timers;
   }

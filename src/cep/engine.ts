@@ -3,6 +3,7 @@ import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError, describeError } from "./errors.js";
 import type { Flow } from "./flow.js";
 import { MinHeap } from "./heap.js";
+import { TimerHeap } from "./timer-heap.js";
 import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
 import { restoreState, snapshotView, toSnapshot, type Snapshot } from "./snapshot.js";
 import type {
@@ -32,14 +33,6 @@ export interface StepOptions {
   readonly explain?: boolean;
 }
 
-interface TimerEntry {
-  due: number;
-  seq: number;
-  proc: number;
-  key: string;
-  name: string;
-}
-
 interface EvictEntry {
   touched: number;
   key: string;
@@ -47,15 +40,17 @@ interface EvictEntry {
 
 /** Indexes derived from a state (never serialised): rebuilt whenever a state is first seen. */
 interface Runtime {
-  timers: MinHeap<TimerEntry>;
+  timers: TimerHeap;
   liveTimers: number;
   evict: (MinHeap<EvictEntry> | undefined)[];
 }
 
-const timerLess = (a: TimerEntry, b: TimerEntry): boolean =>
-  a.due < b.due || (a.due === b.due && a.seq < b.seq);
 const evictLess = (a: EvictEntry, b: EvictEntry): boolean => a.touched < b.touched;
 const NO_OUTPUTS: readonly Output<never>[] = Object.freeze([]);
+// New instances share one empty buffer: handlers copy before writing (see MutableContext).
+const NO_ITEMS: InstanceState["buffer"] = Object.freeze([]) as unknown as InstanceState["buffer"];
+// Likewise one empty timer table, replaced by the instance's own on its first named timer.
+const NO_TIMERS: InstanceState["timers"] = Object.freeze({}) as InstanceState["timers"];
 
 /**
  * Runs rules and flows over inputs: `step(state, input) -> { state, outputs }`.
@@ -74,6 +69,10 @@ export class Engine<E, O> {
   private outputs: Output<O>[] | undefined;
   private trace: TraceEntry[] | undefined;
   private readonly flowOut: unknown[] = [];
+  // The last state stepped and its indexes: saves the WeakMap lookup on the usual path.
+  private lastState: EngineState | undefined;
+  private lastRuntime: Runtime | undefined;
+  private stepsSinceCompact = 0;
 
   constructor(options: EngineOptions<E, O>) {
     if (options === null || typeof options !== "object" || !Array.isArray(options.rules))
@@ -177,21 +176,27 @@ export class Engine<E, O> {
   /** The earliest pending timer's due time, or undefined: when the next Tick is worth sending. */
   nextDue(state: EngineState): number | undefined {
     const rt = this.runtime(state);
-    for (;;) {
-      const top = rt.timers.peek();
-      if (top === undefined) return undefined;
-      const rec = this.timerRecord(state, top);
-      if (rec === undefined || rec.hd !== top.due || rec.hs !== top.seq) {
-        rt.timers.pop(); // stale entry: drop it now
-      } else if (rec.due !== top.due || rec.seq !== top.seq) {
-        rt.timers.pop(); // the timer was moved later: requeue it where it really is
-        rec.hd = top.due = rec.due;
-        rec.hs = top.seq = rec.seq;
-        rt.timers.push(top);
+    const heap = rt.timers;
+    while (heap.size > 0) {
+      const due = heap.topDue;
+      const seq = heap.topSeq;
+      const rec = this.timerRecord(state, heap.topProc, heap.topKey, heap.topName);
+      if (rec === undefined || rec.hd !== due || rec.hs !== seq) {
+        heap.pop(); // stale entry: drop it now
+      } else if (rec.due !== due || rec.seq !== seq) {
+        // The timer was moved later: requeue it where it really is.
+        const proc = heap.topProc;
+        const key = heap.topKey;
+        const name = heap.topName;
+        heap.pop();
+        rec.hd = rec.due;
+        rec.hs = rec.seq;
+        heap.push(rec.due, rec.seq, proc, key, name);
       } else {
-        return top.due;
+        return due;
       }
     }
+    return undefined;
   }
 
   // ---- rules ----
@@ -222,7 +227,7 @@ export class Engine<E, O> {
       return;
     }
     const inst = rs.instances[key];
-    const phase = rule.phases[inst === undefined ? rule.initial : inst.phase] as CompiledPhase;
+    const phase = rule.phaseMap.get(inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
     const alts = phase.events;
     let guardFailed: string | undefined;
     let prepared = false;
@@ -318,7 +323,7 @@ export class Engine<E, O> {
       nextName = ctx.next ?? alt.autoGoto;
       // The phase the instance enters, if any: the chosen one, or the initial one when it is new.
       const entering = nextName ?? (existing === undefined ? phase.name : undefined);
-      const enteredPhase = entering === undefined ? undefined : (rule.phases[entering] as CompiledPhase);
+      const enteredPhase = entering === undefined ? undefined : rule.phaseMap.get(entering);
       if (enteredPhase !== undefined && enteredPhase.timeoutAfter !== undefined) {
         let after = enteredPhase.timeoutAfter;
         if (typeof after === "function") {
@@ -337,7 +342,7 @@ export class Engine<E, O> {
     }
 
     // Commit: nothing below calls user code.
-    const nextPhase = nextName === undefined ? undefined : (rule.phases[nextName] as CompiledPhase);
+    const nextPhase = nextName === undefined ? undefined : rule.phaseMap.get(nextName);
     const created = existing === undefined;
     const ended = nextPhase !== undefined && nextPhase.final;
     rs.global = ctx.global;
@@ -354,13 +359,14 @@ export class Engine<E, O> {
           local: ctx.local,
           created: state.seq,
           touched: state.seq,
-          timers: {},
-          buffer: [],
+          timers: NO_TIMERS,
+          timeout: null,
+          buffer: NO_ITEMS,
         };
         state.seq++;
         rs.instances[key] = inst;
         rs.count++;
-        (rt.evict[proc] as MinHeap<EvictEntry>).push({ touched: inst.touched, key });
+        rt.evict[proc]?.push({ touched: inst.touched, key });
       } else {
         inst = existing;
         inst.touched = state.seq++;
@@ -379,11 +385,11 @@ export class Engine<E, O> {
       if (ended) {
         this.removeInstance(rt, rs, inst, key);
       } else if (nextName !== undefined || created) {
-        if (nextName !== undefined) {
-          this.cancelTimer(rt, inst, PHASE_TIMEOUT);
-          inst.phase = nextName;
-        }
+        if (nextName !== undefined) inst.phase = nextName;
+        // Leaving a phase cancels its timeout and entering one starts it: moving the record in
+        // place (rather than cancel + start) keeps a restart free of heap work.
         if (timeoutDue !== undefined) this.setTimer(state, rt, proc, key, inst, PHASE_TIMEOUT, timeoutDue);
+        else if (nextName !== undefined) this.cancelTimer(rt, inst, PHASE_TIMEOUT);
       }
     }
     if (this.trace !== undefined)
@@ -403,7 +409,8 @@ export class Engine<E, O> {
   }
 
   private removeInstance(rt: Runtime, rs: RuleState, inst: InstanceState, key: string): void {
-    rt.liveTimers -= Object.keys(inst.timers).length;
+    for (const _name in inst.timers) rt.liveTimers--;
+    if (inst.timeout !== null) rt.liveTimers--;
     delete rs.instances[key];
     rs.count--;
   }
@@ -417,7 +424,14 @@ export class Engine<E, O> {
     rs: RuleState,
     time: number,
   ): void {
-    const heap = rt.evict[proc] as MinHeap<EvictEntry>;
+    let heap = rt.evict[proc];
+    if (heap === undefined) {
+      // Built the first time a rule reaches its bound; kept up to date from then on.
+      heap = new MinHeap(evictLess);
+      for (const key of Object.keys(rs.instances))
+        heap.push({ touched: (rs.instances[key] as InstanceState).touched, key });
+      rt.evict[proc] = heap;
+    }
     for (;;) {
       const top = heap.pop();
       if (top === undefined) return;
@@ -455,11 +469,16 @@ export class Engine<E, O> {
     due: number,
   ): void {
     const seq = state.seq++;
-    const rec = inst.timers[name];
-    if (rec === undefined) {
-      inst.timers[name] = { due, seq, hd: due, hs: seq };
+    const rec = name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name];
+    if (rec === undefined || rec === null) {
+      const fresh = { due, seq, hd: due, hs: seq };
+      if (name === PHASE_TIMEOUT) inst.timeout = fresh;
+      else {
+        if (inst.timers === NO_TIMERS) inst.timers = {};
+        inst.timers[name] = fresh;
+      }
       rt.liveTimers++;
-      rt.timers.push({ due, seq, proc, key, name });
+      rt.timers.push(due, seq, proc, key, name);
       return;
     }
     rec.due = due;
@@ -467,45 +486,58 @@ export class Engine<E, O> {
     if (rec.hd > due) {
       rec.hd = due;
       rec.hs = seq;
-      rt.timers.push({ due, seq, proc, key, name });
+      rt.timers.push(due, seq, proc, key, name);
     }
   }
 
   private cancelTimer(rt: Runtime, inst: InstanceState, name: string): void {
-    if (inst.timers[name] !== undefined) {
+    if (name === PHASE_TIMEOUT) {
+      if (inst.timeout !== null) {
+        inst.timeout = null;
+        rt.liveTimers--;
+      }
+    } else if (inst.timers[name] !== undefined) {
       delete inst.timers[name];
       rt.liveTimers--;
     }
   }
 
-  private timerRecord(state: EngineState, e: TimerEntry): TimerState | undefined {
-    const p = this.processors[e.proc] as Processor<E, O>;
+  private timerRecord(state: EngineState, proc: number, key: string, name: string): TimerState | undefined {
+    const p = this.processors[proc] as Processor<E, O>;
     const rs = state.processors[p.name] as RuleState;
-    const inst = rs.instances[e.key];
-    return inst === undefined ? undefined : inst.timers[e.name];
+    const inst = rs.instances[key];
+    if (inst === undefined) return undefined;
+    return (name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name]) ?? undefined;
   }
 
   private fireTimers(state: EngineState, rt: Runtime, until: number): void {
     const heap = rt.timers;
-    for (;;) {
-      const top = heap.peek();
-      if (top === undefined || top.due > until) return;
+    while (heap.size > 0 && heap.topDue <= until) {
+      const due = heap.topDue;
+      const seq = heap.topSeq;
+      const proc = heap.topProc;
+      const key = heap.topKey;
+      const name = heap.topName;
       heap.pop();
-      const rule = this.processors[top.proc] as Rule<E, O>;
+      const rule = this.processors[proc] as Rule<E, O>;
       const rs = state.processors[rule.name] as RuleState;
-      const inst = rs.instances[top.key];
-      const rec = inst === undefined ? undefined : inst.timers[top.name];
-      if (inst === undefined || rec === undefined || rec.hd !== top.due || rec.hs !== top.seq) continue;
-      if (rec.due !== top.due || rec.seq !== top.seq) {
-        rec.hd = top.due = rec.due;
-        rec.hs = top.seq = rec.seq;
-        heap.push(top);
+      const inst = rs.instances[key];
+      if (inst === undefined) continue;
+      const isTimeout = name === PHASE_TIMEOUT;
+      const rec = isTimeout ? inst.timeout : inst.timers[name];
+      if (rec === undefined || rec === null || rec.hd !== due || rec.hs !== seq) continue; // stale
+      if (rec.due !== due || rec.seq !== seq) {
+        // Moved later since this entry was queued: requeue it at its real place.
+        rec.hd = rec.due;
+        rec.hs = rec.seq;
+        heap.push(rec.due, rec.seq, proc, key, name);
         continue;
       }
-      delete inst.timers[top.name];
+      if (isTimeout) inst.timeout = null;
+      else delete inst.timers[name];
       rt.liveTimers--;
-      state.time = top.due;
-      this.timerFired(state, rt, top.proc, rule, rs, inst, top.key, top.name, top.due);
+      state.time = due;
+      this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
     }
   }
 
@@ -520,7 +552,7 @@ export class Engine<E, O> {
     name: string,
     time: number,
   ): void {
-    const phase = rule.phases[inst.phase] as CompiledPhase;
+    const phase = rule.phaseMap.get(inst.phase) as CompiledPhase;
     const alts = phase.timers[name];
     const cause = name === PHASE_TIMEOUT ? "timeout" : name;
     if (alts === undefined) {
@@ -629,34 +661,34 @@ export class Engine<E, O> {
   // ---- derived indexes ----
 
   private runtime(state: EngineState): Runtime {
+    if (state === this.lastState && this.lastRuntime !== undefined) return this.lastRuntime;
     let rt = this.runtimes.get(state);
     if (rt === undefined) {
       rt = this.buildRuntime(state);
       this.runtimes.set(state, rt);
     }
+    this.lastState = state;
+    this.lastRuntime = rt;
     return rt;
   }
 
   private buildRuntime(state: EngineState): Runtime {
-    const rt: Runtime = { timers: new MinHeap(timerLess), liveTimers: 0, evict: [] };
+    const rt: Runtime = { timers: new TimerHeap(), liveTimers: 0, evict: [] };
     this.processors.forEach((p, proc) => {
       const ps = state.processors[p.name];
       if (ps === undefined || ps.kind !== p.kind)
         throw new CepInputError(`the state has no ${p.kind} "${p.name}": was it made by another engine?`);
-      if (ps.kind !== "rule") {
-        rt.evict.push(undefined);
-        return;
-      }
-      const heap = new MinHeap(evictLess);
-      rt.evict.push(heap);
+      rt.evict.push(undefined);
+      if (ps.kind !== "rule") return;
       for (const key of Object.keys(ps.instances).sort()) {
         const inst = ps.instances[key] as InstanceState;
-        heap.push({ touched: inst.touched, key });
-        for (const name of Object.keys(inst.timers)) {
-          const rec = inst.timers[name] as TimerState;
+        const names = Object.keys(inst.timers);
+        if (inst.timeout !== null) names.push(PHASE_TIMEOUT);
+        for (const name of names) {
+          const rec = (name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name]) as TimerState;
           rec.hd = rec.due;
           rec.hs = rec.seq;
-          rt.timers.push({ due: rec.due, seq: rec.seq, proc, key, name });
+          rt.timers.push(rec.due, rec.seq, proc, key, name);
           rt.liveTimers++;
         }
       }
@@ -666,15 +698,18 @@ export class Engine<E, O> {
 
   /** Drops stale heap entries once they outnumber the live ones, so memory stays bounded. */
   private compact(state: EngineState, rt: Runtime): void {
+    if (++this.stepsSinceCompact < 256) return; // the checks are cheap, but not free
+    this.stepsSinceCompact = 0;
     if (rt.timers.size > 2 * rt.liveTimers + 1024) {
-      rt.timers.retain((e) => {
-        const rec = this.timerRecord(state, e);
-        return rec !== undefined && rec.hd === e.due && rec.hs === e.seq;
+      rt.timers.retain((due, seq, proc, key, name) => {
+        const rec = this.timerRecord(state, proc, key, name);
+        return rec !== undefined && rec.hd === due && rec.hs === seq;
       });
     }
     this.processors.forEach((p, proc) => {
       const heap = rt.evict[proc];
       if (heap === undefined || p.kind !== "rule") return;
+      // (reached only every 256 steps)
       const rs = state.processors[p.name] as RuleState;
       if (heap.size > 2 * rs.count + 1024) {
         const seen = new Set<string>();

@@ -43,6 +43,8 @@ export interface Rule<E, O> {
   readonly key: (event: E) => string | undefined;
   readonly initial: string;
   readonly phases: Readonly<Record<string, CompiledPhase>>;
+  /** The same phases in a Map: the engine's lookup by name on the hot path. */
+  readonly phaseMap: ReadonlyMap<string, CompiledPhase>;
   readonly initLocal: (key: string) => unknown;
   readonly initGlobal: () => unknown;
   readonly maxInstances: number;
@@ -112,6 +114,7 @@ export function defineRule<E, O, L, G = undefined, P extends string = string>(
     key: spec.key,
     initial: spec.initial,
     phases,
+    phaseMap: new Map(Object.entries(phases)),
     initLocal: spec.local as (key: string) => unknown,
     initGlobal: initGlobal as () => unknown,
     maxInstances,

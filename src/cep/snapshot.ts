@@ -18,6 +18,7 @@ export interface SnapshotInstance {
   readonly created: number;
   readonly touched: number;
   readonly timers: Readonly<Record<string, SnapshotTimer>>;
+  readonly timeout: SnapshotTimer | null;
   readonly buffer: readonly BufferItem[];
 }
 
@@ -69,7 +70,8 @@ export function snapshotView(state: EngineState, processors: readonly { readonly
         const rec = inst.timers[t] as TimerState;
         timers[t] = { due: rec.due, seq: rec.seq };
       }
-      instances[key] = { ...inst, timers };
+      const timeout = inst.timeout === null ? null : { due: inst.timeout.due, seq: inst.timeout.seq };
+      instances[key] = { ...inst, timers, timeout };
     }
     out[name] = { kind: "rule", version: ps.version, global: ps.global, instances };
   }
@@ -185,6 +187,14 @@ function readInstance(raw: unknown, where: string, seq: number): InstanceState {
       bad(`${where}.timers.${name}.seq must be an integer below snapshot.seq`);
     timers[name] = { due: t.due as number, seq: t.seq as number, hd: t.due as number, hs: t.seq as number };
   }
+  let timeout: TimerState | null = null;
+  if (r.timeout !== null && r.timeout !== undefined) {
+    const t = asRecord(r.timeout, `${where}.timeout`);
+    if (!isFiniteNumber(t.due)) bad(`${where}.timeout.due must be a finite number`);
+    if (!isCount(t.seq) || (t.seq as number) >= seq)
+      bad(`${where}.timeout.seq must be an integer below snapshot.seq`);
+    timeout = { due: t.due as number, seq: t.seq as number, hd: t.due as number, hs: t.seq as number };
+  }
   if (!Array.isArray(r.buffer)) bad(`${where}.buffer must be an array`);
   const buffer = (r.buffer as unknown[]).map((item, i) => {
     const b = asRecord(item, `${where}.buffer[${i}]`);
@@ -197,6 +207,7 @@ function readInstance(raw: unknown, where: string, seq: number): InstanceState {
     created: r.created as number,
     touched: r.touched as number,
     timers,
+    timeout,
     buffer,
   };
 }

@@ -70,7 +70,10 @@ export interface InstanceState {
   /** Sequence number at creation and at the last event or timer that reached this instance. */
   created: number;
   touched: number;
+  /** Named timers started by handlers. */
   timers: Record<string, TimerState>;
+  /** The current phase's timeout, when it has one. */
+  timeout: TimerState | null;
   buffer: BufferItem[];
 }
 
