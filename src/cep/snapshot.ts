@@ -90,6 +90,16 @@ export function toSnapshot(state: EngineState, processors: readonly { readonly n
 
 /** Validates a snapshot, applies migrations, and builds an independent state from it. */
 export function restoreState(input: unknown, processors: readonly AnyProcessor[]): EngineState {
+  try {
+    return readState(input, processors);
+  } catch (err) {
+    if (err instanceof CepSnapshotError) throw err;
+    // Values that are not plain data, or anything else unforeseen: still a snapshot problem.
+    throw new CepSnapshotError(`the snapshot cannot be restored: ${describeError(err)}`);
+  }
+}
+
+function readState(input: unknown, processors: readonly AnyProcessor[]): EngineState {
   const snap = asRecord(input, "snapshot");
   if (snap.format !== SNAPSHOT_FORMAT)
     bad(`snapshot.format is ${JSON.stringify(snap.format)}, not "${SNAPSHOT_FORMAT}"`);
