@@ -48,9 +48,7 @@ test: $(NODE_STAMP) proto-check typecheck lint build ## type-check, lint and run
 	npx vitest run --reporter=default --reporter=json --outputFile.json=$(TEST_REPORT)
 
 run: build ## build and start the main job (see README)
-	node dist/cli/main.js --help
-	node dist/cli/main.js config check $(CONFIG)
-	@echo "The replicated cluster is not built yet: 'make run' will start it from $(CONFIG) once it is."
+	node dist/cli/main.js up --config $(CONFIG)
 
 clean: ## remove build output and local cluster data
 	rm -rf dist .tmp data

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
 import { registerReplicaCommand } from "./commands/replica-command.js";
+import { registerUpCommand } from "./commands/up-command.js";
 import { halonVersion } from "./version.js";
 
 export function buildProgram(): Command {
@@ -14,5 +15,6 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerReplicaCommand(program);
   registerClusterCommands(program);
+  registerUpCommand(program);
   return program;
 }

@@ -1,0 +1,83 @@
+// `halon up --config FILE`: runs every replica of a cluster config on this
+// machine until Ctrl-C, and says where to look.
+import { relative } from "node:path";
+import type { Command } from "commander";
+import { ConfigError, loadClusterConfig } from "../../config/index.js";
+import { LocalCluster } from "../local-cluster.js";
+
+interface UpOptions {
+  config: string;
+  logDir?: string;
+  timeout: string;
+}
+
+export function registerUpCommand(program: Command): void {
+  program
+    .command("up")
+    .description("run a whole cluster from a config file on this machine (until Ctrl-C)")
+    .requiredOption("--config <file>", "the cluster-config YAML file")
+    .option("--log-dir <dir>", "where replica logs go (default: logs/ next to the data directories)")
+    .option("--timeout <ms>", "how long to wait for a leader", "30000")
+    .action(async (opts: UpOptions) => {
+      let config;
+      try {
+        config = loadClusterConfig(opts.config);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        console.error(err.message);
+        process.exit(2);
+      }
+      const cluster = new LocalCluster({
+        configFile: opts.config,
+        config,
+        logDir: opts.logDir,
+        onUnexpectedExit: (r, code, signal) =>
+          console.error(
+            `replica ${r.id} exited (${signal ?? `code ${code}`}); its log: ${relative(process.cwd(), r.logFile)}`,
+          ),
+      });
+      let stopping = false;
+      const stop = async (why: string) => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`\n${why}: stopping the cluster (leadership is handed over first)...`);
+        await cluster.stop();
+        console.log("cluster stopped");
+        process.exit(0);
+      };
+      process.on("SIGINT", () => void stop("SIGINT"));
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+
+      cluster.start();
+      const cli = [...process.execArgv, relative(process.cwd(), process.argv[1]!)].join(" ");
+      console.log(`Starting cluster "${config.cluster.name}": ${config.replicas.length} replicas...`);
+      try {
+        const leader = await cluster.waitForLeader(Number(opts.timeout));
+        console.log(
+          `Cluster "${config.cluster.name}" is up: leader ${leader.leaderId}, term ${leader.term}.`,
+        );
+      } catch (err) {
+        console.error(`cluster did not come up: ${(err as Error).message}`);
+        await stop("failure");
+        return;
+      }
+      for (const r of cluster.replicas) {
+        console.log(
+          `  ${r.id.padEnd(8)} gRPC ${r.grpcAddress.padEnd(21)} pid ${String(r.process.pid).padEnd(8)} log ${relative(process.cwd(), r.logFile)}`,
+        );
+      }
+      const nodes = config.nodes.length;
+      console.log(
+        [
+          "",
+          "Look at it:",
+          `  node ${cli} status --config ${opts.config}`,
+          `  node ${cli} transfer-leader --config ${opts.config}`,
+          `  node ${cli} --help`,
+          "",
+          `Not yet part of 'halon up': the web dashboard, and the ${nodes} node service${nodes === 1 ? "" : "s"} the config lists.`,
+          "Ctrl-C stops the cluster.",
+        ].join("\n"),
+      );
+    });
+}

@@ -1,0 +1,111 @@
+// A whole cluster from one config file on this machine: one `halon rc` child
+// process per replica, each logging to its own file. `halon up` (and so
+// `make run`) uses it; a real multi-host deployment runs `halon rc` per host.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, closeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ClusterClient } from "../api/cluster-client.js";
+import { readTls } from "../api/replica.js";
+import type { ClusterConfig } from "../config/index.js";
+import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
+
+export interface LocalReplica {
+  id: string;
+  grpcAddress: string;
+  logFile: string;
+  process: ChildProcess;
+}
+
+export interface LocalClusterOptions {
+  configFile: string;
+  config: ClusterConfig;
+  /** Where each replica's log goes; next to the data directories by default. */
+  logDir?: string;
+  /** Called when a replica exits while the cluster is meant to be running. */
+  onUnexpectedExit?: (replica: LocalReplica, code: number | null, signal: string | null) => void;
+}
+
+/** The command that re-runs this very CLI (dist/ or sources under tsx alike). */
+function selfCommand(): { command: string; args: string[] } {
+  return { command: process.execPath, args: [...process.execArgv, process.argv[1]!] };
+}
+
+export class LocalCluster {
+  readonly replicas: LocalReplica[] = [];
+  readonly logDir: string;
+  private stopping = false;
+
+  constructor(private readonly options: LocalClusterOptions) {
+    const firstDataDir = options.config.replicas[0]!.dataDir;
+    this.logDir = options.logDir ?? join(dirname(firstDataDir), "logs");
+  }
+
+  start(): void {
+    mkdirSync(this.logDir, { recursive: true });
+    const self = selfCommand();
+    for (const r of this.options.config.replicas) {
+      const logFile = join(this.logDir, `${r.id}.log`);
+      const fd = openSync(logFile, "a");
+      const child = spawn(
+        self.command,
+        [...self.args, "rc", "--config", this.options.configFile, "--id", r.id],
+        { stdio: ["ignore", fd, fd], env: { ...process.env, HALON_LOG_FORMAT: "json" } },
+      );
+      closeSync(fd);
+      const replica = { id: r.id, grpcAddress: r.grpcAddress, logFile, process: child };
+      child.on("exit", (code, signal) => {
+        if (!this.stopping) this.options.onUnexpectedExit?.(replica, code, signal);
+      });
+      this.replicas.push(replica);
+    }
+  }
+
+  /** Polls every replica until one is leader and all answer, or the deadline passes. */
+  async waitForLeader(timeoutMs: number): Promise<ReplicaStatus> {
+    const client = new ClusterClient({
+      addresses: this.replicas.map((r) => r.grpcAddress),
+      tls: readTls(this.options.config),
+    });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        const answers = await client.statusAll();
+        const leader = answers.find((a) => a.status?.role === ReplicaRole.REPLICA_ROLE_LEADER)?.status;
+        if (leader && answers.every((a) => a.status)) return leader;
+        if (Date.now() > deadline) {
+          const down = answers
+            .filter((a) => !a.status)
+            .map((a) => `${a.address} (${a.error ?? "no answer"})`);
+          throw new Error(
+            leader
+              ? `replicas not answering: ${down.join(", ")}`
+              : `no leader elected within ${timeoutMs} ms${down.length ? `; not answering: ${down.join(", ")}` : ""}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** SIGTERM to every replica (each hands over leadership first), SIGKILL after the grace period. */
+  async stop(graceMs = 20_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.replicas.map(
+        (r) =>
+          new Promise<void>((resolve) => {
+            const child = r.process;
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+            child.once("exit", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+  }
+}
