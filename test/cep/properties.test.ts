@@ -20,7 +20,7 @@ const restarts = defineRule<Ev, Out, { tries: number }, { restarts: number }, "f
   key: (e) => (e.kind === "process-failed" || e.kind === "process-up" ? `${e.node}:${e.process}` : undefined),
   local: () => ({ tries: 0 }),
   global: () => ({ restarts: 0 }),
-  bounds: { maxInstances: 3, maxBuffer: 2 },
+  bounds: { maxInstances: 3, maxBuffer: 1 },
   initial: "failed",
   phases: {
     failed: {
