@@ -18,6 +18,9 @@ export interface Outcome {
   reason?: string;
 }
 
+/** The target of a command meant for every node that awaits it. */
+export const BROADCAST = "*";
+
 const APPLIED: Outcome = { outcome: EventOutcome.EVENT_OUTCOME_APPLIED };
 const stale = (reason: string): Outcome => ({ outcome: EventOutcome.EVENT_OUTCOME_IGNORED_STALE, reason });
 
@@ -31,6 +34,12 @@ export interface UnknownRecord {
 export class Coordinator {
   /** Log time: the largest entry time seen; never goes back. */
   now = 0;
+  /**
+   * Online, undrained nodes whose acknowledged epoch is older than the
+   * cluster's: those a broadcast EpochTransition still waits for. Derived from
+   * the graph (rebuilt on restore), kept current by refreshAwaiting().
+   */
+  private readonly awaiting = new Set<string>();
   /** Commands issued since the caller last took them (for the apply result). */
   issued: Command[] = [];
   incidents: EngineIncident[] = [];
@@ -41,7 +50,14 @@ export class Coordinator {
     readonly outbox: Outbox,
     public rules: RuleRunner,
     readonly unknown: UnknownRecord,
-  ) {}
+  ) {
+    for (const nodeId of graph.byKind("Node")) if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
+  }
+
+  /** Nodes a broadcast EpochTransition (target "*") is still to be delivered to, sorted. */
+  nodesAwaitingEpoch(): string[] {
+    return [...this.awaiting].sort(compareStrings);
+  }
 
   /** Moves time to `time` (if later) and carries out whatever timers fall due. */
   advanceTo(time: number): void {
@@ -79,7 +95,7 @@ export class Coordinator {
         this.sendEpoch(e.nodeId);
         return { outcome: EventOutcome.EVENT_OUTCOME_APPLIED, reason: `epoch ${this.epoch()}` };
       case "command-result":
-        return this.commandResult(e.commandId, e.ok);
+        return this.commandResult(e.commandId, e.ok, e.nodeId);
       case "unknown":
         this.recordUnknown(id, e.name);
         return { outcome: EventOutcome.EVENT_OUTCOME_RECORDED_UNKNOWN, reason: `no rule for "${e.name}"` };
@@ -232,6 +248,7 @@ export class Coordinator {
     this.graph.require(nodeId, "Node");
     if (this.graph.attr(nodeId, "drained") === true) return stale("the node is already drained");
     this.graph.setAttr(nodeId, "drained", true);
+    this.refreshAwaiting(nodeId);
     const processes = this.graph.neighbours(nodeId, "runs");
     this.outbox.cancel(`start:${nodeId}`);
     this.feed({ t: "node-drained", nodeId });
@@ -246,10 +263,20 @@ export class Coordinator {
     return APPLIED;
   }
 
-  private commandResult(commandId: string, ok: boolean): Outcome {
-    const entry = this.outbox.acknowledge(commandId);
-    if (!entry) return stale(`command "${commandId}" is not pending (acknowledged, superseded or cancelled)`);
-    const c = entry.command;
+  private commandResult(commandId: string, ok: boolean, nodeId: string): Outcome {
+    const pending = this.outbox.get(commandId);
+    if (!pending)
+      return stale(`command "${commandId}" is not pending (acknowledged, superseded or cancelled)`);
+    if (pending.command.target === BROADCAST) {
+      // One answer per node; the broadcast ends when the last awaited node has answered.
+      if (nodeId === "")
+        throw new RcRejection("bad-field", "command_result.node_id is required for a broadcast");
+      this.graph.require(nodeId, "Node");
+      if (ok) this.recordEpochAck(nodeId, pending.command.epochTransition?.epoch ?? 0);
+      return APPLIED;
+    }
+    this.outbox.acknowledge(commandId);
+    const c = pending.command;
     if (c.epochTransition && ok && this.graph.kindOf(c.target) === "Node")
       this.recordEpochAck(c.target, c.epochTransition.epoch);
     if (c.respawnProcess && !ok && this.graph.kindOf(c.respawnProcess.processId) === "Process")
@@ -346,6 +373,7 @@ export class Coordinator {
     this.outbox.cancel(`epoch:${nodeId}`);
     this.outbox.cancel(`start:${nodeId}`);
     this.outbox.cancel(`stop:${nodeId}`);
+    this.refreshAwaiting(nodeId);
     return this.graph.neighbours(nodeId, "runs").map((processId) => ({ t: "process-node-down", processId }));
   }
 
@@ -353,6 +381,7 @@ export class Coordinator {
   private bringOnline(nodeId: string, joined = false): void {
     const wasDown = this.graph.attr(nodeId, "state") === "down";
     this.graph.setAttrs(nodeId, { state: "online", respawnAttempts: 0 });
+    this.refreshAwaiting(nodeId);
     const hostId = this.graph.neighbour(nodeId, "runs", "in");
     if (hostId !== undefined) this.graph.setAttr(hostId, "state", "online");
     this.outbox.cancel(`respawn-node:${nodeId}`);
@@ -378,6 +407,7 @@ export class Coordinator {
       if (back.length > 0) this.changeVectors(back);
     }
     if (this.num(nodeId, "ackedEpoch") < this.epoch()) this.sendEpoch(nodeId);
+    this.refreshAwaiting(nodeId);
   }
 
   private startProcesses(nodeId: string, pids: string[]): void {
@@ -411,9 +441,28 @@ export class Coordinator {
         epoch,
         failureVector: [...(vectors.get(poolId) as Set<string>)].sort(compareStrings),
       });
-    const transition = this.epochTransition();
-    for (const nodeId of this.graph.byKind("Node"))
-      if (this.isUsable(nodeId)) this.issue(`epoch:${nodeId}`, nodeId, { epochTransition: transition });
+    // One broadcast rather than a command per node: the cost of an epoch
+    // change does not grow with the cluster.
+    this.awaiting.clear();
+    for (const nodeId of this.graph.byKind("Node")) {
+      if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
+      // Older per-node transitions are superseded by the broadcast.
+      this.outbox.cancel(`epoch:${nodeId}`);
+    }
+    if (this.awaiting.size > 0)
+      this.issue(`epoch:${BROADCAST}`, BROADCAST, { epochTransition: this.epochTransition() });
+    else this.outbox.cancel(`epoch:${BROADCAST}`);
+  }
+
+  private awaitsEpoch(nodeId: string): boolean {
+    return this.isUsable(nodeId) && this.num(nodeId, "ackedEpoch") < this.epoch();
+  }
+
+  /** Re-derives whether `nodeId` is awaited; ends the broadcast when nobody is. */
+  private refreshAwaiting(nodeId: string): void {
+    if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
+    else if (this.awaiting.delete(nodeId) && this.awaiting.size === 0)
+      this.outbox.cancel(`epoch:${BROADCAST}`);
   }
 
   private sendEpoch(nodeId: string): void {
@@ -430,8 +479,10 @@ export class Coordinator {
   }
 
   private recordEpochAck(nodeId: string, epoch: number): void {
-    if (epoch > this.num(nodeId, "ackedEpoch") && epoch <= this.epoch())
+    if (epoch > this.num(nodeId, "ackedEpoch") && epoch <= this.epoch()) {
       this.graph.setAttr(nodeId, "ackedEpoch", epoch);
+      this.refreshAwaiting(nodeId);
+    }
   }
 
   private failureVector(poolId: string): string[] {

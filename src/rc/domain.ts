@@ -15,7 +15,7 @@ export type DomainEvent =
   | { type: "node-drained"; nodeId: string }
   | { type: "topology-declared"; topology: TopologyDeclared }
   | { type: "epoch-request"; nodeId: string }
-  | { type: "command-result"; commandId: string; ok: boolean; detail: string }
+  | { type: "command-result"; commandId: string; ok: boolean; detail: string; nodeId: string }
   | { type: "unknown"; name: string };
 
 export type DomainEventType = DomainEvent["type"];

@@ -12,4 +12,5 @@ export { decodeApplyResult, encodeEventBatch, encodeRulesVersion, encodeTick, ma
 export { RcStateMachine, type RcStateMachineOptions } from "./state-machine.js";
 export { RcSnapshotError, type RcStateData } from "./snapshot-data.js";
 export { CLUSTER_ID } from "./topology.js";
+export { BROADCAST } from "./coordinator.js";
 export { validateEvent } from "./validate.js";

@@ -4,10 +4,11 @@
 // supersedes the older one, so the outbox holds at most one command per slot
 // and cannot grow without bound.
 import type { Command } from "../gen/halon/v1/events.js";
+import { sortedKeysDeep } from "./plain.js";
 
 export interface OutboxEntry {
-  slot: string;
   command: Command;
+  slot: string;
 }
 
 export interface OutboxData {
@@ -34,16 +35,20 @@ export class Outbox {
     time: number,
     body: Omit<Command, "id" | "target" | "issuedAtMs">,
   ): { command: Command; superseded?: Command } {
-    const command: Command = { id: `c${this.next++}`, target, issuedAtMs: time, ...body };
+    const command: Command = sortedKeysDeep({ id: `c${this.next++}`, target, issuedAtMs: time, ...body });
     const previous = this.bySlot.get(slot);
     let superseded: Command | undefined;
     if (previous !== undefined) {
       superseded = this.byId.get(previous)?.command;
       this.byId.delete(previous);
     }
-    this.byId.set(command.id, { slot, command });
+    this.byId.set(command.id, { command, slot });
     this.bySlot.set(slot, command.id);
     return superseded ? { command, superseded } : { command };
+  }
+
+  get(id: string): OutboxEntry | undefined {
+    return this.byId.get(id);
   }
 
   /** Removes and returns the command, or undefined when it is not pending. */

@@ -13,7 +13,6 @@ import {
 } from "../gen/halon/v1/events.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import {
-  canonicalJson,
   Graph,
   GraphError,
   graphFromData,
@@ -38,6 +37,7 @@ import {
   type IncidentRecord,
   type RcStateData,
 } from "./snapshot-data.js";
+import { sortedKeysDeep } from "./plain.js";
 import { eventId, validateEvent } from "./validate.js";
 
 const SCHEMA = new CompiledSchema(HALON_SCHEMA);
@@ -101,8 +101,9 @@ export class RcStateMachine implements StateMachine {
     return result;
   }
 
+  /** Canonical JSON of the whole state (keys sorted: see plain.ts), as UTF-8. */
   snapshot(): Uint8Array {
-    return Buffer.from(canonicalJson(this.toData()), "utf8");
+    return Buffer.from(JSON.stringify(this.toData()), "utf8");
   }
 
   restore(data: Uint8Array): void {
@@ -141,6 +142,14 @@ export class RcStateMachine implements StateMachine {
   /** Commands not yet acknowledged, oldest first: what a new leader's dispatcher delivers. */
   pendingCommands(): Command[] {
     return this.coordinator.outbox.pending();
+  }
+
+  /**
+   * The nodes a pending broadcast (a command with target "*") is still for,
+   * sorted: the dispatcher delivers the broadcast to each of them.
+   */
+  nodesAwaitingEpoch(): string[] {
+    return this.coordinator.nodesAwaitingEpoch();
   }
 
   /** When the next rule timer falls due (log time), so the leader knows when to propose a Tick. */
@@ -218,7 +227,7 @@ export class RcStateMachine implements StateMachine {
     const fresh = this.coordinator.incidents;
     if (fresh.length === 0) return;
     this.incidents.count += fresh.length;
-    this.incidents.recent.push(...fresh);
+    this.incidents.recent.push(...fresh.map((i) => sortedKeysDeep(i)));
     if (this.incidents.recent.length > INCIDENTS_KEPT)
       this.incidents.recent.splice(0, this.incidents.recent.length - INCIDENTS_KEPT);
     this.coordinator.incidents = [];
@@ -226,18 +235,20 @@ export class RcStateMachine implements StateMachine {
 
   private toData(): RcStateData {
     const c = this.coordinator;
+    const graph = graphToData(c.graph);
+    // Keys in sorted order, at every level (see plain.ts).
     return {
-      format: RC_SNAPSHOT_FORMAT,
-      version: RC_SNAPSHOT_VERSION,
       appliedIndex: this.appliedIndex,
-      timeMs: c.now,
-      rulesVersion: this.rulesVersion,
-      graph: graphToData(c.graph),
-      rules: c.rules.toData(),
-      outbox: c.outbox.toData(),
       dedup: this.dedup.toData(),
-      unknown: c.unknown,
+      format: RC_SNAPSHOT_FORMAT,
+      graph: { edges: graph.edges, resources: graph.resources },
       incidents: this.incidents,
+      outbox: c.outbox.toData(),
+      rules: c.rules.toData(),
+      rulesVersion: this.rulesVersion,
+      timeMs: c.now,
+      unknown: c.unknown,
+      version: RC_SNAPSHOT_VERSION,
     };
   }
 

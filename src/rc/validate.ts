@@ -144,6 +144,7 @@ export function validateEvent(ev: Event): DomainEvent {
       commandId: checkIdField(b.commandId, "command_result.command_id"),
       ok: b.ok,
       detail: text(b.detail, "command_result.detail"),
+      nodeId: optionalId(b.nodeId, "command_result.node_id"),
     };
   }
   const opaque = ev.opaque as NonNullable<Event["opaque"]>;

@@ -3,6 +3,7 @@
 // number of events.
 import { describe, expect, it } from "vitest";
 import { EventOutcome } from "../../src/gen/halon/v1/events.js";
+import { canonicalJson } from "../../src/graph/index.js";
 import { encodeEventBatch } from "../../src/rc/entry.js";
 import { MixedLoad } from "./mixed-load.js";
 import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
@@ -56,5 +57,8 @@ describe("100,000 mixed events", () => {
     // The state after 100k events is no bigger than after 50k, give or take the churn.
     const [half, full] = sizes as [number, number];
     expect(full).toBeLessThan(half * 1.3);
+    // The snapshot is written in canonical form (keys sorted at every level), so hashes compare.
+    const text = Buffer.from(s.sm.snapshot()).toString("utf8");
+    expect(canonicalJson(JSON.parse(text))).toBe(text);
   });
 });

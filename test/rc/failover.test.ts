@@ -27,23 +27,24 @@ describe("failover", () => {
     const s = new Scenario();
     runningCluster(s, { hosts: 5, disksPerHost: 1, pools: 1 });
     const r = s.event({ stripingError: { poolId: "pool-0", diskId: "disk-2-0" } });
-    const broadcast = r.commands.map((c) => c.id);
-    expect(broadcast).toHaveLength(5);
-    s.ack(broadcast[0] as string);
-    s.ack(broadcast[1] as string);
+    expect(r.commands.map((c) => c.target)).toEqual(["*"]);
+    const broadcast = r.commands[0]?.id as string;
+    s.ack(broadcast, true, "node-0");
+    s.ack(broadcast, true, "node-1");
 
     // The old leader fails here. The new one restores the latest snapshot.
     const splitAt = s.log.length;
     const successor = restoredFrom(s.sm);
     expect(successor.stateHash()).toBe(s.sm.stateHash());
     expect(successor.pendingCommands()).toEqual(s.sm.pendingCommands());
-    expect(successor.pendingCommands().map((c) => c.id)).toEqual(broadcast.slice(2));
+    expect(successor.pendingCommands().map((c) => c.id)).toEqual([broadcast]);
+    expect(successor.nodesAwaitingEpoch()).toEqual(["node-2", "node-3", "node-4"]);
 
     // The log goes on (the new leader delivered the pending commands; answers come back).
-    s.ack(broadcast[2] as string);
-    s.ack(broadcast[2] as string); // a node answering twice
-    s.ack(broadcast[3] as string);
-    s.ack(broadcast[4] as string);
+    s.ack(broadcast, true, "node-2");
+    s.ack(broadcast, true, "node-2"); // a node answering twice
+    s.ack(broadcast, true, "node-3");
+    s.ack(broadcast, true, "node-4");
     s.event({ epochRequest: { nodeId: "node-4" } });
     // Apply the tail to the successor and compare with the original run.
     const original = new RcStateMachine({ config: TEST_CONFIG });

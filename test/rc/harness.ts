@@ -62,8 +62,19 @@ export class Scenario {
     return result;
   }
 
-  ack(commandId: string, ok = true, time = this.time): RcApplyResult {
-    return this.event({ commandResult: { commandId, ok, detail: "" } }, time);
+  /** A node's answer to a command; `nodeId` is needed for a broadcast. */
+  ack(commandId: string, ok = true, nodeId = ""): RcApplyResult {
+    return this.event({ commandResult: { commandId, ok, detail: "", nodeId } });
+  }
+
+  /** Where the pending epoch transitions go: a broadcast expands to the nodes that await it. */
+  epochDeliveries(): string[] {
+    const targets = new Set<string>();
+    for (const c of this.pending().filter((x) => x.epochTransition)) {
+      if (c.target === "*") for (const n of this.sm.nodesAwaitingEpoch()) targets.add(n);
+      else targets.add(c.target);
+    }
+    return [...targets].sort();
   }
 
   attr(id: string, key: string): unknown {

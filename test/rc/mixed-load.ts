@@ -64,23 +64,30 @@ export class MixedLoad {
     } else if (r < 0.9) {
       const pending = this.sm.pendingCommands();
       const c = pending[Math.floor(this.rand() * Math.min(pending.length, 50))];
+      const awaiting = c?.target === "*" ? this.sm.nodesAwaitingEpoch() : [];
+      const answering =
+        c?.target === "*" ? (awaiting[Math.floor(this.rand() * awaiting.length)] ?? node) : "";
       ev = c
-        ? { id, source: c.target, commandResult: { commandId: c.id, ok: this.rand() < 0.9, detail: "" } }
+        ? {
+            id,
+            source: c.target,
+            commandResult: { commandId: c.id, ok: this.rand() < 0.9, detail: "", nodeId: answering },
+          }
         : { id, source: node, nodeHeartbeat: { nodeId: node, epoch: 0 } };
-    } else if (r < 0.92) ev = { id, source: "leader", nodeSilent: { nodeId: node } };
-    else if (r < 0.93) {
+    } else if (r < 0.905) ev = { id, source: "leader", nodeSilent: { nodeId: node } };
+    else if (r < 0.9055) {
       const disk = `disk-${host}-${Math.floor(this.rand() * this.shape.disksPerHost)}`;
       ev = {
         id,
         source: "client",
         stripingError: { poolId: `pool-${host % this.shape.pools}`, diskId: disk },
       };
-    } else if (r < 0.94) {
+    } else if (r < 0.906) {
       const disk = `disk-${host}-${Math.floor(this.rand() * this.shape.disksPerHost)}`;
       ev = { id, source: "operator", diskReplaced: { diskId: disk, serial: `R${this.seq}` } };
-    } else if (r < 0.95) ev = { id, source: node, epochRequest: { nodeId: node } };
-    else if (r < 0.96) ev = { id, source: node, opaque: { type: "temperature", payload: Buffer.alloc(0) } };
-    else if (r < 0.98 && this.recent.length > 0)
+    } else if (r < 0.93) ev = { id, source: node, epochRequest: { nodeId: node } };
+    else if (r < 0.95) ev = { id, source: node, opaque: { type: "temperature", payload: Buffer.alloc(0) } };
+    else if (r < 0.995 && this.recent.length > 0)
       ev = this.recent[Math.floor(this.rand() * this.recent.length)] as Event; // a resubmission
     else
       ev = { id, source: node, nodeJoined: { nodeId: node, hostId: `host-${host}`, address: "", epoch: 0 } };

@@ -35,7 +35,13 @@ describe("node silent", () => {
     // Disks of host-1 left pool-0: a new epoch went to the nodes still online, not to node-1.
     expect(s.attr("pool-0", "failureVector")).toEqual(["disk-1-0", "disk-1-1"]);
     expect(s.sm.epoch).toBe(1);
-    expect(epochTargets(s.pending())).toEqual(["node-0", "node-2"]);
+    expect(
+      s
+        .pending()
+        .filter((c) => c.epochTransition)
+        .map((c) => c.target),
+    ).toEqual(["*"]);
+    expect(s.epochDeliveries()).toEqual(["node-0", "node-2"]);
     expect(s.pending().some((c) => c.respawnNode)).toBe(false);
   });
 
@@ -75,7 +81,7 @@ describe("node silent", () => {
     // Its disk rejoined the pool: epoch 2, sent to both nodes.
     expect(s.attr("pool-0", "failureVector")).toEqual([]);
     expect(s.sm.epoch).toBe(2);
-    expect(epochTargets(s.pending()).sort()).toEqual(["node-0", "node-1"]);
+    expect(s.epochDeliveries()).toEqual(["node-0", "node-1"]);
     expect(s.pending().find((c) => c.target === "node-0" && c.epochTransition)?.epochTransition?.epoch).toBe(
       2,
     );
@@ -92,18 +98,29 @@ describe("epochs", () => {
     expect(s.attr("disk-1-0", "state")).toBe("failed");
     expect(s.attr("pool-1", "failureVector")).toEqual(["disk-1-0"]);
     expect(s.attr("pool-1", "epoch")).toBe(1);
-    expect(epochTargets(r.commands)).toEqual(["node-0", "node-1", "node-2"]);
-    const t = r.commands[0]?.epochTransition;
+    // One broadcast, delivered to every online node.
+    expect(epochTargets(r.commands)).toEqual(["*"]);
+    expect(s.epochDeliveries()).toEqual(["node-0", "node-1", "node-2"]);
+    const broadcast = r.commands[0];
+    const t = broadcast?.epochTransition;
     expect(t?.epoch).toBe(1);
     expect(t?.pools).toEqual([
       { poolId: "pool-0", epoch: 0, failedDiskIds: [] },
       { poolId: "pool-1", epoch: 1, failedDiskIds: ["disk-1-0"] },
     ]);
-    for (const c of r.commands.slice(0, 2)) s.ack(c.id);
+    const id = broadcast?.id as string;
+    expect(s.ack(id).events[0]?.code).toBe("bad-field"); // a broadcast answer must name its node
+    s.ack(id, true, "node-0");
+    s.ack(id, true, "node-1");
+    s.ack(id, true, "node-1");
     expect(s.attr("node-0", "ackedEpoch")).toBe(1);
     expect(s.attr("node-1", "ackedEpoch")).toBe(1);
     expect(s.attr("node-2", "ackedEpoch")).toBe(0);
-    expect(epochTargets(s.pending())).toEqual(["node-2"]);
+    expect(s.epochDeliveries()).toEqual(["node-2"]);
+    // The last answer ends the broadcast.
+    s.ack(id, true, "node-2");
+    expect(s.pending()).toEqual([]);
+    expect(outcomeOf(s.ack(id, true, "node-2"))).toBe(EventOutcome.EVENT_OUTCOME_IGNORED_STALE);
     // The same disk reported again: no new epoch.
     const again = s.event({ stripingError: { poolId: "pool-1", diskId: "disk-1-0" } });
     expect(outcomeOf(again)).toBe(EventOutcome.EVENT_OUTCOME_IGNORED_STALE);
@@ -119,13 +136,12 @@ describe("epochs", () => {
     s.event({ diskFailed: { diskId: "disk-0-0" } });
     s.event({ diskFailed: { diskId: "disk-1-1" } });
     expect(s.sm.epoch).toBe(2);
-    expect(s.pending().map((c) => [c.target, c.epochTransition?.epoch])).toEqual([
-      ["node-0", 2],
-      ["node-1", 2],
-    ]);
+    expect(s.pending().map((c) => [c.target, c.epochTransition?.epoch])).toEqual([["*", 2]]);
     // A late answer to a superseded command is acknowledged as stale.
     const old = s.issued.find((c) => c.epochTransition?.epoch === 1);
-    expect(outcomeOf(s.ack(old?.id as string))).toBe(EventOutcome.EVENT_OUTCOME_IGNORED_STALE);
+    expect(outcomeOf(s.ack(old?.id as string, true, "node-0"))).toBe(
+      EventOutcome.EVENT_OUTCOME_IGNORED_STALE,
+    );
     s.event({ diskReplaced: { diskId: "disk-0-0", serial: "NEW" } });
     expect(s.sm.epoch).toBe(3);
     expect(s.attr("pool-0", "failureVector")).toEqual(["disk-1-1"]);

@@ -182,6 +182,11 @@ export interface CommandResult {
   commandId: string;
   ok: boolean;
   detail: string;
+  /**
+   * The answering node. Required for a broadcast command (target "*"), which
+   * stays pending until every node it is meant for has answered.
+   */
+  nodeId: string;
 }
 
 /** An event of a kind the coordinator has no rule for, sent on purpose. */
@@ -198,7 +203,11 @@ export interface OpaqueEvent {
 export interface Command {
   /** Deterministic: "c" followed by a sequence number. */
   id: string;
-  /** The node id, or for RespawnNode the host id. */
+  /**
+   * The node id, for RespawnNode the host id, or "*" for a broadcast: an
+   * EpochTransition for every online node that has not acknowledged the
+   * epoch yet (the state machine lists them: nodesAwaitingEpoch()).
+   */
   target: string;
   /** Log time at which it was decided. */
   issuedAtMs: number;
@@ -1807,7 +1816,7 @@ export const EpochRequest: MessageFns<EpochRequest> = {
 };
 
 function createBaseCommandResult(): CommandResult {
-  return { commandId: "", ok: false, detail: "" };
+  return { commandId: "", ok: false, detail: "", nodeId: "" };
 }
 
 export const CommandResult: MessageFns<CommandResult> = {
@@ -1820,6 +1829,9 @@ export const CommandResult: MessageFns<CommandResult> = {
     }
     if (message.detail !== "") {
       writer.uint32(26).string(message.detail);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(34).string(message.nodeId);
     }
     return writer;
   },
@@ -1861,6 +1873,14 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.detail = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1881,6 +1901,7 @@ export const CommandResult: MessageFns<CommandResult> = {
     message.commandId = object.commandId ?? "";
     message.ok = object.ok ?? false;
     message.detail = object.detail ?? "";
+    message.nodeId = object.nodeId ?? "";
     return message;
   },
 };

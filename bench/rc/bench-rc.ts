@@ -1,0 +1,140 @@
+// Recovery-coordinator benchmark (`make bench-rc`, not part of `make test`).
+//
+// 1. Apply throughput on one core: a realistic mix of events (mostly
+//    heartbeats; process failures, restarts and command answers; a few silent
+//    nodes, striping errors and disk replacements; resubmissions and unknown
+//    events) applied in batches to a cluster of 10,000 hosts.
+// 2. Snapshot and restore of that state (about 100,000 resources): time and size.
+//
+// Targets (issue 6): >= 100,000 events/s applied; snapshot and restore < 2 s each.
+// The last line printed is one JSON object with every figure.
+import { EntryType } from "../../src/raft/types.js";
+import { encodeEventBatch } from "../../src/rc/entry.js";
+import { RcStateMachine } from "../../src/rc/state-machine.js";
+import { declaredHosts, TEST_CONFIG } from "../../test/rc/harness.js";
+import { MixedLoad } from "../../test/rc/mixed-load.js";
+import type { Event } from "../../src/gen/halon/v1/events.js";
+
+const HOSTS = Number(process.env.BENCH_RC_HOSTS ?? 10_000);
+const EVENTS = Number(process.env.BENCH_RC_EVENTS ?? 300_000);
+const BATCH = 500;
+const shape = { hosts: HOSTS, processesPerNode: 2, disksPerHost: 4, pools: 100 };
+
+const sm = new RcStateMachine({ config: TEST_CONFIG });
+let index = 0;
+let time = 0;
+function apply(events: Event[], dt = 1_000): Uint8Array {
+  time += dt;
+  return sm.apply({ term: 1, index: ++index, type: EntryType.Normal, data: encodeEventBatch(time, events) });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+// ---- build the cluster
+let t0 = performance.now();
+const { hosts, pools } = declaredHosts(shape);
+apply([{ id: "topology", source: "bench", topologyDeclared: { clusterName: "bench", hosts, pools } }]);
+for (let i = 0; i < HOSTS; i += 1_000) {
+  const joins: Event[] = [];
+  for (let j = i; j < Math.min(HOSTS, i + 1_000); j++)
+    joins.push({
+      id: `join-${j}`,
+      source: "bench",
+      nodeJoined: { nodeId: `node-${j}`, hostId: `host-${j}`, address: "", epoch: 0 },
+    });
+  apply(joins);
+}
+const starts = sm.pendingCommands().filter((c) => c.startProcesses);
+const answers: Event[] = [];
+for (const c of starts) {
+  answers.push({
+    id: `ack-${c.id}`,
+    source: c.target,
+    commandResult: { commandId: c.id, ok: true, detail: "", nodeId: "" },
+  });
+  for (const p of c.startProcesses?.processes ?? [])
+    answers.push({
+      id: `up-${p.processId}`,
+      source: c.target,
+      processStarted: { processId: p.processId, instance: p.instance },
+    });
+}
+for (let i = 0; i < answers.length; i += 2_000) apply(answers.slice(i, i + 2_000));
+const buildMs = performance.now() - t0;
+const resources = sm.graph.size;
+console.log(
+  `cluster: ${HOSTS} hosts, ${resources} resources, ${sm.graph.edges} edges, built in ${buildMs.toFixed(0)} ms`,
+);
+
+// ---- apply throughput
+const load = new MixedLoad(sm, shape, 20261125);
+let applyMs = 0;
+let applied = 0;
+const batchRates: number[] = [];
+const warmup = 20;
+for (let b = 0; applied < EVENTS; b++) {
+  const events = Array.from({ length: BATCH }, () => load.next());
+  time += 50; // 10,000 events per simulated second
+  const data = encodeEventBatch(time, events);
+  const entry = { term: 1, index: ++index, type: EntryType.Normal, data };
+  const t = performance.now();
+  sm.apply(entry);
+  const dt = performance.now() - t;
+  if (b < warmup) continue;
+  applyMs += dt;
+  applied += BATCH;
+  batchRates.push(BATCH / (dt / 1000));
+}
+const eventsPerSec = applied / (applyMs / 1000);
+console.log(
+  `apply: ${applied} events in ${applyMs.toFixed(0)} ms = ${eventsPerSec.toFixed(0)} events/s ` +
+    `(median batch ${median(batchRates).toFixed(0)}/s); outbox ${sm.pendingCommands().length}, dedup ${sm.dedupSize()}`,
+);
+
+// ---- snapshot and restore
+const snapMs: number[] = [];
+const restoreMs: number[] = [];
+let bytes: Uint8Array = new Uint8Array();
+for (let i = 0; i < 3; i++) {
+  t0 = performance.now();
+  bytes = sm.snapshot();
+  snapMs.push(performance.now() - t0);
+  const fresh = new RcStateMachine({ config: TEST_CONFIG });
+  t0 = performance.now();
+  fresh.restore(bytes);
+  restoreMs.push(performance.now() - t0);
+  if (i === 0 && fresh.stateHash() !== sm.stateHash())
+    throw new Error("restored state differs from the original");
+}
+t0 = performance.now();
+sm.stateHash();
+const hashMs = performance.now() - t0;
+console.log(
+  `snapshot: ${(bytes.length / 1e6).toFixed(1)} MB in ${median(snapMs).toFixed(0)} ms; ` +
+    `restore ${median(restoreMs).toFixed(0)} ms; state hash ${hashMs.toFixed(0)} ms (medians of 3)`,
+);
+
+const figures = {
+  hosts: HOSTS,
+  resources,
+  edges: sm.graph.edges,
+  buildMs: Math.round(buildMs),
+  eventsApplied: applied,
+  batchSize: BATCH,
+  applyEventsPerSec: Math.round(eventsPerSec),
+  applyMedianBatchEventsPerSec: Math.round(median(batchRates)),
+  snapshotBytes: bytes.length,
+  snapshotMs: Math.round(median(snapMs)),
+  restoreMs: Math.round(median(restoreMs)),
+  stateHashMs: Math.round(hashMs),
+  targets: { applyEventsPerSec: 100_000, snapshotMs: 2_000, restoreMs: 2_000 },
+  met: {
+    apply: eventsPerSec >= 100_000,
+    snapshot: median(snapMs) < 2_000,
+    restore: median(restoreMs) < 2_000,
+  },
+};
+console.log(JSON.stringify(figures));
