@@ -1,0 +1,101 @@
+// Three Halon replicas as processes on loopback, for the benchmark.
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ClusterClient } from "../../src/api/cluster-client.js";
+import { ReplicaRole } from "../../src/gen/halon/v1/client.js";
+import { freePort, startProcess, stopProcess, until } from "./processes.js";
+
+export class HalonBenchCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), "halon-bench-"));
+  readonly ids = ["rc1", "rc2", "rc3"];
+  private readonly ports = new Map<string, number>();
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly configFile = join(this.dir, "cluster.yaml");
+  client!: ClusterClient;
+
+  async start(): Promise<void> {
+    for (const id of this.ids) this.ports.set(id, await freePort());
+    const lines = [
+      "cluster:",
+      "  name: bench",
+      "raft:",
+      "  heartbeatMs: 100",
+      "  electionTimeoutMs: 1000",
+      "replicas:",
+    ];
+    for (const id of this.ids) {
+      lines.push(`  - id: ${id}`, `    grpcAddress: ${this.address(id)}`, `    dataDir: data/${id}`);
+    }
+    writeFileSync(this.configFile, lines.join("\n") + "\n");
+    for (const id of this.ids) this.startReplica(id);
+    this.client = new ClusterClient({
+      addresses: this.ids.map((id) => this.address(id)),
+      leaderTimeoutMs: 60_000,
+    });
+    await this.leader();
+  }
+
+  address(id: string): string {
+    return `127.0.0.1:${this.ports.get(id)}`;
+  }
+
+  startReplica(id: string): void {
+    // The built CLI when there is one (as deployed), the sources otherwise.
+    const built = existsSync("dist/cli/commands/replica-command.js");
+    const entry = built ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+    const child = startProcess(
+      process.execPath,
+      [...entry, "rc", "--config", this.configFile, "--id", id],
+      join(this.dir, `${id}.log`),
+      {
+        HALON_LOG_FORMAT: "json",
+        HALON_LOG_LEVEL: "warn",
+      },
+    );
+    this.children.set(id, child);
+  }
+
+  /** Waits for a leader among the running replicas and returns its id. */
+  async leader(): Promise<string> {
+    let leader = "";
+    await until(async () => {
+      for (const id of this.ids) {
+        if (!this.children.has(id)) continue;
+        const s = await this.client.status(this.address(id)).catch(() => null);
+        if (s?.role === ReplicaRole.REPLICA_ROLE_LEADER) {
+          leader = id;
+          return true;
+        }
+      }
+      return false;
+    }, "a Halon leader");
+    return leader;
+  }
+
+  async kill(id: string): Promise<void> {
+    await stopProcess(this.children.get(id), "SIGKILL");
+    this.children.delete(id);
+  }
+
+  /** Restarts a killed replica and waits until it has caught up. */
+  async restart(id: string): Promise<void> {
+    this.startReplica(id);
+    await until(async () => {
+      const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
+      const commit = Math.max(...all.map((s) => s.commitIndex));
+      return all.every((s) => s.appliedIndex >= commit - 100);
+    }, `${id} to catch up`);
+  }
+
+  propose(payload: Buffer): Promise<unknown> {
+    return this.client.propose(payload);
+  }
+
+  async stop(): Promise<void> {
+    this.client?.close();
+    for (const id of [...this.children.keys()]) await this.kill(id);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
