@@ -48,6 +48,9 @@ export class LevelLogStore implements LogStore {
   private lastIndex = 0;
   private compactedIndex = 0;
   private compactedTerm = 0;
+  /** Term and vote as last written, to tell a commit-only hard state apart. */
+  private durableTerm = -1;
+  private durableVote: string | null = null;
   /** The tail of the write queue: each write starts after the previous one ended. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -84,6 +87,10 @@ export class LevelLogStore implements LogStore {
     const entries = await this.readEntries();
     this.lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : this.compactedIndex;
     this.loaded = true;
+    if (hardState) {
+      this.durableTerm = hardState.term;
+      this.durableVote = hardState.vote;
+    }
     return {
       hardState: hardState && this.clampCommit(hardState),
       entries,
@@ -112,9 +119,22 @@ export class LevelLogStore implements LogStore {
         // A follower's conflicting suffix goes in the same write as its replacement.
         for (let i = newLast + 1; i <= this.lastIndex; i++) batch.del(entryKey(i));
       }
-      if (update.hardState) batch.put(HARD_STATE_KEY, encodeHardState(update.hardState));
-      await batch.write({ sync: this.sync });
+      const hs = update.hardState;
+      if (hs) batch.put(HARD_STATE_KEY, encodeHardState(hs));
+      // Only term and vote must be durable before Raft acts on them; commit is a hint
+      // the leader teaches again. A write that changes nothing else skips the fsync,
+      // which halves the fsyncs of a busy replica (every commit advance is such a write).
+      const onlyCommit =
+        entries.length === 0 &&
+        hs !== undefined &&
+        hs.term === this.durableTerm &&
+        hs.vote === this.durableVote;
+      await batch.write({ sync: this.sync && !onlyCommit });
       this.lastIndex = newLast;
+      if (hs) {
+        this.durableTerm = hs.term;
+        this.durableVote = hs.vote;
+      }
     });
   }
 

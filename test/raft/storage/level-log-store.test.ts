@@ -226,3 +226,16 @@ describe("LevelLogStore", () => {
     expect(c.entries.map(text).slice(-3)).toEqual(["x7", "z8", "z9"]);
   });
 });
+
+describe("LevelLogStore hard state hints", () => {
+  it("keeps a commit-only update (written without fsync) across a clean restart", async () => {
+    const dir = tempDir();
+    const a = open(dir);
+    await a.load();
+    await a.persist({ hardState: { term: 3, vote: "rc1", commit: 0 }, entries: entries(1, 4, 3) });
+    await a.persist({ hardState: { term: 3, vote: "rc1", commit: 4 } });
+    await a.persist({ hardState: { term: 4, vote: null, commit: 4 } });
+    await a.close();
+    expect((await open(dir).load()).hardState).toEqual({ term: 4, vote: null, commit: 4 });
+  });
+});
