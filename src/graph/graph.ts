@@ -94,6 +94,15 @@ export class Graph {
     return [...(this.byKindIndex.get(kind) ?? [])].sort(compareStrings);
   }
 
+  /**
+   * Calls `fn` for every resource of `kind` in an unspecified order: only for
+   * work whose result does not depend on the order (byKind() is the sorted form).
+   */
+  forEachOfKind(kind: string, fn: (id: string) => void): void {
+    this.schema.kind(kind);
+    for (const id of this.byKindIndex.get(kind) ?? []) fn(id);
+  }
+
   countOfKind(kind: string): number {
     return this.byKindIndex.get(kind)?.size ?? 0;
   }

@@ -40,6 +40,9 @@ export class Coordinator {
    * the graph (rebuilt on restore), kept current by refreshAwaiting().
    */
   private readonly awaiting = new Set<string>();
+  /** Online, undrained nodes: derived from the graph like `awaiting`. */
+  private readonly usable = new Set<string>();
+  private transitionCache: EpochTransition | undefined;
   /** Commands issued since the caller last took them (for the apply result). */
   issued: Command[] = [];
   incidents: EngineIncident[] = [];
@@ -51,7 +54,7 @@ export class Coordinator {
     public rules: RuleRunner,
     readonly unknown: UnknownRecord,
   ) {
-    for (const nodeId of graph.byKind("Node")) if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
+    graph.forEachOfKind("Node", (nodeId) => this.refreshAwaiting(nodeId));
   }
 
   /** Nodes a broadcast EpochTransition (target "*") is still to be delivered to, sorted. */
@@ -259,7 +262,11 @@ export class Coordinator {
       this.feed({ t: "process-stopped", processId: pid });
     }
     if (processes.length > 0 && this.graph.attr(nodeId, "state") === "online")
-      this.issue(`stop:${nodeId}`, nodeId, { stopProcesses: { nodeId, processIds: processes } });
+      this.issue(
+        `stop:${nodeId}`,
+        nodeId,
+        { stopProcesses: { nodeId, processIds: processes } } /* keys sorted */,
+      );
     return APPLIED;
   }
 
@@ -315,7 +322,7 @@ export class Coordinator {
         this.issue(
           `respawn-process:${pid}`,
           nodeId,
-          { respawnProcess: { processId: pid, instance, attempt: intent.attempt, command } },
+          { respawnProcess: { attempt: intent.attempt, command, instance, processId: pid } },
           time,
         );
         return [];
@@ -340,7 +347,7 @@ export class Coordinator {
         this.issue(
           `respawn-node:${nodeId}`,
           hostId === "" ? nodeId : hostId,
-          { respawnNode: { nodeId, hostId, infraEndpoint, attempt: intent.attempt } },
+          { respawnNode: { attempt: intent.attempt, hostId, infraEndpoint, nodeId } },
           time,
         );
         return [];
@@ -414,13 +421,14 @@ export class Coordinator {
     const processes = pids.map((processId) => {
       const instance = this.num(processId, "instance") + 1;
       this.graph.setAttrs(processId, { instance, state: "starting" });
+      // Keys in sorted order (see plain.ts).
       return {
-        processId,
-        instance,
         command: (this.graph.attr(processId, "command") as string | undefined) ?? "",
+        instance,
+        processId,
       };
     });
-    this.issue(`start:${nodeId}`, nodeId, { startProcesses: { nodeId, processes } });
+    this.issue(`start:${nodeId}`, nodeId, { startProcesses: { nodeId, processes } } /* keys sorted */);
   }
 
   // ---------------------------------------------------------------- epochs
@@ -443,12 +451,11 @@ export class Coordinator {
       });
     // One broadcast rather than a command per node: the cost of an epoch
     // change does not grow with the cluster.
+    // Every usable node acknowledged at most the previous epoch: all await this one.
     this.awaiting.clear();
-    for (const nodeId of this.graph.byKind("Node")) {
-      if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
-      // Older per-node transitions are superseded by the broadcast.
-      this.outbox.cancel(`epoch:${nodeId}`);
-    }
+    for (const nodeId of this.usable) this.awaiting.add(nodeId);
+    // Older per-node transitions are superseded by the broadcast.
+    this.outbox.cancelFamily("epoch", `epoch:${BROADCAST}`);
     if (this.awaiting.size > 0)
       this.issue(`epoch:${BROADCAST}`, BROADCAST, { epochTransition: this.epochTransition() });
     else this.outbox.cancel(`epoch:${BROADCAST}`);
@@ -458,8 +465,10 @@ export class Coordinator {
     return this.isUsable(nodeId) && this.num(nodeId, "ackedEpoch") < this.epoch();
   }
 
-  /** Re-derives whether `nodeId` is awaited; ends the broadcast when nobody is. */
+  /** Re-derives whether `nodeId` is usable and awaited; ends the broadcast when nobody is awaited. */
   private refreshAwaiting(nodeId: string): void {
+    if (this.isUsable(nodeId)) this.usable.add(nodeId);
+    else this.usable.delete(nodeId);
     if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
     else if (this.awaiting.delete(nodeId) && this.awaiting.size === 0)
       this.outbox.cancel(`epoch:${BROADCAST}`);
@@ -469,13 +478,21 @@ export class Coordinator {
     this.issue(`epoch:${nodeId}`, nodeId, { epochTransition: this.epochTransition() });
   }
 
+  /**
+   * The current transition, built once per epoch and shared by every command
+   * that carries it (commands are never mutated). Keys in sorted order, as
+   * the snapshot needs (see plain.ts).
+   */
   private epochTransition(): EpochTransition {
+    const epoch = this.epoch();
+    if (this.transitionCache?.epoch === epoch) return this.transitionCache;
     const pools: PoolEpoch[] = this.graph.byKind("Pool").map((poolId) => ({
-      poolId,
       epoch: this.num(poolId, "epoch"),
       failedDiskIds: this.failureVector(poolId),
+      poolId,
     }));
-    return { epoch: this.epoch(), pools };
+    this.transitionCache = { epoch, pools };
+    return this.transitionCache;
   }
 
   private recordEpochAck(nodeId: string, epoch: number): void {

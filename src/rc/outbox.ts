@@ -4,7 +4,6 @@
 // supersedes the older one, so the outbox holds at most one command per slot
 // and cannot grow without bound.
 import type { Command } from "../gen/halon/v1/events.js";
-import { sortedKeysDeep } from "./plain.js";
 
 export interface OutboxEntry {
   command: Command;
@@ -23,27 +22,37 @@ export class Outbox {
   /** By command id; insertion order is issue order (ids are numbered). */
   private readonly byId = new Map<string, OutboxEntry>();
   private readonly bySlot = new Map<string, string>();
+  /** Occupied slots by family (the part before ":"), to clear a family without a scan. */
+  private readonly families = new Map<string, Set<string>>();
 
   get size(): number {
     return this.byId.size;
   }
 
-  /** Numbers a new command, puts it in `slot` (superseding what was there), returns it and what it superseded. */
+  /**
+   * Numbers a new command, puts it in `slot` (superseding what was there),
+   * returns it and what it superseded. `body` must have its keys in sorted
+   * order at every level (see plain.ts); the top level is sorted here.
+   */
   issue(
     slot: string,
     target: string,
     time: number,
     body: Omit<Command, "id" | "target" | "issuedAtMs">,
   ): { command: Command; superseded?: Command } {
-    const command: Command = sortedKeysDeep({ id: `c${this.next++}`, target, issuedAtMs: time, ...body });
+    const command = sortedTopLevel({
+      ...body,
+      id: `c${this.next++}`,
+      issuedAtMs: time,
+      target,
+    }) as unknown as Command;
     const previous = this.bySlot.get(slot);
     let superseded: Command | undefined;
     if (previous !== undefined) {
       superseded = this.byId.get(previous)?.command;
       this.byId.delete(previous);
     }
-    this.byId.set(command.id, { command, slot });
-    this.bySlot.set(slot, command.id);
+    this.occupy({ command, slot });
     return superseded ? { command, superseded } : { command };
   }
 
@@ -57,7 +66,15 @@ export class Outbox {
     if (!entry) return undefined;
     this.byId.delete(id);
     this.bySlot.delete(entry.slot);
+    this.families.get(familyOf(entry.slot))?.delete(entry.slot);
     return entry;
+  }
+
+  /** Drops every command of a family ("epoch" for "epoch:n1", ...), except the slot `keep`; in slot order. */
+  cancelFamily(family: string, keep?: string): void {
+    const slots = this.families.get(family);
+    if (!slots) return;
+    for (const slot of [...slots].sort()) if (slot !== keep) this.cancel(slot);
   }
 
   /** Drops the command in `slot`, if any (the reason for it is gone). */
@@ -83,10 +100,27 @@ export class Outbox {
   static fromData(data: OutboxData): Outbox {
     const o = new Outbox();
     o.next = data.next;
-    for (const e of data.pending) {
-      o.byId.set(e.command.id, e);
-      o.bySlot.set(e.slot, e.command.id);
-    }
+    for (const e of data.pending) o.occupy(e);
     return o;
   }
+
+  private occupy(entry: OutboxEntry): void {
+    this.byId.set(entry.command.id, entry);
+    this.bySlot.set(entry.slot, entry.command.id);
+    const family = familyOf(entry.slot);
+    const set = this.families.get(family);
+    if (set) set.add(entry.slot);
+    else this.families.set(family, new Set([entry.slot]));
+  }
+}
+
+function familyOf(slot: string): string {
+  const i = slot.indexOf(":");
+  return i < 0 ? slot : slot.slice(0, i);
+}
+
+function sortedTopLevel(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
