@@ -23,7 +23,9 @@ export function cepPipeline(inputs: readonly Input<Reading>[]): number {
 }
 
 export function cepTimeout(inputs: readonly Input<Heartbeat>[]): number {
-  const silent = defineRule<Heartbeat, string, null, undefined, "alive" | "gone">({
+  // One instance per node for its whole life: silent after SILENCE without a heartbeat, alive
+  // again at the next one (the shape of the coordinator's node rules).
+  const silent = defineRule<Heartbeat, string, null, undefined, "alive" | "silent">({
     name: "silent",
     key: (e) => e.node,
     local: () => null,
@@ -31,9 +33,9 @@ export function cepTimeout(inputs: readonly Input<Heartbeat>[]): number {
     phases: {
       alive: {
         on: [{ when: () => true, goto: "alive" }],
-        timeout: { after: SILENCE, goto: "gone", then: (ctx) => ctx.emit(ctx.key) },
+        timeout: { after: SILENCE, goto: "silent", then: (ctx) => ctx.emit(ctx.key) },
       },
-      gone: { final: true },
+      silent: { on: [{ when: () => true, goto: "alive" }] },
     },
   });
   return drive(new Engine<Heartbeat, string>({ rules: [silent] }), inputs);

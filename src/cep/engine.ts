@@ -11,6 +11,7 @@ import type {
   ErrorInfo,
   FlowState,
   Input,
+  ProcessorState,
   InstanceState,
   Output,
   OverflowInfo,
@@ -40,7 +41,9 @@ interface EvictEntry {
 
 /** Indexes derived from a state (never serialised): rebuilt whenever a state is first seen. */
 interface Runtime {
-  timers: TimerHeap;
+  /** state.processors by processor index (the objects are updated in place, never replaced). */
+  states: ProcessorState[];
+  timers: TimerHeap<TimerState>;
   liveTimers: number;
   evict: (MinHeap<EvictEntry> | undefined)[];
 }
@@ -119,7 +122,7 @@ export class Engine<E, O> {
       if (p.kind === "rule") {
         if (hasEvent) this.ruleEvent(state, rt, i, p, input.event as E, time);
       } else {
-        this.flowStep(state, p, time, hasEvent, input.event);
+        this.flowStep(state, rt.states[i] as FlowState, p, time, hasEvent, input.event);
       }
     }
     this.compact(state, rt);
@@ -175,23 +178,18 @@ export class Engine<E, O> {
 
   /** The earliest pending timer's due time, or undefined: when the next Tick is worth sending. */
   nextDue(state: EngineState): number | undefined {
-    const rt = this.runtime(state);
-    const heap = rt.timers;
+    const heap = this.runtime(state).timers;
     while (heap.size > 0) {
       const due = heap.topDue;
       const seq = heap.topSeq;
-      const rec = this.timerRecord(state, heap.topProc, heap.topKey, heap.topName);
-      if (rec === undefined || rec.hd !== due || rec.hs !== seq) {
+      const rec = heap.topRef;
+      if (!rec.live || rec.hd !== due || rec.hs !== seq) {
         heap.pop(); // stale entry: drop it now
       } else if (rec.due !== due || rec.seq !== seq) {
-        // The timer was moved later: requeue it where it really is.
-        const proc = heap.topProc;
-        const key = heap.topKey;
-        const name = heap.topName;
-        heap.pop();
+        heap.pop(); // the timer was moved later: requeue it where it really is
         rec.hd = rec.due;
         rec.hs = rec.seq;
-        heap.push(rec.due, rec.seq, proc, key, name);
+        heap.push(rec.due, rec.seq, rec);
       } else {
         return due;
       }
@@ -209,7 +207,7 @@ export class Engine<E, O> {
     event: E,
     time: number,
   ): void {
-    const rs = state.processors[rule.name] as RuleState;
+    const rs = rt.states[proc] as RuleState;
     let key: string | undefined;
     try {
       key = rule.key(event);
@@ -317,13 +315,14 @@ export class Engine<E, O> {
     const time = ctx.time;
     ctx.targets = alt.targets;
     let nextName: string | undefined;
+    let nextPhase: CompiledPhase | undefined;
     let timeoutDue: number | undefined;
     try {
       if (alt.then !== undefined) alt.then(ctx, event);
       nextName = ctx.next ?? alt.autoGoto;
+      if (nextName !== undefined) nextPhase = rule.phaseMap.get(nextName);
       // The phase the instance enters, if any: the chosen one, or the initial one when it is new.
-      const entering = nextName ?? (existing === undefined ? phase.name : undefined);
-      const enteredPhase = entering === undefined ? undefined : rule.phaseMap.get(entering);
+      const enteredPhase = nextPhase ?? (existing === undefined ? phase : undefined);
       if (enteredPhase !== undefined && enteredPhase.timeoutAfter !== undefined) {
         let after = enteredPhase.timeoutAfter;
         if (typeof after === "function") {
@@ -342,7 +341,6 @@ export class Engine<E, O> {
     }
 
     // Commit: nothing below calls user code.
-    const nextPhase = nextName === undefined ? undefined : rule.phaseMap.get(nextName);
     const created = existing === undefined;
     const ended = nextPhase !== undefined && nextPhase.final;
     rs.global = ctx.global;
@@ -409,8 +407,15 @@ export class Engine<E, O> {
   }
 
   private removeInstance(rt: Runtime, rs: RuleState, inst: InstanceState, key: string): void {
-    for (const _name in inst.timers) rt.liveTimers--;
-    if (inst.timeout !== null) rt.liveTimers--;
+    const timers = inst.timers;
+    for (const name in timers) {
+      (timers[name] as TimerState).live = false;
+      rt.liveTimers--;
+    }
+    if (inst.timeout !== null) {
+      inst.timeout.live = false;
+      rt.liveTimers--;
+    }
     delete rs.instances[key];
     rs.count--;
   }
@@ -471,14 +476,14 @@ export class Engine<E, O> {
     const seq = state.seq++;
     const rec = name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name];
     if (rec === undefined || rec === null) {
-      const fresh = { due, seq, hd: due, hs: seq };
+      const fresh: TimerState = { due, seq, hd: due, hs: seq, proc, key, name, live: true };
       if (name === PHASE_TIMEOUT) inst.timeout = fresh;
       else {
         if (inst.timers === NO_TIMERS) inst.timers = {};
         inst.timers[name] = fresh;
       }
       rt.liveTimers++;
-      rt.timers.push(due, seq, proc, key, name);
+      rt.timers.push(due, seq, fresh);
       return;
     }
     rec.due = due;
@@ -486,28 +491,25 @@ export class Engine<E, O> {
     if (rec.hd > due) {
       rec.hd = due;
       rec.hs = seq;
-      rt.timers.push(due, seq, proc, key, name);
+      rt.timers.push(due, seq, rec);
     }
   }
 
   private cancelTimer(rt: Runtime, inst: InstanceState, name: string): void {
     if (name === PHASE_TIMEOUT) {
       if (inst.timeout !== null) {
+        inst.timeout.live = false;
         inst.timeout = null;
         rt.liveTimers--;
       }
-    } else if (inst.timers[name] !== undefined) {
-      delete inst.timers[name];
-      rt.liveTimers--;
+    } else {
+      const rec = inst.timers[name];
+      if (rec !== undefined) {
+        rec.live = false;
+        delete inst.timers[name];
+        rt.liveTimers--;
+      }
     }
-  }
-
-  private timerRecord(state: EngineState, proc: number, key: string, name: string): TimerState | undefined {
-    const p = this.processors[proc] as Processor<E, O>;
-    const rs = state.processors[p.name] as RuleState;
-    const inst = rs.instances[key];
-    if (inst === undefined) return undefined;
-    return (name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name]) ?? undefined;
   }
 
   private fireTimers(state: EngineState, rt: Runtime, until: number): void {
@@ -515,29 +517,25 @@ export class Engine<E, O> {
     while (heap.size > 0 && heap.topDue <= until) {
       const due = heap.topDue;
       const seq = heap.topSeq;
-      const proc = heap.topProc;
-      const key = heap.topKey;
-      const name = heap.topName;
+      const rec = heap.topRef;
       heap.pop();
-      const rule = this.processors[proc] as Rule<E, O>;
-      const rs = state.processors[rule.name] as RuleState;
-      const inst = rs.instances[key];
-      if (inst === undefined) continue;
-      const isTimeout = name === PHASE_TIMEOUT;
-      const rec = isTimeout ? inst.timeout : inst.timers[name];
-      if (rec === undefined || rec === null || rec.hd !== due || rec.hs !== seq) continue; // stale
+      if (!rec.live || rec.hd !== due || rec.hs !== seq) continue; // stale entry
       if (rec.due !== due || rec.seq !== seq) {
         // Moved later since this entry was queued: requeue it at its real place.
         rec.hd = rec.due;
         rec.hs = rec.seq;
-        heap.push(rec.due, rec.seq, proc, key, name);
+        heap.push(rec.due, rec.seq, rec);
         continue;
       }
-      if (isTimeout) inst.timeout = null;
-      else delete inst.timers[name];
+      const rule = this.processors[rec.proc] as Rule<E, O>;
+      const rs = rt.states[rec.proc] as RuleState;
+      const inst = rs.instances[rec.key] as InstanceState;
+      rec.live = false;
+      if (rec.name === PHASE_TIMEOUT) inst.timeout = null;
+      else delete inst.timers[rec.name];
       rt.liveTimers--;
       state.time = due;
-      this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
+      this.timerFired(state, rt, rec.proc, rule, rs, inst, rec.key, rec.name, due);
     }
   }
 
@@ -596,14 +594,14 @@ export class Engine<E, O> {
 
   private flowStep(
     state: EngineState,
+    fs: FlowState,
     flow: Flow<E, O>,
     time: number,
     hasEvent: boolean,
     event: unknown,
   ): void {
-    const fs = state.processors[flow.name] as FlowState;
     const out = this.flowOut;
-    out.length = 0;
+    if (out.length !== 0) out.length = 0;
     try {
       flow.run(fs.cells, time, hasEvent, event, out);
     } catch (err) {
@@ -619,7 +617,7 @@ export class Engine<E, O> {
         outcome: out.length > 0 ? "flow-fired" : "flow-quiet",
         emitted: out.length,
       });
-    out.length = 0;
+    if (out.length !== 0) out.length = 0;
   }
 
   // ---- outputs ----
@@ -673,11 +671,12 @@ export class Engine<E, O> {
   }
 
   private buildRuntime(state: EngineState): Runtime {
-    const rt: Runtime = { timers: new TimerHeap(), liveTimers: 0, evict: [] };
+    const rt: Runtime = { states: [], timers: new TimerHeap<TimerState>(), liveTimers: 0, evict: [] };
     this.processors.forEach((p, proc) => {
       const ps = state.processors[p.name];
       if (ps === undefined || ps.kind !== p.kind)
         throw new CepInputError(`the state has no ${p.kind} "${p.name}": was it made by another engine?`);
+      rt.states.push(ps);
       rt.evict.push(undefined);
       if (ps.kind !== "rule") return;
       for (const key of Object.keys(ps.instances).sort()) {
@@ -688,7 +687,11 @@ export class Engine<E, O> {
           const rec = (name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name]) as TimerState;
           rec.hd = rec.due;
           rec.hs = rec.seq;
-          rt.timers.push(rec.due, rec.seq, proc, key, name);
+          rec.proc = proc;
+          rec.key = key;
+          rec.name = name;
+          rec.live = true;
+          rt.timers.push(rec.due, rec.seq, rec);
           rt.liveTimers++;
         }
       }
@@ -701,10 +704,7 @@ export class Engine<E, O> {
     if (++this.stepsSinceCompact < 256) return; // the checks are cheap, but not free
     this.stepsSinceCompact = 0;
     if (rt.timers.size > 2 * rt.liveTimers + 1024) {
-      rt.timers.retain((due, seq, proc, key, name) => {
-        const rec = this.timerRecord(state, proc, key, name);
-        return rec !== undefined && rec.hd === due && rec.hs === seq;
-      });
+      rt.timers.retain((due, seq, rec) => rec.live && rec.hd === due && rec.hs === seq);
     }
     this.processors.forEach((p, proc) => {
       const heap = rt.evict[proc];

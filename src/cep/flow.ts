@@ -336,7 +336,7 @@ export function defineFlow<E, O>(
       R.hasEvent = hasEvent;
       R.event = event;
       R.cells = cells;
-      R.dirty.length = 0;
+      if (R.dirty.length !== 0) R.dirty.length = 0;
       try {
         for (let i = 0; i < nodes.length; i++) (nodes[i] as Evaluate)();
       } finally {

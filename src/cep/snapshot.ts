@@ -1,7 +1,7 @@
 import { plainCopy } from "./canonical.js";
 import { CepSnapshotError, describeError } from "./errors.js";
 import type { Flow } from "./flow.js";
-import type { Rule } from "./rule.js";
+import { PHASE_TIMEOUT, type Rule } from "./rule.js";
 import type { BufferItem, EngineState, InstanceState, ProcessorState, TimerState } from "./types.js";
 
 export const SNAPSHOT_FORMAT = "halon-cep-snapshot";
@@ -195,7 +195,7 @@ function readInstance(raw: unknown, where: string, seq: number): InstanceState {
     if (!isFiniteNumber(t.due)) bad(`${where}.timers.${name}.due must be a finite number`);
     if (!isCount(t.seq) || (t.seq as number) >= seq)
       bad(`${where}.timers.${name}.seq must be an integer below snapshot.seq`);
-    timers[name] = { due: t.due as number, seq: t.seq as number, hd: t.due as number, hs: t.seq as number };
+    timers[name] = indexedTimer(t.due as number, t.seq as number, name);
   }
   let timeout: TimerState | null = null;
   if (r.timeout !== null && r.timeout !== undefined) {
@@ -203,7 +203,7 @@ function readInstance(raw: unknown, where: string, seq: number): InstanceState {
     if (!isFiniteNumber(t.due)) bad(`${where}.timeout.due must be a finite number`);
     if (!isCount(t.seq) || (t.seq as number) >= seq)
       bad(`${where}.timeout.seq must be an integer below snapshot.seq`);
-    timeout = { due: t.due as number, seq: t.seq as number, hd: t.due as number, hs: t.seq as number };
+    timeout = indexedTimer(t.due as number, t.seq as number, PHASE_TIMEOUT);
   }
   if (!Array.isArray(r.buffer)) bad(`${where}.buffer must be an array`);
   const buffer = (r.buffer as unknown[]).map((item, i) => {
@@ -267,4 +267,9 @@ function isFiniteNumber(v: unknown): boolean {
 
 function isCount(v: unknown): boolean {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The engine fills in `proc` and `key` when it builds its timer queue from the restored state. */
+function indexedTimer(due: number, seq: number, name: string): TimerState {
+  return { due, seq, hd: due, hs: seq, proc: -1, key: "", name, live: true };
 }

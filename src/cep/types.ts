@@ -54,14 +54,19 @@ export interface BufferItem {
 
 /**
  * A pending timer. `due` and `seq` order timers that fall due together: earlier `seq` (creation
- * order) first. `hd`/`hs` locate the timer's entry in the engine's in-memory heap; they are an
- * index, not state, and are left out of snapshots and hashes.
+ * order) first; only these two are state. The other fields index the timer in the engine's
+ * in-memory queue (where its queue entry is, which rule and instance it belongs to, whether it is
+ * still pending); they are left out of snapshots and hashes and rebuilt on restore.
  */
 export interface TimerState {
   due: number;
   seq: number;
   hd: number;
   hs: number;
+  proc: number;
+  key: string;
+  name: string;
+  live: boolean;
 }
 
 export interface InstanceState {
