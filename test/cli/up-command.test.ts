@@ -55,7 +55,7 @@ describe("halon up", () => {
     expect(out).toMatch(/Cluster "up-test" is up: leader rc\d, term \d+/);
     for (const m of out.matchAll(/pid (\d+)/g)) childPids.push(Number(m[1]));
     expect(childPids).toHaveLength(3);
-    expect(out).toContain(join(tmp.dir, "data", "logs").replace(process.cwd() + "/", ""));
+    expect(out).toContain(join(tmp.dir, "data", "logs", "rc1.log"));
 
     const status = runCli(["status", "--config", file, "--json"]);
     expect(status.code).toBe(0);

@@ -5,6 +5,12 @@ import type { Command } from "commander";
 import { ConfigError, loadClusterConfig } from "../../config/index.js";
 import { LocalCluster } from "../local-cluster.js";
 
+/** A path relative to the working directory when it lies below it, absolute otherwise. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") || rel === "" ? path : rel;
+}
+
 interface UpOptions {
   config: string;
   logDir?: string;
@@ -32,9 +38,7 @@ export function registerUpCommand(program: Command): void {
         config,
         logDir: opts.logDir,
         onUnexpectedExit: (r, code, signal) =>
-          console.error(
-            `replica ${r.id} exited (${signal ?? `code ${code}`}); its log: ${relative(process.cwd(), r.logFile)}`,
-          ),
+          console.error(`replica ${r.id} exited (${signal ?? `code ${code}`}); its log: ${shown(r.logFile)}`),
       });
       let stopping = false;
       const stop = async (why: string) => {
@@ -49,7 +53,7 @@ export function registerUpCommand(program: Command): void {
       process.on("SIGTERM", () => void stop("SIGTERM"));
 
       cluster.start();
-      const cli = [...process.execArgv, relative(process.cwd(), process.argv[1]!)].join(" ");
+      const cli = [...process.execArgv, shown(process.argv[1]!)].join(" ");
       console.log(`Starting cluster "${config.cluster.name}": ${config.replicas.length} replicas...`);
       try {
         const leader = await cluster.waitForLeader(Number(opts.timeout));
@@ -63,7 +67,7 @@ export function registerUpCommand(program: Command): void {
       }
       for (const r of cluster.replicas) {
         console.log(
-          `  ${r.id.padEnd(8)} gRPC ${r.grpcAddress.padEnd(21)} pid ${String(r.process.pid).padEnd(8)} log ${relative(process.cwd(), r.logFile)}`,
+          `  ${r.id.padEnd(8)} gRPC ${r.grpcAddress.padEnd(21)} pid ${String(r.process.pid).padEnd(8)} log ${shown(r.logFile)}`,
         );
       }
       const nodes = config.nodes.length;
