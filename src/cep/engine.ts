@@ -41,6 +41,8 @@ interface EvictEntry {
 
 /** Indexes derived from a state (never serialised): rebuilt whenever a state is first seen. */
 interface Runtime {
+  /** The result of a step without outputs, shared (frozen) by all such steps of this state. */
+  quiet?: StepResult<never>;
   /** state.processors by processor index (the objects are updated in place, never replaced). */
   states: ProcessorState[];
   timers: TimerHeap<TimerState>;
@@ -126,11 +128,15 @@ export class Engine<E, O> {
       }
     }
     this.compact(state, rt);
-    const outputs = this.outputs ?? (NO_OUTPUTS as readonly Output<O>[]);
+    const outputs = this.outputs;
     const trace = this.trace;
     this.outputs = undefined;
     this.trace = undefined;
-    return trace === undefined ? { state, outputs } : { state, outputs, trace };
+    if (trace !== undefined) return { state, outputs: outputs ?? NO_OUTPUTS, trace };
+    // Most steps produce nothing: they share one frozen result per state instead of allocating.
+    return outputs === undefined
+      ? (rt.quiet ??= Object.freeze({ state, outputs: NO_OUTPUTS }))
+      : { state, outputs };
   }
 
   /** Steps through many inputs; returns the final state and every output in order. */
