@@ -45,6 +45,9 @@ export class HalonBenchCluster {
     // The built CLI when there is one (as deployed), the sources otherwise.
     const built = existsSync("dist/cli/commands/replica-command.js");
     const entry = built ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+    // HALON_BENCH_NODE_ARGS: extra node flags for the replicas (e.g. --cpu-prof), for profiling.
+    const extra = process.env.HALON_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    entry.unshift(...extra);
     const child = startProcess(
       process.execPath,
       [...entry, "rc", "--config", this.configFile, "--id", id],
