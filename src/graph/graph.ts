@@ -46,6 +46,11 @@ export class Graph {
   private readonly byKindIndex = new Map<string, Set<string>>();
   private edgeCount = 0;
   private changes: GraphChange[] = [];
+  /**
+   * Set while loading trusted, freshly parsed data (graphFromData): values are
+   * still checked, but not copied, and no changes are recorded.
+   */
+  private loading = false;
 
   constructor(schema: GraphSchema | CompiledSchema) {
     this.schema = schema instanceof CompiledSchema ? schema : new CompiledSchema(schema);
@@ -196,12 +201,12 @@ export class Graph {
     for (const key of Object.keys(attrs).sort(compareStrings)) {
       const value = attrs[key];
       this.schema.checkAttr(k, key, value);
-      checked[key] = own(value);
+      checked[key] = this.loading ? value : own(value);
     }
     const v: Vertex = { id, kind, spec: k, attrs: checked, out: new Map(), in: new Map() };
     this.vertices.set(id, v);
     (this.byKindIndex.get(kind) as Set<string>).add(id);
-    this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
+    if (!this.loading) this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
     return v;
   }
 
@@ -259,7 +264,7 @@ export class Graph {
     addTo(a.out, rel.key, to);
     addTo(b.in, rel.key, from);
     this.edgeCount++;
-    this.changes.push({ op: "connect", from, relation, to });
+    if (!this.loading) this.changes.push({ op: "connect", from, relation, to });
   }
 
   disconnect(from: string, relation: string, to: string): void {
@@ -299,6 +304,19 @@ export class Graph {
     const garbage = [...this.vertices.keys()].filter((id) => !marked.has(id)).sort(compareStrings);
     for (const id of garbage) this.removeResource(id);
     return garbage;
+  }
+
+  /**
+   * Runs `load` with change recording off and without copying values: for
+   * building a graph from data that nobody else holds (a parsed snapshot).
+   */
+  bulkLoad(load: () => void): void {
+    this.loading = true;
+    try {
+      load();
+    } finally {
+      this.loading = false;
+    }
   }
 
   /** The changes recorded since the last call, oldest first. */

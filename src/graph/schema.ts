@@ -130,29 +130,33 @@ export class CompiledSchema {
   checkAttr(kind: CompiledKind, key: string, value: unknown): asserts value is AttrValue {
     const spec = kind.attributes.get(key);
     if (!spec) throw new GraphError("unknown-attribute", `${kind.name} has no attribute "${key}"`);
-    const bad = (why: string): never => {
-      throw new GraphError("bad-attribute-value", `${kind.name}.${key}: ${why}`);
-    };
+    // Hot path (every attribute write): no closures, the common cases first.
     switch (spec.type) {
       case "string":
-        if (typeof value !== "string") bad(`expected a string, got ${describe(value)}`);
-        if (spec.values && !spec.values.includes(value as string))
-          bad(`"${String(value)}" is not one of ${spec.values.join(", ")}`);
+        if (typeof value !== "string") badValue(kind, key, `expected a string, got ${describe(value)}`);
+        if (spec.values !== undefined && !spec.values.includes(value as string))
+          badValue(kind, key, `"${String(value)}" is not one of ${spec.values.join(", ")}`);
         return;
       case "number":
         if (typeof value !== "number" || !Number.isFinite(value))
-          bad(`expected a number, got ${describe(value)}`);
-        if (spec.integer && !Number.isSafeInteger(value)) bad(`expected an integer, got ${String(value)}`);
-        if (spec.min !== undefined && (value as number) < spec.min) bad(`must be at least ${spec.min}`);
+          badValue(kind, key, `expected a number, got ${describe(value)}`);
+        if (spec.integer === true && !Number.isSafeInteger(value))
+          badValue(kind, key, `expected an integer, got ${String(value)}`);
+        if (spec.min !== undefined && (value as number) < spec.min)
+          badValue(kind, key, `must be at least ${spec.min}`);
         return;
       case "boolean":
-        if (typeof value !== "boolean") bad(`expected a boolean, got ${describe(value)}`);
+        if (typeof value !== "boolean") badValue(kind, key, `expected a boolean, got ${describe(value)}`);
         return;
       case "json":
-        if (!isAttrValue(value)) bad("not JSON data");
+        if (!isAttrValue(value)) badValue(kind, key, "not JSON data");
         return;
     }
   }
+}
+
+function badValue(kind: CompiledKind, key: string, why: string): never {
+  throw new GraphError("bad-attribute-value", `${kind.name}.${key}: ${why}`);
 }
 
 function pushTo<V>(map: Map<string, V[]>, key: string, value: V): void {

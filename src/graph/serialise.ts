@@ -30,7 +30,11 @@ export function graphToData(graph: Graph): GraphData {
 }
 
 /** Rebuilds a graph from data, checking every resource and edge against the schema. */
-export function graphFromData(schema: GraphSchema | CompiledSchema, data: unknown): Graph {
+export function graphFromData(
+  schema: GraphSchema | CompiledSchema,
+  data: unknown,
+  options: { owned?: boolean } = {},
+): Graph {
   const graph = new Graph(schema);
   if (typeof data !== "object" || data === null)
     throw new GraphError("bad-data", "graph data must be an object");
@@ -69,6 +73,17 @@ export function graphHash(graph: Graph): string {
 }
 
 function sortedRecord(rec: Readonly<Record<string, AttrValue>>): Record<string, AttrValue> {
+  // Usually already in order (attributes are added sorted): then no copy is needed.
+  let prev = "";
+  let sorted = true;
+  for (const k in rec) {
+    if (k < prev) {
+      sorted = false;
+      break;
+    }
+    prev = k;
+  }
+  if (sorted) return rec as Record<string, AttrValue>;
   const out: Record<string, AttrValue> = {};
   for (const k of Object.keys(rec).sort(compareStrings)) out[k] = rec[k] as AttrValue;
   return out;

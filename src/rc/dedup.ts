@@ -46,7 +46,10 @@ export class DedupTable {
 
   static fromData(data: DedupData, retentionMs: number, maxIds: number): DedupTable {
     const t = new DedupTable(retentionMs, maxIds);
-    for (const [id, time] of data.ids) t.remember(id, time);
+    // The parsed list becomes the table's own (restore parses a fresh copy).
+    t.order = data.ids;
+    for (const [id, time] of data.ids) t.times.set(id, time);
+    while (t.times.size > maxIds) t.forgetOldest();
     return t;
   }
 

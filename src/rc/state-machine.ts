@@ -273,7 +273,7 @@ export class RcStateMachine implements StateMachine {
     let graph: Graph;
     let rules: RuleRunner;
     try {
-      graph = graphFromData(SCHEMA, d.graph);
+      graph = graphFromData(SCHEMA, d.graph, { owned: true });
       rules = RuleRunner.fromData(rulesFor(d.rulesVersion as number, this.config), d.rules);
     } catch (err) {
       throw new RcSnapshotError(`snapshot content refused: ${(err as Error).message}`);
