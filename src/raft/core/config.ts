@@ -35,6 +35,8 @@ export interface UnsafeOptions {
    * above, which the no-op otherwise hides by following the old entries closely.
    */
   skipNoop?: boolean;
+  /** Send votes and acknowledgements before the state they promise is persisted. */
+  acknowledgeBeforePersist?: boolean;
 }
 
 export const CORE_DEFAULTS: Omit<CoreConfig, "id"> = {

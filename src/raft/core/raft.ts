@@ -782,12 +782,13 @@ export class RaftCore {
     if (m.term === 0 && m.type !== MessageType.ReadIndex) m.term = this.term;
     // The leader's appends do not depend on its own disk (it counts itself only after persisting).
     if (
-      this.role === Role.Leader &&
-      (m.type === MessageType.Append ||
-        m.type === MessageType.Heartbeat ||
-        m.type === MessageType.Snapshot ||
-        m.type === MessageType.TimeoutNow ||
-        m.type === MessageType.ReadIndexResponse)
+      this.cfg.unsafe?.acknowledgeBeforePersist === true ||
+      (this.role === Role.Leader &&
+        (m.type === MessageType.Append ||
+          m.type === MessageType.Heartbeat ||
+          m.type === MessageType.Snapshot ||
+          m.type === MessageType.TimeoutNow ||
+          m.type === MessageType.ReadIndexResponse))
     )
       this.msgs.push(m);
     else this.msgsAfterPersist.push(m);

@@ -35,7 +35,7 @@ export interface RandomRunResult {
 export async function randomRun(seed: number, opts: RandomRunOptions = {}): Promise<RandomRunResult> {
   const plan = new SeededRandom(seed ^ 0x5bd1e995);
   const churn = opts.profile === "leader-churn";
-  const voterCount = churn ? plan.pick([3, 5]) : plan.pick([3, 3, 5, 5, 7]);
+  const voterCount = churn ? 3 : plan.pick([3, 3, 5, 5, 7]);
   const voters = Array.from({ length: voterCount }, (_, i) => `n${i + 1}`);
   const spares = Array.from({ length: plan.between(0, 2) }, (_, i) => `s${i + 1}`);
   const sim = new Simulation({
@@ -66,14 +66,25 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
   let reads = 0;
 
   await sim.start();
+  // Slow, lossy links widen the windows in which a leader's entries reach only a minority.
+  if (churn) sim.setFaults({ loss: 0.1, minDelayMs: 2, maxDelayMs: 60, reorder: 0.1, longDelayMs: 400 });
 
   // Clients: proposals mostly to the leader, sometimes to anyone.
   let clientOn = true;
   const client = () => {
     if (!clientOn) return;
-    const leader = sim.leader();
-    const target = leader !== null && rng.chance(0.85) ? leader : rng.pick(all);
-    if (sim.replica(target).alive) sim.propose(target);
+    if (churn) {
+      // Like the Figure 8 tests: every replica that believes it leads gets the write.
+      for (const id of sim.leaders()) {
+        sim.propose(id);
+        // Adversarial timing: cut the leader off before its new entry leaves.
+        if (rng.chance(0.15)) sim.isolate(id);
+      }
+    } else {
+      const leader = sim.leader();
+      const target = leader !== null && rng.chance(0.85) ? leader : rng.pick(all);
+      if (sim.replica(target).alive) sim.propose(target);
+    }
     sim.schedule(sim.now + rng.between(5, 60), client);
   };
   sim.schedule(100, client);
@@ -172,7 +183,7 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
         }
       }
     }
-    sim.schedule(sim.now + (churn ? rng.between(30, 300) : rng.between(50, 500)), nemesis);
+    sim.schedule(sim.now + (churn ? rng.between(20, 200) : rng.between(50, 500)), nemesis);
   };
   sim.schedule(300, nemesis);
 
@@ -235,20 +246,20 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
 function leaderChurnAction(sim: Simulation, rng: SeededRandom): number {
   const leader = sim.leader();
   const roll = rng.next();
-  if (leader !== null && roll < 0.35) {
+  if (leader !== null && roll < 0.3) {
     sim.isolate(leader);
     return -1;
   }
-  if (leader !== null && roll < 0.5) {
+  if (leader !== null && roll < 0.4) {
     sim.crash(leader);
     return -1;
   }
-  if (roll < 0.7) {
+  if (roll < 0.6) {
     const dead = sim.ids.filter((id) => !sim.replica(id).alive);
     if (dead.length > 0) sim.restart(rng.pick(dead));
     return -1;
   }
-  if (roll < 0.85) return 3; // heal
+  if (roll < 0.9) return 3; // heal
   return 11; // a burst of proposals
 }
 

@@ -33,6 +33,8 @@ export interface NetworkHost {
   schedule(at: number, fn: () => void): void;
   /** The live receiver of `id`, or null when it is down. */
   receiver(id: ReplicaId): ((m: Message) => void) | null;
+  /** Changes whenever `id` crashes. */
+  incarnation(id: ReplicaId): number;
   trace(line: () => string): void;
 }
 
@@ -49,6 +51,8 @@ export class SimNetwork {
   private readonly blocked = new Set<string>();
   readonly stats: NetworkStats = { messages: 0, bytes: 0, appendMessages: 0, snapshots: 0, dropped: 0 };
   snapshotChunkBytes = 1024;
+  /** Probability that a message in flight is lost when its sender crashes. */
+  crashLoss = 0.5;
 
   constructor(
     private readonly host: NetworkHost,
@@ -113,10 +117,13 @@ export class SimNetwork {
       return;
     }
     const copies = this.rng.chance(this.faults.duplicate) ? 2 : 1;
+    const sentBy = this.host.incarnation(from);
     for (let c = 0; c < copies; c++) {
       this.host.schedule(this.host.now() + this.delay(), () => {
         const r = this.host.receiver(m.to);
         if (r === null) return;
+        // A crashed sender's messages still on the wire may die with it.
+        if (this.host.incarnation(from) !== sentBy && this.rng.chance(this.crashLoss)) return;
         this.host.trace(
           () =>
             `deliver ${MessageType[m.type]} ${m.from}->${m.to} t${m.term} i${m.index} n${m.entries.length} c${m.commit}${m.reject ? " reject" : ""}`,

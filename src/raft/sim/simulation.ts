@@ -33,6 +33,8 @@ export interface SimOptions {
   snapshotPadding?: number;
   /** Lines of trace kept for a failure report. */
   traceLines?: number;
+  /** A run that processes more events than this is reported (a message storm). */
+  maxEvents?: number;
 }
 
 export class SimReplica {
@@ -99,6 +101,7 @@ export class Simulation {
           return r !== undefined && r.alive ? r.receiver : null;
         },
         trace: (line) => this.trace(line),
+        incarnation: (id) => this.replicas.get(id)?.incarnation ?? 0,
       },
       this.rng,
     );
@@ -390,6 +393,10 @@ export class Simulation {
     for (;;) {
       if (until()) return true;
       if (this.violations.length > 0) return false;
+      if (this.events > (this.opts.maxEvents ?? 3_000_000)) {
+        this.checker.liveness(`message storm: more than ${this.opts.maxEvents ?? 3_000_000} events`);
+        return false;
+      }
       const t = this.queue.peekTime();
       if (t === undefined || t > deadline) {
         this.now = Math.max(this.now, deadline);

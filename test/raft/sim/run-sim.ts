@@ -1,6 +1,6 @@
 // The simulator's command line: `make sim SEED=n` replays one seed and prints
 // its trace; `make sim SEEDS=n` runs seeds 1..n and prints one summary line.
-import { randomRun } from "../../../src/raft/sim/random-run.js";
+import { simulateSeed } from "../../../src/raft/sim/run-seed.js";
 
 function usage(): never {
   console.error("usage: run-sim.ts --seed N [--chaos-ms MS] | --seeds N [--from K]");
@@ -21,7 +21,7 @@ const from = intArg("--from") ?? 1;
 const chaosMs = intArg("--chaos-ms");
 
 if (seed !== undefined) {
-  const r = await randomRun(seed, { chaosMs, traceLines: 200 });
+  const r = await simulateSeed(seed, { chaosMs, traceLines: 200 });
   console.log(`seed ${seed}: ${r.summary}`);
   if (r.violations.length > 0) {
     console.log("last events:");
@@ -34,7 +34,7 @@ if (seed !== undefined) {
   const started = Date.now();
   let bad = 0;
   for (let s = from; s < from + seeds; s++) {
-    const r = await randomRun(s, { chaosMs });
+    const r = await simulateSeed(s, { chaosMs });
     if (r.violations.length > 0) {
       bad++;
       console.log(`seed ${s} FAILED (replay: make sim SEED=${s}): ${r.summary}`);
