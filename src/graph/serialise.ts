@@ -41,25 +41,30 @@ export function graphFromData(
   const { resources, edges } = data as Partial<GraphData>;
   if (!Array.isArray(resources) || !Array.isArray(edges))
     throw new GraphError("bad-data", "graph data needs resources and edges lists");
-  for (const [i, r] of resources.entries()) {
-    if (!Array.isArray(r) || r.length !== 3 || typeof r[1] !== "string" || !isRecord(r[2]))
-      throw new GraphError("bad-data", `resources[${i}] is not [id, kind, attrs]`);
-    graph.addResource(r[0] as string, r[1], r[2]);
-  }
-  for (const [i, e] of edges.entries()) {
-    if (!Array.isArray(e) || e.length !== 3 || !e.every((x) => typeof x === "string"))
-      throw new GraphError("bad-data", `edges[${i}] is not [from, relation, to]`);
-    const [from, relation, to] = e as EdgeData;
-    const before = graph.edges;
-    graph.connect(from, relation, to);
-    // connect() replaces on a "one" end; in stored data that would mean two
-    // edges where the schema allows one: the data is wrong, not to be repaired.
-    if (graph.edges !== before + 1)
-      throw new GraphError(
-        "bad-data",
-        `edges[${i}] ${from} -${relation}-> ${to} breaks a cardinality or repeats`,
-      );
-  }
+  const load = (): void => {
+    for (let i = 0; i < resources.length; i++) {
+      const r: unknown = resources[i];
+      if (!Array.isArray(r) || r.length !== 3 || typeof r[1] !== "string" || !isRecord(r[2]))
+        throw new GraphError("bad-data", `resources[${i}] is not [id, kind, attrs]`);
+      graph.addResource(r[0] as string, r[1], r[2]);
+    }
+    for (let i = 0; i < edges.length; i++) {
+      const e: unknown = edges[i];
+      if (!isEdgeData(e)) throw new GraphError("bad-data", `edges[${i}] is not [from, relation, to]`);
+      const before = graph.edges;
+      graph.connect(e[0], e[1], e[2]);
+      // connect() replaces on a "one" end; in stored data that would mean two
+      // edges where the schema allows one: the data is wrong, not to be repaired.
+      if (graph.edges !== before + 1)
+        throw new GraphError(
+          "bad-data",
+          `edges[${i}] ${e[0]} -${e[1]}-> ${e[2]} breaks a cardinality or repeats`,
+        );
+    }
+  };
+  // Data the caller hands over (`owned`, e.g. just parsed) is used in place; otherwise values are copied in.
+  if (options.owned === true) graph.bulkLoad(load);
+  else load();
   graph.discardChanges();
   return graph;
 }
@@ -87,6 +92,16 @@ function sortedRecord(rec: Readonly<Record<string, AttrValue>>): Record<string, 
   const out: Record<string, AttrValue> = {};
   for (const k of Object.keys(rec).sort(compareStrings)) out[k] = rec[k] as AttrValue;
   return out;
+}
+
+function isEdgeData(e: unknown): e is EdgeData {
+  return (
+    Array.isArray(e) &&
+    e.length === 3 &&
+    typeof e[0] === "string" &&
+    typeof e[1] === "string" &&
+    typeof e[2] === "string"
+  );
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
