@@ -38,15 +38,18 @@ export function createHalonService(control: ReplicaControl, limits = DEFAULT_LIM
     callback: sendUnaryData<Res>,
     work: () => Promise<Res>,
   ): void {
-    work().then(
-      (res) => callback(null, res),
-      (err: unknown) => {
-        const mapped = mapError(control, err);
-        const trailer = new Metadata();
-        if (mapped.leaderAddress) trailer.set(LEADER_ADDRESS_TRAILER, mapped.leaderAddress);
-        callback({ ...toServiceError(mapped.error), metadata: trailer });
-      },
-    );
+    // Through a promise, so that a check that throws at once is answered like any other error.
+    Promise.resolve()
+      .then(work)
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const mapped = mapError(control, err);
+          const trailer = new Metadata();
+          if (mapped.leaderAddress) trailer.set(LEADER_ADDRESS_TRAILER, mapped.leaderAddress);
+          callback({ ...toServiceError(mapped.error), metadata: trailer });
+        },
+      );
     void call;
   }
 
