@@ -1,8 +1,8 @@
 // The gRPC transport between real servers on 127.0.0.1: batching, snapshots in
 // chunks, bad input answered with a status, reconnection, and mutual TLS.
-import { Server, status, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Server, status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { RaftMessageType, type RaftMessage } from "../../../src/gen/halon/v1/raft.js";
+import { RaftMessageType, SnapshotChunk, type RaftMessage } from "../../../src/gen/halon/v1/raft.js";
 import {
   GrpcTransport,
   type GrpcTransportOptions,
@@ -196,6 +196,42 @@ describe("GrpcTransport", () => {
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toMatch(/over the limit of 1000/);
     expect(b.snapshots).toHaveLength(0);
+  });
+
+  it("answers garbage and out-of-order snapshot chunks with a status, and keeps serving", async () => {
+    const b = await startNode("b");
+    const raw = new Client(`127.0.0.1:${b.port}`, credentials.createInsecure());
+    const call = <T>(path: string, frames: Buffer[]) =>
+      new Promise<ServiceError | T>((resolve) => {
+        const stream = raw.makeClientStreamRequest<Buffer, T>(
+          path,
+          (x) => x,
+          (x) => x as unknown as T,
+          (err, res) => resolve(err ?? (res as T)),
+        );
+        for (const f of frames) stream.write(f);
+        stream.end();
+      });
+    // Not protobuf at all: grpc-js refuses to decode it.
+    const garbage = (await call("/halon.v1.RaftPeerService/Stream", [
+      Buffer.from([0xff, 0xff, 0xff, 0x0f]),
+    ])) as ServiceError;
+    expect(garbage.code).toBe(status.INTERNAL);
+    // A chunk without the header the first one must carry.
+    const chunk = Buffer.from(
+      SnapshotChunk.encode(
+        SnapshotChunk.fromPartial({ offset: 0, data: Buffer.from("x"), last: true }),
+      ).finish(),
+    );
+    const headless = (await call("/halon.v1.RaftPeerService/InstallSnapshot", [chunk])) as ServiceError;
+    expect(headless.code).toBe(status.INVALID_ARGUMENT);
+    expect(headless.details).toMatch(/first chunk must carry the header/);
+    raw.close();
+    // Still serving.
+    const a = await startNode("a");
+    connect([a, b]);
+    a.transport.send([message("a", "b", 1)]);
+    await until(() => b.received.length === 1, "a message after the bad input");
   });
 
   it.runIf(hasOpenssl())("works over mutual TLS and refuses a client from another CA", async () => {
