@@ -10,7 +10,7 @@ import { rxPipeline, rxSequence, rxTimeout } from "./impl-rxjs.js";
 import { pipelineInputs, sequenceInputs, timeoutInputs } from "./workloads.js";
 import type { Input } from "../../src/cep/index.js";
 
-const REPS = Number(process.env.CEP_BENCH_REPS ?? 5);
+const REPS = Number(process.env.CEP_BENCH_REPS ?? 7);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 interface Measured {
@@ -19,24 +19,40 @@ interface Measured {
   events: number;
 }
 
-function measure<E>(
-  run: (inputs: readonly Input<E>[]) => number,
-  inputs: readonly Input<E>[],
-  reps: number,
-): Measured {
-  const outputs = run(inputs); // warm-up (and the output count, to cross-check implementations)
-  const rates: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    gc?.();
-    const start = process.hrtime.bigint();
-    const n = run(inputs);
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (n !== outputs)
-      throw new Error(`an implementation gave ${n} outputs, then ${outputs}: not deterministic`);
-    rates.push(inputs.length / seconds);
+interface Contender<E> {
+  run: (inputs: readonly Input<E>[]) => number;
+  inputs: readonly Input<E>[];
+  reps: number;
+}
+
+/**
+ * Times the contenders in rounds (A, B, C, A, B, C, ...) rather than one after the other, so that
+ * load from other processes on a shared machine weighs on all of them alike.
+ */
+function measureInterleaved<E>(contenders: readonly Contender<E>[]): Measured[] {
+  const outputs = contenders.map((c) => c.run(c.inputs)); // warm-up, and the output counts
+  const rates: number[][] = contenders.map(() => []);
+  const rounds = Math.max(...contenders.map((c) => c.reps));
+  for (let r = 0; r < rounds; r++) {
+    contenders.forEach((c, i) => {
+      if (r >= c.reps) return;
+      gc?.();
+      const start = process.hrtime.bigint();
+      const n = c.run(c.inputs);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (n !== outputs[i])
+        throw new Error(`an implementation gave ${outputs[i]} outputs, then ${n}: not deterministic`);
+      (rates[i] as number[]).push(c.inputs.length / seconds);
+    });
   }
-  rates.sort((a, b) => a - b);
-  return { eventsPerSec: rates[Math.floor(rates.length / 2)] as number, outputs, events: inputs.length };
+  return contenders.map((c, i) => {
+    const sorted = (rates[i] as number[]).sort((a, b) => a - b);
+    return {
+      eventsPerSec: sorted[Math.floor(sorted.length / 2)] as number,
+      outputs: outputs[i] as number,
+      events: c.inputs.length,
+    };
+  });
 }
 
 interface Row {
@@ -59,13 +75,12 @@ function workload<E>(
   target: Pick<Row, "targetEventsPerSec" | "targetVsRxjs" | "targetVsHand">,
 ): Row {
   console.log(`measuring ${name} ...`);
-  const row: Row = {
-    workload: name,
-    cep: measure(cep, inputs, REPS),
-    rxjs: measure(rx, rxInputs, Math.min(REPS, 3)),
-    hand: measure(hand, inputs, REPS),
-    ...target,
-  };
+  const [cepM, rxM, handM] = measureInterleaved<E>([
+    { run: cep, inputs, reps: REPS },
+    { run: rx, inputs: rxInputs, reps: Math.min(REPS, 3) },
+    { run: hand, inputs, reps: REPS },
+  ]) as [Measured, Measured, Measured];
+  const row: Row = { workload: name, cep: cepM, rxjs: rxM, hand: handM, ...target };
   // RxJS runs over a prefix when it is too slow for the whole input; compare outputs on equal input.
   const check = rxInputs.length === inputs.length ? row.rxjs.outputs : rx(rxInputs);
   if (
@@ -166,7 +181,7 @@ const summary = rows.map((r) => {
   };
 });
 console.log(
-  `(median of ${REPS} runs after a warm-up, ${Math.min(REPS, 3)} for RxJS; RxJS runs (b) and (c) on a prefix of the inputs; ` +
+  `(median of ${REPS} runs after a warm-up, ${Math.min(REPS, 3)} for RxJS, interleaved; RxJS runs (b) and (c) on a prefix of the inputs; ` +
     `${gc === undefined ? "no forced GC between runs" : "GC between runs"}; node ${process.version})`,
 );
 console.log(JSON.stringify({ benchmark: "cep", node: process.version, reps: REPS, results: summary }));

@@ -414,10 +414,11 @@ export class Engine<E, O> {
 
   private removeInstance(rt: Runtime, rs: RuleState, inst: InstanceState, key: string): void {
     const timers = inst.timers;
-    for (const name in timers) {
-      (timers[name] as TimerState).live = false;
-      rt.liveTimers--;
-    }
+    if (timers !== NO_TIMERS)
+      for (const name in timers) {
+        (timers[name] as TimerState).live = false;
+        rt.liveTimers--;
+      }
     if (inst.timeout !== null) {
       inst.timeout.live = false;
       rt.liveTimers--;

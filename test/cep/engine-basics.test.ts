@@ -103,3 +103,20 @@ describe("Engine with a phased rule", () => {
     expect(a).toHaveLength(1);
   });
 });
+
+describe("keys are data, whatever they look like", () => {
+  it("handles keys such as __proto__ and constructor as ordinary keys, through snapshots too", () => {
+    const engine = new Engine<Ev, Out>({ rules: [nodeSilent] });
+    const s = engine.initialState();
+    for (const node of ["__proto__", "constructor", "toString", ""])
+      engine.step(s, { time: 0, event: heartbeat(node) });
+    const restored = engine.restore(JSON.parse(JSON.stringify(engine.snapshot(s))));
+    expect(engine.hash(restored)).toBe(engine.hash(s));
+    const keys = engine
+      .step(restored, { time: 5000 })
+      .outputs.map((o) => o.key)
+      .sort();
+    expect(keys).toEqual(["", "__proto__", "constructor", "toString"]);
+    expect(Object.getPrototypeOf(restored.processors["node-silent"])).toBe(Object.prototype);
+  });
+});
