@@ -85,6 +85,7 @@ export class Simulation {
   private readonly opts: SimOptions;
   private readonly founders: Membership;
   private fatalErrors: string[] = [];
+  private readonly isolated = new Set<ReplicaId>();
   events = 0;
 
   constructor(opts: SimOptions) {
@@ -253,11 +254,13 @@ export class Simulation {
   partition(groups: ReplicaId[][]): void {
     this.trace(() => `PARTITION ${groups.map((g) => g.join("+")).join(" | ")}`);
     this.network.partition(groups);
+    this.isolated.clear();
   }
 
   /** Cuts one replica off in both directions. */
   isolate(id: ReplicaId): void {
     this.trace(() => `ISOLATE ${id}`);
+    this.isolated.add(id);
     for (const o of this.ids) {
       if (o === id) continue;
       this.network.block(id, o);
@@ -268,14 +271,22 @@ export class Simulation {
   /** Reconnects one replica to everyone. */
   connect(id: ReplicaId): void {
     this.trace(() => `CONNECT ${id}`);
+    this.isolated.delete(id);
     for (const o of this.ids) {
       this.network.unblock(id, o);
       this.network.unblock(o, id);
     }
   }
 
+  /** Alive and not cut off with isolate(). */
+  isConnected(id: ReplicaId): boolean {
+    const r = this.replicas.get(id);
+    return r !== undefined && r.alive && r.node !== null && !this.isolated.has(id);
+  }
+
   heal(): void {
     this.trace(() => "HEAL");
+    this.isolated.clear();
     this.network.heal();
   }
 

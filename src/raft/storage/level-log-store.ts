@@ -48,9 +48,9 @@ export class LevelLogStore implements LogStore {
   private lastIndex = 0;
   private compactedIndex = 0;
   private compactedTerm = 0;
-  /** Term and vote as last written, to tell a commit-only hard state apart. */
-  private durableTerm = -1;
-  private durableVote: string | null = null;
+  /** Term and vote of the last hard state handed in, to tell a commit-only one apart. */
+  private latestTerm = -1;
+  private latestVote: string | null = null;
   /** The tail of the write queue: each write starts after the previous one ended. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -88,8 +88,8 @@ export class LevelLogStore implements LogStore {
     this.lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : this.compactedIndex;
     this.loaded = true;
     if (hardState) {
-      this.durableTerm = hardState.term;
-      this.durableVote = hardState.vote;
+      this.latestTerm = hardState.term;
+      this.latestVote = hardState.vote;
     }
     return {
       hardState: hardState && this.clampCommit(hardState),
@@ -99,12 +99,27 @@ export class LevelLogStore implements LogStore {
     };
   }
 
+  /**
+   * One batch, synced. One exception: a hard state that only moves the commit
+   * index (same term and vote as the last one handed in, no entries) is written
+   * without fsync and resolves at once. Only term and vote must be durable
+   * before Raft acts on them; commit is a hint the leader teaches again, and a
+   * lower one after a crash is harmless. Every commit advance is such a write,
+   * so this halves a busy replica's fsyncs and lets it apply without waiting.
+   */
   persist(update: { hardState?: HardState; entries?: Entry[] }): Promise<void> {
     this.assertLoaded();
     const entries = update.entries ?? [];
+    const hs = update.hardState;
     // Validate before queueing, so a caller's mistake is reported at its call.
     if (entries.length > 0) this.checkAppend(entries);
-    return this.enqueue(async () => {
+    const onlyCommit =
+      entries.length === 0 && hs !== undefined && hs.term === this.latestTerm && hs.vote === this.latestVote;
+    if (hs) {
+      this.latestTerm = hs.term;
+      this.latestVote = hs.vote;
+    }
+    const write = this.enqueue(async () => {
       const batch = this.db.batch();
       let newLast = this.lastIndex;
       if (entries.length > 0) {
@@ -119,23 +134,19 @@ export class LevelLogStore implements LogStore {
         // A follower's conflicting suffix goes in the same write as its replacement.
         for (let i = newLast + 1; i <= this.lastIndex; i++) batch.del(entryKey(i));
       }
-      const hs = update.hardState;
       if (hs) batch.put(HARD_STATE_KEY, encodeHardState(hs));
-      // Only term and vote must be durable before Raft acts on them; commit is a hint
-      // the leader teaches again. A write that changes nothing else skips the fsync,
-      // which halves the fsyncs of a busy replica (every commit advance is such a write).
-      const onlyCommit =
-        entries.length === 0 &&
-        hs !== undefined &&
-        hs.term === this.durableTerm &&
-        hs.vote === this.durableVote;
       await batch.write({ sync: this.sync && !onlyCommit });
       this.lastIndex = newLast;
-      if (hs) {
-        this.durableTerm = hs.term;
-        this.durableVote = hs.vote;
-      }
     });
+    if (!onlyCommit) return write;
+    // Nobody waits for it, so a failure is reported here; the next synced write would fail too.
+    write.catch((err: unknown) =>
+      this.options.onWarning?.("could not write the commit hint", {
+        dir: this.options.dir,
+        err: String(err),
+      }),
+    );
+    return Promise.resolve();
   }
 
   compact(index: number, term: number): Promise<void> {
