@@ -50,9 +50,8 @@ describe("persistence scenarios", () => {
 
   it("persist 2: repeated crashes of followers in turn keep every commit", async () => {
     sim = await cluster(5, { seed: 21 });
-    let index = 0;
     for (let iter = 0; iter < 5; iter++) {
-      index = await one(sim, `a${iter}`, 5);
+      await one(sim, `a${iter}`, 5);
       const leader = await checkOneLeader(sim);
       const [f1, f2] = otherThan(sim, leader) as [string, string];
       sim.crash(f1);
@@ -69,7 +68,7 @@ describe("persistence scenarios", () => {
       await one(sim, `c${iter}`, 3);
       for (const id of sim.ids) sim.restart(id);
     }
-    index = await one(sim, "last", 5);
+    const index = await one(sim, "last", 5);
     expect(nApplied(sim, index)).toBe(5);
   });
 
