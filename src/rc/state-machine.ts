@@ -57,6 +57,7 @@ export class RcStateMachine implements StateMachine {
   private dedup: DedupTable;
   private incidents: IncidentRecord = { count: 0, recent: [] };
   private coordinator: Coordinator;
+  private summaryCache: { count: number; hash: string } | undefined;
 
   constructor(options: RcStateMachineOptions = {}) {
     this.config = options.config ?? DEFAULT_RC_CONFIG;
@@ -114,6 +115,7 @@ export class RcStateMachine implements StateMachine {
       throw new RcSnapshotError(`snapshot is not JSON: ${(err as Error).message}`);
     }
     this.fromData(parsed);
+    this.summaryCache = undefined;
   }
 
   // ---------------------------------------------------------------- queries
@@ -121,6 +123,16 @@ export class RcStateMachine implements StateMachine {
   /** SHA-256 of the canonical state: equal on replicas that applied the same entries. */
   stateHash(): string {
     return sha256Hex(this.snapshot());
+  }
+
+  /**
+   * The last applied index and the state hash there (for a replica's status).
+   * The hash is computed once per index: it serialises the whole state.
+   */
+  summary(): { count: number; hash: string } {
+    if (this.summaryCache?.count !== this.appliedIndex)
+      this.summaryCache = { count: this.appliedIndex, hash: this.stateHash() };
+    return this.summaryCache;
   }
 
   get graph(): Graph {
