@@ -41,6 +41,11 @@ interface EvictEntry {
 
 /** Indexes derived from a state (never serialised): rebuilt whenever a state is first seen. */
 interface Runtime {
+  /**
+   * Timer records no longer in the state, for reuse. A record may still be named by old queue
+   * entries; those never match it again, because sequence numbers are never reused.
+   */
+  free: TimerState[];
   /** The result of a step without outputs, shared (frozen) by all such steps of this state. */
   quiet?: StepResult<never>;
   /** state.processors by processor index (the objects are updated in place, never replaced). */
@@ -416,11 +421,11 @@ export class Engine<E, O> {
     const timers = inst.timers;
     if (timers !== NO_TIMERS)
       for (const name in timers) {
-        (timers[name] as TimerState).live = false;
+        release(rt, timers[name] as TimerState);
         rt.liveTimers--;
       }
     if (inst.timeout !== null) {
-      inst.timeout.live = false;
+      release(rt, inst.timeout);
       rt.liveTimers--;
     }
     delete rs.instances[key];
@@ -483,7 +488,18 @@ export class Engine<E, O> {
     const seq = state.seq++;
     const rec = name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name];
     if (rec === undefined || rec === null) {
-      const fresh: TimerState = { due, seq, hd: due, hs: seq, proc, key, name, live: true };
+      let fresh = rt.free.pop();
+      if (fresh === undefined)
+        fresh = { due, seq, hd: due, hs: seq, proc, key, name, live: true, pooled: false };
+      else {
+        fresh.due = fresh.hd = due;
+        fresh.seq = fresh.hs = seq;
+        fresh.proc = proc;
+        fresh.key = key;
+        fresh.name = name;
+        fresh.live = true;
+        fresh.pooled = false;
+      }
       if (name === PHASE_TIMEOUT) inst.timeout = fresh;
       else {
         if (inst.timers === NO_TIMERS) inst.timers = {};
@@ -505,14 +521,14 @@ export class Engine<E, O> {
   private cancelTimer(rt: Runtime, inst: InstanceState, name: string): void {
     if (name === PHASE_TIMEOUT) {
       if (inst.timeout !== null) {
-        inst.timeout.live = false;
+        release(rt, inst.timeout);
         inst.timeout = null;
         rt.liveTimers--;
       }
     } else {
       const rec = inst.timers[name];
       if (rec !== undefined) {
-        rec.live = false;
+        release(rt, rec);
         delete inst.timers[name];
         rt.liveTimers--;
       }
@@ -534,15 +550,18 @@ export class Engine<E, O> {
         heap.push(rec.due, rec.seq, rec);
         continue;
       }
-      const rule = this.processors[rec.proc] as Rule<E, O>;
-      const rs = rt.states[rec.proc] as RuleState;
-      const inst = rs.instances[rec.key] as InstanceState;
-      rec.live = false;
-      if (rec.name === PHASE_TIMEOUT) inst.timeout = null;
-      else delete inst.timers[rec.name];
+      const proc = rec.proc;
+      const key = rec.key;
+      const name = rec.name;
+      const rule = this.processors[proc] as Rule<E, O>;
+      const rs = rt.states[proc] as RuleState;
+      const inst = rs.instances[key] as InstanceState;
+      if (name === PHASE_TIMEOUT) inst.timeout = null;
+      else delete inst.timers[name];
+      release(rt, rec);
       rt.liveTimers--;
       state.time = due;
-      this.timerFired(state, rt, rec.proc, rule, rs, inst, rec.key, rec.name, due);
+      this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
     }
   }
 
@@ -630,7 +649,8 @@ export class Engine<E, O> {
   // ---- outputs ----
 
   private push(output: Output<O>): void {
-    (this.outputs ??= []).push(output);
+    if (this.outputs === undefined) this.outputs = [output];
+    else this.outputs.push(output);
   }
 
   private emit(state: EngineState, rule: string, key: string, time: number, data: unknown): void {
@@ -678,7 +698,13 @@ export class Engine<E, O> {
   }
 
   private buildRuntime(state: EngineState): Runtime {
-    const rt: Runtime = { states: [], timers: new TimerHeap<TimerState>(), liveTimers: 0, evict: [] };
+    const rt: Runtime = {
+      free: [],
+      states: [],
+      timers: new TimerHeap<TimerState>(),
+      liveTimers: 0,
+      evict: [],
+    };
     this.processors.forEach((p, proc) => {
       const ps = state.processors[p.name];
       if (ps === undefined || ps.kind !== p.kind)
@@ -698,6 +724,7 @@ export class Engine<E, O> {
           rec.key = key;
           rec.name = name;
           rec.live = true;
+          rec.pooled = false;
           rt.timers.push(rec.due, rec.seq, rec);
           rt.liveTimers++;
         }
@@ -729,6 +756,15 @@ export class Engine<E, O> {
         });
       }
     });
+  }
+}
+
+/** A timer record that left the state: mark it dead and keep it for reuse (at most once). */
+function release(rt: Runtime, rec: TimerState): void {
+  rec.live = false;
+  if (!rec.pooled && rt.free.length < 4096) {
+    rec.pooled = true;
+    rt.free.push(rec);
   }
 }
 

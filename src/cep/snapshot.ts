@@ -271,5 +271,5 @@ function isCount(v: unknown): boolean {
 
 /** The engine fills in `proc` and `key` when it builds its timer queue from the restored state. */
 function indexedTimer(due: number, seq: number, name: string): TimerState {
-  return { due, seq, hd: due, hs: seq, proc: -1, key: "", name, live: true };
+  return { due, seq, hd: due, hs: seq, proc: -1, key: "", name, live: true, pooled: false };
 }

@@ -67,6 +67,8 @@ export interface TimerState {
   key: string;
   name: string;
   live: boolean;
+  /** On the engine's free list of records, for reuse. */
+  pooled: boolean;
 }
 
 export interface InstanceState {
