@@ -14,3 +14,5 @@ export { RcSnapshotError, type RcStateData } from "./snapshot-data.js";
 export { CLUSTER_ID } from "./topology.js";
 export { BROADCAST } from "./coordinator.js";
 export { validateEvent } from "./validate.js";
+export { FailureDetector, type FailureDetectorConfig } from "./leader/failure-detector.js";
+export { DispatchPlan, type Delivery, type OutboxView } from "./leader/dispatch-plan.js";

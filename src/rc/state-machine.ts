@@ -164,6 +164,17 @@ export class RcStateMachine implements StateMachine {
     return this.coordinator.nodesAwaitingEpoch();
   }
 
+  /** Nodes online in the graph, sorted: those the leader's failure detector watches. */
+  onlineNodes(): string[] {
+    return this.graph.byKind("Node").filter((id) => this.graph.attr(id, "state") === "online");
+  }
+
+  /** True when a rule timer is due by `now`: the leader should propose a Tick. */
+  tickDue(now: number): boolean {
+    const due = this.nextTimerDue();
+    return due !== undefined && due <= now;
+  }
+
   /** When the next rule timer falls due (log time), so the leader knows when to propose a Tick. */
   nextTimerDue(): number | undefined {
     return this.coordinator.rules.nextDue();
