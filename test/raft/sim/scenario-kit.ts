@@ -81,3 +81,24 @@ export function otherThan(sim: Simulation, ...ids: ReplicaId[]): ReplicaId[] {
 export function termOf(sim: Simulation, id: ReplicaId): number {
   return sim.node(id).core.term;
 }
+
+/** Runs the simulation until `p` settles (the caller's promise needs simulated time to pass). */
+export async function settle<T>(sim: Simulation, p: Promise<T>, maxMs = 10_000): Promise<T> {
+  let done = false;
+  let value: T | undefined;
+  let error: unknown = null;
+  p.then(
+    (v) => {
+      done = true;
+      value = v;
+    },
+    (e: unknown) => {
+      done = true;
+      error = e ?? new Error("rejected");
+    },
+  );
+  await sim.runUntil(() => done, maxMs);
+  if (!done) throw new Error(`did not settle within ${maxMs}ms of simulated time`);
+  if (error !== null) throw error;
+  return value as T;
+}
