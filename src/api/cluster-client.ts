@@ -118,7 +118,7 @@ export class ClusterClient {
           throw e;
         }
         // No leader known or the replica is down: wait a little, then try the next one.
-        if (attempt >= this.options.addresses.length - 1) await sleep(Math.min(200, 20 * attempt));
+        if (attempt >= this.options.addresses.length - 1) await sleep(Math.min(50, 10 * attempt));
       }
     }
     throw lastError ?? new Error("no replica answered");

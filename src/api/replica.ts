@@ -117,6 +117,17 @@ export class Replica implements ReplicaControl {
         );
       }
     }
+    // Already so: answer as if done, so that a client's retry of a change that went through
+    // (its answer lost in a failover) does not turn into an error.
+    const now = this.node.status().membership;
+    const settled =
+      (op === "addLearner" && (now.learners.includes(id) || now.voters.includes(id))) ||
+      (op === "promote" && now.voters.includes(id) && !(now.outgoing ?? []).includes(id)) ||
+      (op === "remove" &&
+        !now.voters.includes(id) &&
+        !now.learners.includes(id) &&
+        !(now.outgoing ?? []).includes(id));
+    if (settled) return { voters: now.voters, learners: now.learners, index: this.node.status().commitIndex };
     this.log.info({ op, member: id }, "membership change requested");
     const membership =
       op === "addLearner"
