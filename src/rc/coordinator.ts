@@ -165,9 +165,10 @@ export class Coordinator {
   }
 
   private nodeHeard(nodeId: string, epoch: number): Outcome {
-    this.graph.require(nodeId, "Node");
-    this.recordEpochAck(nodeId, epoch);
-    if (this.graph.attr(nodeId, "state") !== "online") this.bringOnline(nodeId);
+    // The most frequent event: one lookup, and nothing written unless something changed.
+    const node = this.graph.require(nodeId, "Node");
+    if (epoch > ((node.attrs.ackedEpoch as number | undefined) ?? 0)) this.recordEpochAck(nodeId, epoch);
+    if (node.attrs.state !== "online") this.bringOnline(nodeId);
     return APPLIED;
   }
 
@@ -467,9 +468,11 @@ export class Coordinator {
 
   /** Re-derives whether `nodeId` is usable and awaited; ends the broadcast when nobody is awaited. */
   private refreshAwaiting(nodeId: string): void {
-    if (this.isUsable(nodeId)) this.usable.add(nodeId);
+    const attrs = this.graph.get(nodeId)?.attrs;
+    const usable = attrs !== undefined && attrs.state === "online" && attrs.drained !== true;
+    if (usable) this.usable.add(nodeId);
     else this.usable.delete(nodeId);
-    if (this.awaitsEpoch(nodeId)) this.awaiting.add(nodeId);
+    if (usable && ((attrs.ackedEpoch as number | undefined) ?? 0) < this.epoch()) this.awaiting.add(nodeId);
     else if (this.awaiting.delete(nodeId) && this.awaiting.size === 0)
       this.outbox.cancel(`epoch:${BROADCAST}`);
   }

@@ -342,10 +342,13 @@ function isOutboxData(x: unknown): x is RcStateData["outbox"] {
 
 function isDedupData(x: unknown): x is RcStateData["dedup"] {
   if (typeof x !== "object" || x === null) return false;
-  const ids = (x as RcStateData["dedup"]).ids;
+  const { ids, times } = x as RcStateData["dedup"];
   return (
     Array.isArray(ids) &&
-    ids.every((e) => Array.isArray(e) && typeof e[0] === "string" && Number.isFinite(e[1]))
+    Array.isArray(times) &&
+    ids.length === times.length &&
+    ids.every((id) => typeof id === "string") &&
+    times.every((t) => Number.isFinite(t))
   );
 }
 
