@@ -2,22 +2,30 @@ import { canonicalHash } from "./canonical.js";
 import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError, describeError } from "./errors.js";
 import type { Flow } from "./flow.js";
-import { MinHeap } from "./heap.js";
-import { TimerHeap } from "./timer-heap.js";
 import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
+import {
+  NO_TIMERS,
+  buildRuntime,
+  cancelTimer,
+  compactRuntime,
+  earliestDue,
+  evictionVictim,
+  release,
+  removeInstance,
+  setTimer,
+  type Runtime,
+} from "./runtime.js";
 import { restoreState, snapshotView, toSnapshot, type Snapshot } from "./snapshot.js";
 import type {
   EngineState,
   ErrorInfo,
   FlowState,
   Input,
-  ProcessorState,
   InstanceState,
   Output,
   OverflowInfo,
   RuleState,
   StepResult,
-  TimerState,
   TraceEntry,
 } from "./types.js";
 
@@ -34,33 +42,9 @@ export interface StepOptions {
   readonly explain?: boolean;
 }
 
-interface EvictEntry {
-  touched: number;
-  key: string;
-}
-
-/** Indexes derived from a state (never serialised): rebuilt whenever a state is first seen. */
-interface Runtime {
-  /**
-   * Timer records no longer in the state, for reuse. A record may still be named by old queue
-   * entries; those never match it again, because sequence numbers are never reused.
-   */
-  free: TimerState[];
-  /** The result of a step without outputs, shared (frozen) by all such steps of this state. */
-  quiet?: StepResult<never>;
-  /** state.processors by processor index (the objects are updated in place, never replaced). */
-  states: ProcessorState[];
-  timers: TimerHeap<TimerState>;
-  liveTimers: number;
-  evict: (MinHeap<EvictEntry> | undefined)[];
-}
-
-const evictLess = (a: EvictEntry, b: EvictEntry): boolean => a.touched < b.touched;
 const NO_OUTPUTS: readonly Output<never>[] = Object.freeze([]);
 // New instances share one empty buffer: handlers copy before writing (see MutableContext).
 const NO_ITEMS: InstanceState["buffer"] = Object.freeze([]) as unknown as InstanceState["buffer"];
-// Likewise one empty timer table, replaced by the instance's own on its first named timer.
-const NO_TIMERS: InstanceState["timers"] = Object.freeze({}) as InstanceState["timers"];
 
 /**
  * Runs rules and flows over inputs: `step(state, input) -> { state, outputs }`.
@@ -132,7 +116,11 @@ export class Engine<E, O> {
         this.flowStep(state, rt.states[i] as FlowState, p, time, hasEvent, input.event);
       }
     }
-    this.compact(state, rt);
+    if (++this.stepsSinceCompact >= 256) {
+      // The checks are cheap, but not free: every 256 steps is enough to bound the indexes.
+      this.stepsSinceCompact = 0;
+      compactRuntime(this.processors, state, rt);
+    }
     const outputs = this.outputs;
     const trace = this.trace;
     this.outputs = undefined;
@@ -189,23 +177,7 @@ export class Engine<E, O> {
 
   /** The earliest pending timer's due time, or undefined: when the next Tick is worth sending. */
   nextDue(state: EngineState): number | undefined {
-    const heap = this.runtime(state).timers;
-    while (heap.size > 0) {
-      const due = heap.topDue;
-      const seq = heap.topSeq;
-      const rec = heap.topRef;
-      if (!rec.live || rec.hd !== due || rec.hs !== seq) {
-        heap.pop(); // stale entry: drop it now
-      } else if (rec.due !== due || rec.seq !== seq) {
-        heap.pop(); // the timer was moved later: requeue it where it really is
-        rec.hd = rec.due;
-        rec.hs = rec.seq;
-        heap.push(rec.due, rec.seq, rec);
-      } else {
-        return due;
-      }
-    }
-    return undefined;
+    return earliestDue(this.runtime(state));
   }
 
   // ---- rules ----
@@ -388,17 +360,17 @@ export class Engine<E, O> {
       const ops = ctx.timerOps;
       for (let i = 0; i < ops.length; i++) {
         const [name, due] = ops[i] as [string, number | undefined];
-        if (due === undefined) this.cancelTimer(rt, inst, name);
-        else this.setTimer(state, rt, proc, key, inst, name, due);
+        if (due === undefined) cancelTimer(rt, inst, name);
+        else setTimer(state, rt, proc, key, inst, name, due);
       }
       if (ended) {
-        this.removeInstance(rt, rs, inst, key);
+        removeInstance(rt, rs, inst, key);
       } else if (nextName !== undefined || created) {
         if (nextName !== undefined) inst.phase = nextName;
         // Leaving a phase cancels its timeout and entering one starts it: moving the record in
         // place (rather than cancel + start) keeps a restart free of heap work.
-        if (timeoutDue !== undefined) this.setTimer(state, rt, proc, key, inst, PHASE_TIMEOUT, timeoutDue);
-        else if (nextName !== undefined) this.cancelTimer(rt, inst, PHASE_TIMEOUT);
+        if (timeoutDue !== undefined) setTimer(state, rt, proc, key, inst, PHASE_TIMEOUT, timeoutDue);
+        else if (nextName !== undefined) cancelTimer(rt, inst, PHASE_TIMEOUT);
       }
     }
     if (this.trace !== undefined)
@@ -417,22 +389,7 @@ export class Engine<E, O> {
       });
   }
 
-  private removeInstance(rt: Runtime, rs: RuleState, inst: InstanceState, key: string): void {
-    const timers = inst.timers;
-    if (timers !== NO_TIMERS)
-      for (const name in timers) {
-        release(rt, timers[name] as TimerState);
-        rt.liveTimers--;
-      }
-    if (inst.timeout !== null) {
-      release(rt, inst.timeout);
-      rt.liveTimers--;
-    }
-    delete rs.instances[key];
-    rs.count--;
-  }
-
-  /** Evicts the least recently active instance (smallest `touched`, which is unique). */
+  /** Evicts the least recently active instance and reports it. */
   private evictOne(
     state: EngineState,
     rt: Runtime,
@@ -440,100 +397,15 @@ export class Engine<E, O> {
     rule: Rule<E, O>,
     rs: RuleState,
     time: number,
-  ): void {
-    let heap = rt.evict[proc];
-    if (heap === undefined) {
-      // Built the first time a rule reaches its bound; kept up to date from then on.
-      heap = new MinHeap(evictLess);
-      for (const key of Object.keys(rs.instances))
-        heap.push({ touched: (rs.instances[key] as InstanceState).touched, key });
-      rt.evict[proc] = heap;
-    }
-    for (;;) {
-      const top = heap.pop();
-      if (top === undefined) return;
-      const inst = rs.instances[top.key];
-      if (inst === undefined) continue;
-      if (inst.touched !== top.touched) {
-        top.touched = inst.touched; // touched since it was queued: requeue at its real place
-        heap.push(top);
-        continue;
-      }
-      this.removeInstance(rt, rs, inst, top.key);
-      this.overflow(state, rule.name, top.key, time, {
-        reason: "instances",
-        phase: inst.phase,
-        local: inst.local,
-      });
-      return;
-    }
+  ) {
+    const key = evictionVictim(rt, proc, rs);
+    if (key === undefined) return;
+    const inst = rs.instances[key] as InstanceState;
+    removeInstance(rt, rs, inst, key);
+    this.overflow(state, rule.name, key, time, { reason: "instances", phase: inst.phase, local: inst.local });
   }
 
   // ---- timers ----
-
-  /**
-   * Heap entries are not updated when a timer is moved later: the timer's record keeps the
-   * position of its entry (hd, hs), and when that entry comes up early it is re-queued at the
-   * record's real time. Restarting a timeout on every event therefore costs no heap operation.
-   */
-  private setTimer(
-    state: EngineState,
-    rt: Runtime,
-    proc: number,
-    key: string,
-    inst: InstanceState,
-    name: string,
-    due: number,
-  ): void {
-    const seq = state.seq++;
-    const rec = name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name];
-    if (rec === undefined || rec === null) {
-      let fresh = rt.free.pop();
-      if (fresh === undefined)
-        fresh = { due, seq, hd: due, hs: seq, proc, key, name, live: true, pooled: false };
-      else {
-        fresh.due = fresh.hd = due;
-        fresh.seq = fresh.hs = seq;
-        fresh.proc = proc;
-        fresh.key = key;
-        fresh.name = name;
-        fresh.live = true;
-        fresh.pooled = false;
-      }
-      if (name === PHASE_TIMEOUT) inst.timeout = fresh;
-      else {
-        if (inst.timers === NO_TIMERS) inst.timers = {};
-        inst.timers[name] = fresh;
-      }
-      rt.liveTimers++;
-      rt.timers.push(due, seq, fresh);
-      return;
-    }
-    rec.due = due;
-    rec.seq = seq;
-    if (rec.hd > due) {
-      rec.hd = due;
-      rec.hs = seq;
-      rt.timers.push(due, seq, rec);
-    }
-  }
-
-  private cancelTimer(rt: Runtime, inst: InstanceState, name: string): void {
-    if (name === PHASE_TIMEOUT) {
-      if (inst.timeout !== null) {
-        release(rt, inst.timeout);
-        inst.timeout = null;
-        rt.liveTimers--;
-      }
-    } else {
-      const rec = inst.timers[name];
-      if (rec !== undefined) {
-        release(rt, rec);
-        delete inst.timers[name];
-        rt.liveTimers--;
-      }
-    }
-  }
 
   private fireTimers(state: EngineState, rt: Runtime, until: number): void {
     const heap = rt.timers;
@@ -689,82 +561,12 @@ export class Engine<E, O> {
     if (state === this.lastState && this.lastRuntime !== undefined) return this.lastRuntime;
     let rt = this.runtimes.get(state);
     if (rt === undefined) {
-      rt = this.buildRuntime(state);
+      rt = buildRuntime(this.processors, state);
       this.runtimes.set(state, rt);
     }
     this.lastState = state;
     this.lastRuntime = rt;
     return rt;
-  }
-
-  private buildRuntime(state: EngineState): Runtime {
-    const rt: Runtime = {
-      free: [],
-      states: [],
-      timers: new TimerHeap<TimerState>(),
-      liveTimers: 0,
-      evict: [],
-    };
-    this.processors.forEach((p, proc) => {
-      const ps = state.processors[p.name];
-      if (ps === undefined || ps.kind !== p.kind)
-        throw new CepInputError(`the state has no ${p.kind} "${p.name}": was it made by another engine?`);
-      rt.states.push(ps);
-      rt.evict.push(undefined);
-      if (ps.kind !== "rule") return;
-      for (const key of Object.keys(ps.instances).sort()) {
-        const inst = ps.instances[key] as InstanceState;
-        const names = Object.keys(inst.timers);
-        if (inst.timeout !== null) names.push(PHASE_TIMEOUT);
-        for (const name of names) {
-          const rec = (name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name]) as TimerState;
-          rec.hd = rec.due;
-          rec.hs = rec.seq;
-          rec.proc = proc;
-          rec.key = key;
-          rec.name = name;
-          rec.live = true;
-          rec.pooled = false;
-          rt.timers.push(rec.due, rec.seq, rec);
-          rt.liveTimers++;
-        }
-      }
-    });
-    return rt;
-  }
-
-  /** Drops stale heap entries once they outnumber the live ones, so memory stays bounded. */
-  private compact(state: EngineState, rt: Runtime): void {
-    if (++this.stepsSinceCompact < 256) return; // the checks are cheap, but not free
-    this.stepsSinceCompact = 0;
-    if (rt.timers.size > 2 * rt.liveTimers + 1024) {
-      rt.timers.retain((due, seq, rec) => rec.live && rec.hd === due && rec.hs === seq);
-    }
-    this.processors.forEach((p, proc) => {
-      const heap = rt.evict[proc];
-      if (heap === undefined || p.kind !== "rule") return;
-      // (reached only every 256 steps)
-      const rs = state.processors[p.name] as RuleState;
-      if (heap.size > 2 * rs.count + 1024) {
-        const seen = new Set<string>();
-        heap.retain((e) => {
-          const inst = rs.instances[e.key];
-          if (inst === undefined || seen.has(e.key)) return false;
-          seen.add(e.key);
-          e.touched = inst.touched;
-          return true;
-        });
-      }
-    });
-  }
-}
-
-/** A timer record that left the state: mark it dead and keep it for reuse (at most once). */
-function release(rt: Runtime, rec: TimerState): void {
-  rec.live = false;
-  if (!rec.pooled && rt.free.length < 4096) {
-    rec.pooled = true;
-    rt.free.push(rec);
   }
 }
 

@@ -120,3 +120,19 @@ describe("keys are data, whatever they look like", () => {
     expect(Object.getPrototypeOf(restored.processors["node-silent"])).toBe(Object.prototype);
   });
 });
+
+describe("states copied outside the engine", () => {
+  it("a structuredClone of a state steps like the original, keys like constructor included", () => {
+    const engine = new Engine<Ev, Out>({ rules: [nodeSilent] });
+    const s = engine.initialState();
+    engine.step(s, { time: 0, event: heartbeat("constructor") });
+    engine.step(s, { time: 1, event: heartbeat("n2") });
+    const copy = structuredClone(s);
+    for (const state of [s, copy]) engine.step(state, { time: 2, event: heartbeat("toString") });
+    const a = engine.step(s, { time: 6000, event: heartbeat("constructor") }).outputs;
+    const b = engine.step(copy, { time: 6000, event: heartbeat("constructor") }).outputs;
+    expect(b).toEqual(a);
+    expect(a.map((o) => o.key)).toEqual(["constructor", "n2", "toString"]);
+    expect(engine.hash(copy)).toBe(engine.hash(s));
+  });
+});
