@@ -396,12 +396,13 @@ export class Coordinator {
     this.feed({ t: "node-up", nodeId });
     if (this.graph.attr(nodeId, "drained") === true) return;
     const processes = this.graph.neighbours(nodeId, "runs");
-    const toStart = processes.filter(
-      (pid) =>
-        this.graph.attr(pid, "recovering") !== true &&
-        (joined || this.graph.attr(pid, "state") !== "online") &&
-        this.graph.attr(pid, "state") !== "starting",
-    );
+    // After a join (a fresh node service) every process not under recovery is
+    // started; after a heartbeat only those that are neither running nor starting.
+    const toStart = processes.filter((pid) => {
+      if (this.graph.attr(pid, "recovering") === true) return false;
+      const state = this.graph.attr(pid, "state");
+      return joined || (state !== "online" && state !== "starting");
+    });
     for (const processId of processes)
       if (this.graph.attr(processId, "recovering") === true) this.feed({ t: "process-node-up", processId });
     if (toStart.length > 0) this.startProcesses(nodeId, toStart);

@@ -80,8 +80,13 @@ export class RcStateMachine implements StateMachine {
 
   /** apply() without the encoding: the result as a message. */
   applyEntry(entry: Entry): RcApplyResult {
-    if (entry.index > this.appliedIndex) this.appliedIndex = entry.index;
     const c = this.coordinator;
+    if (entry.index <= this.appliedIndex) {
+      // Raft never applies an index twice; if a driver did, applying it again would break exactly-once.
+      const error = `entry ${entry.index} is already applied (last applied ${this.appliedIndex})`;
+      return { index: entry.index, events: [], commands: [], error, timeMs: c.now };
+    }
+    this.appliedIndex = entry.index;
     c.issued = [];
     const result: RcApplyResult = { index: entry.index, events: [], commands: [], error: "", timeMs: c.now };
     if (entry.type === EntryType.Normal) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EventOutcome } from "../../src/gen/halon/v1/events.js";
 import { EntryType } from "../../src/raft/types.js";
-import { encodeRulesVersion, makeEvent, encodeEventBatch } from "../../src/rc/entry.js";
+import { decodeApplyResult, encodeRulesVersion, makeEvent, encodeEventBatch } from "../../src/rc/entry.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
 import { outcomeOf, runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
 
@@ -171,3 +171,30 @@ function withoutIndex(bytes: Uint8Array): unknown {
   delete d.appliedIndex;
   return d;
 }
+
+describe("entries", () => {
+  it("an index applied twice is refused the second time and changes nothing", () => {
+    const s = new Scenario();
+    runningCluster(s, { hosts: 1, processesPerNode: 1 });
+    const last = s.log[s.log.length - 1] as NonNullable<(typeof s.log)[number]>;
+    const hash = s.sm.stateHash();
+    const again = decodeApplyResult(s.sm.apply(last));
+    expect(again.error).toMatch(/already applied/);
+    expect(s.sm.stateHash()).toBe(hash);
+  });
+
+  it("a node service that restarts (joins again) gets all its processes started, even those starting", () => {
+    const s = new Scenario();
+    runningCluster(s, { hosts: 1, processesPerNode: 2 });
+    s.event({ processLocalRestart: { processId: "proc-0-0", instance: 5, reason: "" } });
+    const r = s.event({ nodeJoined: { nodeId: "node-0", hostId: "host-0", address: "", epoch: 0 } });
+    expect(r.commands[0]?.startProcesses?.processes.map((p) => [p.processId, p.instance])).toEqual([
+      ["proc-0-0", 6],
+      ["proc-0-1", 2],
+    ]);
+    const again = s.event({ nodeJoined: { nodeId: "node-0", hostId: "host-0", address: "", epoch: 0 } });
+    expect(again.commands[0]?.startProcesses?.processes.map((p) => p.instance)).toEqual([7, 3]);
+    // The older start command was superseded: one pending start for the node.
+    expect(s.pending().filter((c) => c.startProcesses)).toHaveLength(1);
+  });
+});
