@@ -234,6 +234,7 @@ export class RaftCore {
       }
       // A transfer that did not finish within an election timeout is abandoned.
       this.leadTransferee = null;
+      if (!this.promotable()) this.handOver();
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
@@ -662,7 +663,7 @@ export class RaftCore {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead);
     if (this.leadTransferee !== null)
       throw new ProposalDroppedError(`leadership is moving to ${this.leadTransferee}`);
-    if (!this.progress.has(this.id)) throw new ProposalDroppedError("this replica is being removed");
+    if (!this.promotable()) throw new ProposalDroppedError("this replica is no longer a voter");
   }
 
   /** Proposes a membership change; returns the index of its Config entry. */
@@ -701,6 +702,15 @@ export class RaftCore {
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
     else this.sendAppend(target, true);
     return target;
+  }
+
+  /** A leader that is no longer a voter passes the office on. */
+  private handOver(): void {
+    try {
+      this.transferLeadership();
+    } catch {
+      // No voter to hand over to (yet): try again at the next election timeout.
+    }
   }
 
   private sendTimeoutNow(to: ReplicaId): void {
@@ -889,12 +899,19 @@ export class RaftCore {
     }
     this.membership = applyConfigEntry(this.membership, payload);
     if (this.role !== Role.Leader) return;
+    this.syncProgress();
     if (!isVoter(this.membership, this.id)) {
-      // Removed or demoted: hand over by stepping down; the others elect.
-      this.becomeFollower(this.term, null);
+      // Removed or demoted. Stepping down at once could leave the others
+      // unable to elect anyone: they may not know yet that the change is
+      // committed and still need this replica's vote under the old (joint)
+      // membership. So keep leading, without counting ourselves and without
+      // accepting proposals, spread the commit index, and hand over to the
+      // most up-to-date voter (TimeoutNow), retried every election timeout.
+      this.pendingBroadcast = true;
+      this.bcastAppend(true);
+      this.handOver();
       return;
     }
-    this.syncProgress();
     if (this.leadTransferee !== null && !isVoter(this.membership, this.leadTransferee))
       this.leadTransferee = null;
     if (this.maybeCommit()) this.pendingBroadcast = true;

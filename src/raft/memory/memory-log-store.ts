@@ -16,7 +16,7 @@ export class MemoryLogStore implements LogStore {
   private entries: Entry[] = [];
   private compactedIndex = 0;
   private compactedTerm = 0;
-  private pending: { seq: number; op: Op; resolve: () => void }[] = [];
+  private pending: { seq: number; op: Op; resolve: () => void; reject: (e: Error) => void }[] = [];
   private seq = 0;
   private closed = false;
   /** Called with every write as it becomes durable (the simulator checks logs here). */
@@ -80,8 +80,8 @@ export class MemoryLogStore implements LogStore {
   private enqueue(op: Op): Promise<void> {
     if (this.closed) return Promise.reject(new Error("log store is closed"));
     const seq = ++this.seq;
-    return new Promise((resolve) => {
-      this.pending.push({ seq, op, resolve });
+    return new Promise((resolve, reject) => {
+      this.pending.push({ seq, op, resolve, reject });
       this.scheduler(() => this.syncThrough(seq));
     });
   }
@@ -89,9 +89,13 @@ export class MemoryLogStore implements LogStore {
   /** Writes reach the disk in order: syncing one makes every earlier one durable too. */
   private syncThrough(seq: number): void {
     while (this.pending.length > 0 && (this.pending[0] as { seq: number }).seq <= seq) {
-      const w = this.pending.shift() as { seq: number; op: Op; resolve: () => void };
-      this.applyOp(w.op);
-      w.resolve();
+      const w = this.pending.shift() as (typeof this.pending)[number];
+      try {
+        this.applyOp(w.op);
+        w.resolve();
+      } catch (e) {
+        w.reject(e as Error);
+      }
     }
   }
 

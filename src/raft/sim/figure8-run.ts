@@ -78,10 +78,12 @@ export async function figure8Run(seed: number, opts: Figure8Options = {}): Promi
       sim.checker.liveness("no write committed after every replica restarted");
     if (ok && final !== null) {
       const target = (final as { index: number }).index;
+      const stopNudging = sim.nudgeEvery(1000);
       const done = await sim.runUntil(
         () => ids.every((id) => (sim.replica(id).node?.status().appliedIndex ?? 0) >= target),
         30_000,
       );
+      stopNudging();
       if (!done && sim.violations.length === 0) sim.checker.liveness(`not every replica applied ${target}`);
     }
   }

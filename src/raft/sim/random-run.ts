@@ -218,10 +218,12 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
         const m = sim.membership();
         return [...new Set([...m.voters, ...m.learners])].filter((id) => sim.replicas.has(id));
       };
+      const stopNudging = sim.nudgeEvery(1000);
       const converged = await sim.runUntil(
         () => members().every((id) => (sim.replica(id).node?.status().appliedIndex ?? 0) >= target),
         livenessMs,
       );
+      stopNudging();
       if (!converged && sim.violations.length === 0)
         sim.checker.liveness(
           `members did not all apply ${target} within ${livenessMs}ms: ${members()

@@ -318,6 +318,25 @@ export class Simulation {
     return p;
   }
 
+  /**
+   * Proposes a small write to the leader every `ms` until the returned
+   * function is called: a leader can commit earlier entries only through one
+   * of its own term, so convergence checks keep a trickle of writes going.
+   */
+  nudgeEvery(ms: number): () => void {
+    let on = true;
+    const loop = () => {
+      if (!on) return;
+      const l = this.leader();
+      if (l !== null) this.propose(l, "nudge");
+      this.schedule(this.now + ms, loop);
+    };
+    this.schedule(this.now + ms, loop);
+    return () => {
+      on = false;
+    };
+  }
+
   /** Asks the current leader for a membership change; resolves to an error message or null. */
   async changeMembership(changes: MembershipChange[]): Promise<string | null> {
     const leader = this.leader();
