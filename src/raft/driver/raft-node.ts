@@ -143,6 +143,15 @@ export class RaftNode {
       compactedTerm: persisted.compactedTerm,
       snapshot,
     });
+    if (snapshot !== null && snapshot.meta.index > persisted.compactedIndex) {
+      // A crash after saving a snapshot but before the log store caught up:
+      // bring the store in line with what the core kept, before any new write.
+      const { index, term } = snapshot.meta;
+      const continues = persisted.entries.some((e) => e.index === index && e.term === term);
+      const store = opts.logStore;
+      if (!continues && store.resetTo !== undefined) await store.resetTo(index, term);
+      else await store.compact(index, term);
+    }
     const node = new RaftNode(opts, core, config, snapshot?.meta.index ?? 0);
     opts.transport.listen((m) => node.receive(m));
     node.timer = clock.setInterval(() => node.tick(), config.heartbeatIntervalMs);
