@@ -18,6 +18,7 @@ const WARMUP_MS = 1_000;
 const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,16,256").split(",").map(Number);
 const FAILOVER_CLIENTS = 16;
+const PROBE_DEADLINE_MS = 250;
 
 interface SystemResult {
   levels: LoadResult[];
@@ -29,6 +30,8 @@ interface System {
   name: string;
   start(): Promise<void>;
   op: WriteOp;
+  /** One write with a short deadline, for failover probes. */
+  probe(): Promise<unknown>;
   leader(): Promise<string>;
   kill(id: string): Promise<void>;
   restart(id: string): Promise<void>;
@@ -43,6 +46,7 @@ function halonSystem(): System {
     name: "halon",
     start: () => c.start(),
     op: () => c.propose(payload),
+    probe: () => c.probe(payload, PROBE_DEADLINE_MS),
     leader: () => c.leader(),
     kill: (id) => c.kill(id),
     restart: (id) => c.restart(id),
@@ -56,6 +60,7 @@ function etcdSystem(binary: string): System {
     name: "etcd",
     start: () => c.start(),
     op: (worker, seq) => c.put(`bench/${worker}/${seq % 1000}`, payload),
+    probe: () => c.probe("bench/probe", payload, PROBE_DEADLINE_MS),
     leader: () => c.leader(),
     kill: (id) => c.kill(id),
     restart: (id) => c.restart(id),
@@ -77,7 +82,12 @@ async function measure(system: System): Promise<SystemResult> {
     const failoversMs: number[] = [];
     for (let i = 0; i < FAILOVERS; i++) {
       const leader = await system.leader();
-      const ms = await measureFailover(system.op, FAILOVER_CLIENTS, () => system.kill(leader));
+      const ms = await measureFailover(
+        system.op,
+        FAILOVER_CLIENTS,
+        () => system.kill(leader),
+        () => system.probe(),
+      );
       console.error(
         `${system.name} failover ${i + 1}: killed ${leader}, next commit after ${ms.toFixed(0)} ms`,
       );

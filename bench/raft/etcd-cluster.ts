@@ -143,6 +143,15 @@ export class EtcdBenchCluster {
     return this.client.put(key).value(value).exec();
   }
 
+  /** One write with a short deadline (the client still tries another member on failure). */
+  probe(key: string, value: Buffer, deadlineMs: number): Promise<unknown> {
+    return this.client
+      .put(key)
+      .value(value)
+      .options({ deadline: Date.now() + deadlineMs })
+      .exec();
+  }
+
   async stop(): Promise<void> {
     this.client?.close();
     for (const p of this.probes.values()) p.close();

@@ -14,6 +14,7 @@ export class HalonBenchCluster {
   private readonly children = new Map<string, ChildProcess>();
   private readonly configFile = join(this.dir, "cluster.yaml");
   client!: ClusterClient;
+  private prober: ClusterClient | undefined;
 
   async start(): Promise<void> {
     for (const id of this.ids) this.ports.set(id, await freePort());
@@ -96,8 +97,19 @@ export class HalonBenchCluster {
     return this.client.propose(payload);
   }
 
+  /** One attempt per replica, each with a short deadline: for failover probes. */
+  probe(payload: Buffer, deadlineMs: number): Promise<unknown> {
+    this.prober ??= new ClusterClient({
+      addresses: this.ids.map((id) => this.address(id)),
+      callTimeoutMs: deadlineMs,
+      leaderTimeoutMs: deadlineMs,
+    });
+    return this.prober.propose(payload);
+  }
+
   async stop(): Promise<void> {
     this.client?.close();
+    this.prober?.close();
     for (const id of [...this.children.keys()]) await this.kill(id);
     rmSync(this.dir, { recursive: true, force: true });
   }
