@@ -44,6 +44,28 @@ describe("sequence: a then b within t", () => {
     scenario(engine).at(0, a("k1")).at(10, b("k1")).expectNothing().expectPhase("seq", "k1", undefined);
   });
 
+  it("with restart: false a later a does not move the window", () => {
+    const strict = new Engine<Ev, Out>({
+      rules: [
+        sequence<Ev, Out>({
+          name: "seq",
+          key,
+          first: isA,
+          then: isB,
+          within: 10,
+          restart: false,
+          emit: (first, _b, k, at) => ({ what: "seq", key: k, at, detail: first.v }),
+        }),
+      ],
+    });
+    scenario(strict)
+      .at(0, a("k1", 1))
+      .at(8, a("k1", 2))
+      .at(9, b("k1"))
+      .expectEmitted({ what: "seq", key: "k1", at: 9, detail: 1 });
+    scenario(strict).at(0, a("k1", 1)).at(8, a("k1", 2)).at(15, b("k1")).expectNothing();
+  });
+
   it("a later a restarts the window", () => {
     scenario(engine)
       .at(0, a("k1"))
