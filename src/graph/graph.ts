@@ -203,7 +203,7 @@ export class Graph {
       this.schema.checkAttr(k, key, value);
       checked[key] = this.loading ? value : own(value);
     }
-    const v: Vertex = { id, kind, spec: k, attrs: checked, out: new Map(), in: new Map() };
+    const v: Vertex = { id, kind, spec: k, attrs: checked, out: NO_EDGES, in: NO_EDGES };
     this.vertices.set(id, v);
     (this.byKindIndex.get(kind) as Set<string>).add(id);
     if (!this.loading) this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
@@ -261,6 +261,8 @@ export class Graph {
       const old = b.in.get(rel.key);
       if (old) for (const f of [...old]) this.disconnect(f, relation, to);
     }
+    if (a.out === NO_EDGES) a.out = new Map();
+    if (b.in === NO_EDGES) b.in = new Map();
     addTo(a.out, rel.key, to);
     addTo(b.in, rel.key, from);
     this.edgeCount++;
@@ -383,6 +385,13 @@ function collect(
     for (const id of ids) into.add(id);
   }
 }
+
+/**
+ * The adjacency of a vertex without edges in one direction: shared and never
+ * written (connect() gives the vertex its own map first), so that the many
+ * leaves of a large graph cost no map of their own.
+ */
+const NO_EDGES: Map<string, Set<string>> = new Map();
 
 function addTo(adj: Map<string, Set<string>>, key: string, id: string): void {
   const set = adj.get(key);
