@@ -302,8 +302,13 @@ export class Engine<E, O> {
     let timeoutDue: number | undefined;
     try {
       if (alt.then !== undefined) alt.then(ctx, event);
-      nextName = ctx.next ?? alt.autoGoto;
-      if (nextName !== undefined) nextPhase = rule.phaseMap.get(nextName);
+      if (ctx.next !== undefined) {
+        nextName = ctx.next;
+        nextPhase = rule.phaseMap.get(nextName);
+      } else {
+        nextName = alt.autoGoto;
+        nextPhase = alt.autoPhase;
+      }
       // The phase the instance enters, if any: the chosen one, or the initial one when it is new.
       const enteredPhase = nextPhase ?? (existing === undefined ? phase : undefined);
       if (enteredPhase !== undefined && enteredPhase.timeoutAfter !== undefined) {

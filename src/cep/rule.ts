@@ -22,6 +22,8 @@ export interface CompiledAlternative {
   readonly then: ((ctx: AnyContext, event: unknown) => void) | undefined;
   /** The phase to move to when the handler does not choose (only for a single `goto`). */
   readonly autoGoto: string | undefined;
+  /** The phase `autoGoto` names, resolved once the rule is compiled (saves a lookup per event). */
+  readonly autoPhase: CompiledPhase | undefined;
   /** Every phase the handler may choose with ctx.goto. */
   readonly targets: readonly string[];
 }
@@ -84,6 +86,10 @@ export function defineRule<E, O, L, G = undefined, P extends string = string>(
   const phases: Record<string, CompiledPhase> = {};
   for (const name of phaseNames) phases[name] = compilePhase(name, phaseSpecs[name], phaseSpecs, fail);
 
+  for (const phase of Object.values(phases))
+    for (const alt of [...phase.events, ...Object.values(phase.timers).flat()])
+      if (alt.autoGoto !== undefined) (alt as { autoPhase?: CompiledPhase }).autoPhase = phases[alt.autoGoto];
+
   const initial = phases[spec.initial] as CompiledPhase;
   if (initial.final) fail(`initial phase "${spec.initial}" cannot be final`);
   if (initial.events.length === 0)
@@ -138,15 +144,22 @@ function compilePhase<E, O, L, G, P extends string>(
   if (final && (eventSpecs.length > 0 || timerSpecs.length > 0 || spec.timeout !== undefined))
     fail(`phase "${name}" is final (it ends the instance), so it cannot wait for events or timers`);
 
-  const targetsOf = (what: string, goto: unknown): { autoGoto: string | undefined; targets: string[] } => {
-    if (goto === undefined) return { autoGoto: undefined, targets: [] };
+  const targetsOf = (
+    what: string,
+    goto: unknown,
+  ): { autoGoto: string | undefined; autoPhase: CompiledPhase | undefined; targets: string[] } => {
+    if (goto === undefined) return { autoGoto: undefined, autoPhase: undefined, targets: [] };
     const list = typeof goto === "string" ? [goto] : Array.isArray(goto) ? (goto as unknown[]) : undefined;
     if (list === undefined)
       return fail(`phase "${name}", ${what}: goto must be a phase name or a list of them`);
     for (const t of list)
       if (typeof t !== "string" || !Object.hasOwn(all, t))
         fail(`phase "${name}", ${what}: goto "${String(t)}" is not a phase`);
-    return { autoGoto: typeof goto === "string" ? goto : undefined, targets: list as string[] };
+    return {
+      autoGoto: typeof goto === "string" ? goto : undefined,
+      autoPhase: undefined as CompiledPhase | undefined, // linked once every phase is compiled
+      targets: list as string[],
+    };
   };
   const optionalFn = (what: string, field: string, f: unknown): void => {
     if (f !== undefined && typeof f !== "function")
@@ -200,7 +213,7 @@ function compilePhase<E, O, L, G, P extends string>(
     }
     optionalFn("timeout", "guard", t.guard);
     optionalFn("timeout", "then", t.then);
-    const { autoGoto, targets } = targetsOf("timeout", t.goto);
+    const { autoGoto, autoPhase, targets } = targetsOf("timeout", t.goto);
     timeoutAfter = after as CompiledPhase["timeoutAfter"];
     timers[PHASE_TIMEOUT] = [
       {
@@ -210,6 +223,7 @@ function compilePhase<E, O, L, G, P extends string>(
         guard: t.guard as CompiledAlternative["guard"],
         then: t.then as CompiledAlternative["then"],
         autoGoto,
+        autoPhase,
         targets,
       },
     ];
