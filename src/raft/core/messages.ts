@@ -106,3 +106,6 @@ export function validateMessage(m: Message): string | null {
 export function entryBytes(e: Entry): number {
   return e.data.length + 24;
 }
+
+/** The context of a vote request that follows TimeoutNow, so that leases do not block it. */
+export const CAMPAIGN_TRANSFER: Uint8Array = new TextEncoder().encode("transfer");

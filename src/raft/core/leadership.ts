@@ -1,0 +1,106 @@
+// Leadership transfer (TimeoutNow) and membership changes: proposing a
+// change one at a time, and applying a Config entry when it is applied
+// (including a leader that removed itself and hands over).
+import { Election } from "./election.js";
+import type { Entry, ReplicaId } from "../types.js";
+import { EntryType } from "../types.js";
+import { NotLeaderError, ProposalDroppedError } from "./errors.js";
+import type { MembershipChange } from "./membership.js";
+import {
+  applyConfigEntry,
+  decodeConfigEntry,
+  encodeConfigEntry,
+  isVoter,
+  validateChanges,
+} from "./membership.js";
+import { makeMessage, MessageType } from "./messages.js";
+import type { Progress } from "./progress.js";
+import { Role } from "./ready.js";
+
+export abstract class Leadership extends Election {
+  protected checkCanPropose(): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead);
+    if (this.leadTransferee !== null)
+      throw new ProposalDroppedError(`leadership is moving to ${this.leadTransferee}`);
+    if (!this.promotable()) throw new ProposalDroppedError("this replica is no longer a voter");
+  }
+
+  /** Proposes a membership change; returns the index of its Config entry. */
+  proposeMembershipChange(changes: MembershipChange[]): number {
+    this.checkCanPropose();
+    if (this.pendingConfIndex > this.log.applied)
+      throw new ProposalDroppedError("another membership change is not yet applied");
+    const why = validateChanges(this.membership, changes);
+    if (why !== null) throw new ProposalDroppedError(why);
+    const index = this.appendEntry(EntryType.Config, encodeConfigEntry({ kind: "change", changes }));
+    this.pendingConfIndex = index;
+    return index;
+  }
+
+  /** Hands leadership to `to`, or to the most up-to-date voter. */
+  transferLeadership(to?: ReplicaId): ReplicaId {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead);
+    let target = to ?? null;
+    if (target === null) {
+      let best = -1;
+      for (const id of this.voters()) {
+        const pr = this.progress.get(id);
+        if (id === this.id || pr === undefined) continue;
+        if (pr.match > best) {
+          best = pr.match;
+          target = id;
+        }
+      }
+    }
+    if (target === null) throw new ProposalDroppedError("no other voter to transfer leadership to");
+    if (target === this.id) throw new ProposalDroppedError("already the leader");
+    if (!isVoter(this.membership, target)) throw new ProposalDroppedError(`${target} is not a voter`);
+    const pr = this.progress.get(target) as Progress;
+    this.leadTransferee = target;
+    this.electionElapsed = 0;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
+    else this.sendAppend(target, true);
+    return target;
+  }
+
+  /** A leader that is no longer a voter passes the office on. */
+  protected handOver(): void {
+    try {
+      this.transferLeadership();
+    } catch {
+      // No voter to hand over to (yet): try again at the next election timeout.
+    }
+  }
+
+  protected sendTimeoutNow(to: ReplicaId): void {
+    this.send(makeMessage(MessageType.TimeoutNow, this.id, to));
+  }
+
+  protected applyConfig(e: Entry): void {
+    let payload;
+    try {
+      payload = decodeConfigEntry(e.data);
+    } catch {
+      return; // a malformed entry changes nothing, identically on every replica
+    }
+    this.membership = applyConfigEntry(this.membership, payload);
+    if (this.role !== Role.Leader) return;
+    this.syncProgress();
+    if (!isVoter(this.membership, this.id)) {
+      // Removed or demoted. Stepping down at once could leave the others
+      // unable to elect anyone: they may not know yet that the change is
+      // committed and still need this replica's vote under the old (joint)
+      // membership. So keep leading, without counting ourselves and without
+      // accepting proposals, spread the commit index, and hand over to the
+      // most up-to-date voter (TimeoutNow), retried every election timeout.
+      this.pendingBroadcast = true;
+      this.bcastAppend(true);
+      this.handOver();
+      return;
+    }
+    if (this.leadTransferee !== null && !isVoter(this.membership, this.leadTransferee))
+      this.leadTransferee = null;
+    if (this.maybeCommit()) this.pendingBroadcast = true;
+    this.bcastAppend(false);
+  }
+}

@@ -1,0 +1,193 @@
+// Log replication: the follower's side (append, heartbeat, snapshot) and the
+// leader's (pipelined appends within the inflight window, snapshots for
+// followers behind the compaction point, fast backtracking on rejections,
+// and the commit rule: a majority, and only in the leader's own term).
+import { RaftState } from "./state.js";
+import type { ReplicaId } from "../types.js";
+import { cloneMembership } from "./membership.js";
+import type { Message } from "./messages.js";
+import { EMPTY_BYTES, entryBytes, makeMessage, MessageType } from "./messages.js";
+import type { Progress } from "./progress.js";
+import { ProgressState } from "./progress.js";
+import { hasQuorum, jointCommitted } from "./quorum.js";
+import { Role } from "./ready.js";
+
+export abstract class Replication extends RaftState {
+  protected handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      this.send(makeMessage(MessageType.AppendResponse, this.id, m.from, { index: this.log.committed }));
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== null) {
+      this.send(makeMessage(MessageType.AppendResponse, this.id, m.from, { index: lastNew }));
+      return;
+    }
+    // Fast backtracking: point the leader at the last index whose term could match.
+    const [hintIndex, hintTerm] = this.log.findConflictByTerm(
+      Math.min(m.index, this.log.lastIndex()),
+      m.logTerm,
+    );
+    this.send(
+      makeMessage(MessageType.AppendResponse, this.id, m.from, {
+        index: m.index,
+        reject: true,
+        rejectHint: hintIndex,
+        hintTerm,
+      }),
+    );
+  }
+
+  protected handleHeartbeat(m: Message): void {
+    // The leader sends min(match, commit), so this never commits an entry we lack.
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send(makeMessage(MessageType.HeartbeatResponse, this.id, m.from, { context: m.context }));
+  }
+
+  protected handleSnapshot(m: Message): void {
+    const s = m.snapshot;
+    if (s === undefined) return;
+    const { index, term } = s.meta;
+    if (index <= this.log.committed) {
+      this.send(makeMessage(MessageType.AppendResponse, this.id, m.from, { index: this.log.committed }));
+      return;
+    }
+    if (this.log.matchTerm(index, term)) {
+      // We already have the entries: just learn that they are committed.
+      this.log.commitTo(index);
+    } else {
+      this.log.restore(s);
+      this.membership = cloneMembership(s.meta.membership);
+    }
+    this.send(makeMessage(MessageType.AppendResponse, this.id, m.from, { index: this.log.lastIndex() }));
+  }
+
+  /** Sends the next Append to `to` if its window allows; false when nothing was sent. */
+  protected sendAppend(to: ReplicaId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || to === this.id || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const ents =
+      prevTerm === undefined
+        ? null
+        : this.log.slice(
+            pr.next,
+            this.log.lastIndex() + 1,
+            this.cfg.maxBytesPerMessage,
+            this.cfg.maxEntriesPerMessage,
+          );
+    if (prevTerm === undefined || ents === null) return this.sendSnapshot(to, pr);
+    if (ents.length === 0 && !sendIfEmpty) return false;
+    let bytes = 0;
+    for (const e of ents) bytes += entryBytes(e);
+    this.send(
+      makeMessage(MessageType.Append, this.id, to, {
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries: ents,
+        commit: this.log.committed,
+      }),
+    );
+    pr.sentEntries(ents.length, bytes, prevIndex + ents.length);
+    return true;
+  }
+
+  protected sendSnapshot(to: ReplicaId, pr: Progress): boolean {
+    // Snapshots are expensive: only to a follower that answers.
+    if (!pr.recentActive) return false;
+    const snap = this.log.snapshot;
+    if (snap === null) throw new Error(`no snapshot to send to ${to}: the log was compacted without one`);
+    this.send(makeMessage(MessageType.Snapshot, this.id, to, { snapshot: snap }));
+    pr.becomeSnapshot(snap.meta.index);
+    return true;
+  }
+
+  protected bcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, sendIfEmpty);
+  }
+
+  protected bcastHeartbeat(context: Uint8Array | null): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.send(
+        makeMessage(MessageType.Heartbeat, this.id, id, {
+          commit: Math.min(pr.match, this.log.committed),
+          context: context ?? EMPTY_BYTES,
+        }),
+      );
+    }
+  }
+
+  protected handleAppendResponse(m: Message, pr: Progress): void {
+    if (m.reject) {
+      let hint = m.rejectHint;
+      if (m.hintTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.hintTerm)[0];
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === ProgressState.Probe) pr.becomeReplicate();
+    else if (pr.state === ProgressState.Snapshot && pr.match + 1 >= this.log.firstIndex()) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
+
+    if (this.maybeCommit()) this.pendingBroadcast = true;
+    else if (wasPaused) this.sendAppend(m.from, true);
+    while (this.sendAppend(m.from, false)) {
+      /* fill the window */
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  protected handleHeartbeatResponse(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    this.unreachable.delete(m.from);
+    pr.probeSent = false;
+    // Appends may have been lost: let one more through so that the follower can reject and we re-probe.
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    if (m.context.length === 0) return;
+    const acks = this.readOnly.ack(m.from, m.context);
+    if (acks === null) return;
+    if (!hasQuorum(this.membership.voters, this.membership.outgoing ?? [], (id) => acks.has(id))) return;
+    for (const r of this.readOnly.release(m.context)) this.answerRead(r.from, r.index, r.context);
+  }
+
+  /** Counts replicas; true when the commit index moved. */
+  protected maybeCommit(): boolean {
+    const mci = jointCommitted(
+      this.membership.voters,
+      this.membership.outgoing ?? [],
+      (id) => this.progress.get(id)?.match ?? 0,
+    );
+    if (mci <= this.log.committed || mci > this.log.lastIndex()) return false;
+    if (this.log.term(mci) !== this.term && this.cfg.unsafe?.commitPreviousTermByCounting !== true)
+      return false;
+    this.log.commitTo(mci);
+    if (this.log.term(mci) === this.term) this.releasePendingReads();
+    return true;
+  }
+
+  /** The transport could not deliver to `to`: stop pipelining to it. */
+  reportUnreachable(to: ReplicaId): void {
+    const pr = this.progress.get(to);
+    if (this.role === Role.Leader && pr !== undefined && pr.state === ProgressState.Replicate)
+      pr.becomeProbe();
+  }
+
+  /** The outcome of sending a snapshot to `to`. */
+  reportSnapshot(to: ReplicaId, ok: boolean): void {
+    const pr = this.progress.get(to);
+    if (this.role !== Role.Leader || pr === undefined || pr.state !== ProgressState.Snapshot) return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    // Wait for the follower's answer (or a heartbeat) before the next append.
+    pr.probeSent = true;
+  }
+}
