@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Event } from "../../src/gen/halon/v1/events.js";
 import { EntryType, type Entry } from "../../src/raft/types.js";
-import { encodeEventBatch, encodeTick, makeEvent } from "../../src/rc/entry.js";
+import { decodeApplyResult, encodeEventBatch, encodeTick, makeEvent } from "../../src/rc/entry.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
 import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
 
@@ -112,6 +112,11 @@ describe("snapshot then replay equals replay from the start", () => {
         const log = buildLog(steps);
         const whole = new RcStateMachine({ config: TEST_CONFIG });
         const results = log.map((e) => hex(whole.apply(e)));
+        // Whatever the input, no handler failed and no rule threw.
+        for (const r of results)
+          for (const ev of decodeApplyResult(Buffer.from(r, "hex")).events)
+            expect(ev.code).not.toBe("internal");
+        expect(whole.engineIncidents().count).toBe(0);
         const k = splitSeed % (log.length + 1);
         const before = new RcStateMachine({ config: TEST_CONFIG });
         for (const e of log.slice(0, k)) before.apply(e);
