@@ -310,6 +310,17 @@ export class RaftNode {
     this.schedule();
   }
 
+  /**
+   * For the transport: `peer` could not be reached (a broken stream, a full
+   * queue). The leader stops pipelining to it and probes again.
+   */
+  reportUnreachable(peer: ReplicaId, reason = "reported by the transport"): void {
+    if (this.stopped) return;
+    this.core.reportUnreachable(peer);
+    for (const o of this.observers) o.peerUnreachable?.(peer, reason);
+    this.schedule();
+  }
+
   /** Stops ticking and processing; pending requests reject. Stores and transport stay open (the caller owns them). */
   stop(): void {
     if (this.stopped) return;

@@ -98,3 +98,19 @@ describe("RaftNode (driver)", () => {
     expect(untext(await r.node.propose(text("after")))).toBe("1");
   });
 });
+
+describe("RaftNode transport feedback", () => {
+  it("reports an unreachable peer to observers and keeps replicating to it afterwards", async () => {
+    const { replicas } = await startLiveCluster(["a", "b", "c"]);
+    running = replicas;
+    await waitFor(() => leaderOf(replicas) !== undefined);
+    const leader = leaderOf(replicas) as LiveReplica;
+    const peer = replicas.find((r) => r !== leader) as LiveReplica;
+    const seen: string[] = [];
+    leader.node.observe({ peerUnreachable: (p) => seen.push(p) });
+    leader.node.reportUnreachable(peer.id, "stream broke");
+    expect(seen).toEqual([peer.id]);
+    await leader.node.propose(text("after"));
+    await waitFor(() => peer.machine.items.includes("after"), 10_000, "the peer to catch up");
+  });
+});
