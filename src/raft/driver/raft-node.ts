@@ -90,6 +90,13 @@ export class RaftNode {
   private readonly readsAsked = new Map<string, PendingRead>();
   /** Reads that have their index and wait for the state machine to reach it. */
   private readsWaiting: PendingRead[] = [];
+  private catchUps: {
+    id: ReplicaId;
+    maxLag: number;
+    deadline: number;
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }[] = [];
   private transfers: {
     deadline: number;
     resolve: (leader: ReplicaId) => void;
@@ -254,6 +261,35 @@ export class RaftNode {
   }
 
   /**
+   * Adds `id` the safe way: as a learner first, then, once its log is within
+   * `maxLag` entries of the leader's, as a voter (so that a new, empty replica
+   * never weakens the quorum while it catches up). Resolves with the membership.
+   */
+  async addServer(id: ReplicaId, maxLag = 64): Promise<Membership> {
+    if (!this.core.membership.learners.includes(id)) await this.addLearner(id);
+    await new Promise<void>((resolve, reject) => {
+      const deadline = this.ticks + this.core.cfg.electionTick * this.config.requestTimeoutElections * 10;
+      this.catchUps.push({ id, maxLag, deadline, resolve, reject });
+      this.checkCatchUps();
+    });
+    return this.addVoter(id);
+  }
+
+  private checkCatchUps(): void {
+    if (this.catchUps.length === 0) return;
+    const keep = [];
+    for (const c of this.catchUps) {
+      const pr = this.core.progress.get(c.id);
+      if (!this.isLeader) c.reject(new NotLeaderError(this.core.lead));
+      else if (pr !== undefined && pr.match + c.maxLag >= this.core.log.lastIndex()) c.resolve();
+      else if (c.deadline <= this.ticks)
+        c.reject(new ProposalDroppedError(`${c.id} did not catch up in time`));
+      else keep.push(c);
+    }
+    this.catchUps = keep;
+  }
+
+  /**
    * A linearizable read point: resolves with an index once the state machine
    * here has applied it, so that a read of local state is up to date (ReadIndex).
    */
@@ -341,6 +377,7 @@ export class RaftNode {
     this.ticks++;
     this.core.tick();
     this.expireRequests();
+    this.checkCatchUps();
     this.schedule();
   }
 
@@ -543,6 +580,8 @@ export class RaftNode {
     this.readsWaiting = [];
     for (const t of this.transfers) t.reject(err());
     this.transfers = [];
+    for (const c of this.catchUps) c.reject(err());
+    this.catchUps = [];
   }
 
   private fail(e: Error): void {

@@ -36,6 +36,20 @@ describe("membership changes", () => {
     expect(sim.node("s1").core.promotable()).toBe(true);
   });
 
+  it("addServer: a new replica joins as a learner and becomes a voter once caught up", async () => {
+    sim = await cluster(3, {
+      seed: 45,
+      spares: ["s1"],
+      config: { snapshotThreshold: 20, trailingEntries: 5 },
+    });
+    for (let i = 0; i < 60; i++) await one(sim, `a${i}`, 3);
+    const leader = await checkOneLeader(sim);
+    const m = await settle(sim, sim.node(leader).addServer("s1", 8), 20_000);
+    expect(m.voters).toContain("s1");
+    expect(sim.node("s1").status().appliedIndex).toBeGreaterThan(50);
+    await one(sim, "with s1", 4);
+  });
+
   it("removes a follower; the removed replica cannot disrupt the rest", async () => {
     sim = await cluster(3, { seed: 41 });
     const leader = await checkOneLeader(sim);
