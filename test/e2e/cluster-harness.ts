@@ -36,6 +36,12 @@ export function freePort(): Promise<number> {
   });
 }
 
+const running = new Set<ChildProcess>();
+// A test that dies without its afterAll must still not leave replicas behind.
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export class Cluster {
   readonly dir: string;
   readonly configFile: string;
@@ -130,6 +136,8 @@ export class Cluster {
     );
     closeSync(out);
     this.processes.set(id, child);
+    running.add(child);
+    child.once("exit", () => running.delete(child));
     return child;
   }
 
