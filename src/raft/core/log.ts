@@ -31,6 +31,10 @@ export class RaftLog {
     this.entries = init.entries;
     this.snapshot = init.snapshot;
     const snapIndex = init.snapshot?.meta.index ?? 0;
+    if (init.compactedIndex > snapIndex)
+      throw new Error(
+        `the log store is compacted through ${init.compactedIndex} but the latest snapshot covers only ${snapIndex}: entries would be missing`,
+      );
     if (init.snapshot !== null && snapIndex > this.compactedIndex) {
       // The store's log may be stale relative to the snapshot (a crash between
       // saving a received snapshot and compacting): keep the entries only if

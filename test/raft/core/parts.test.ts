@@ -236,3 +236,12 @@ describe("message validation", () => {
     expect(validateMessage(makeMessage(MessageType.Vote, "a", "b", { term: -1 }))).toMatch(/term/);
   });
 });
+
+describe("RaftLog start-up checks", () => {
+  it("refuses a log compacted beyond the latest snapshot, naming both indexes", () => {
+    expect(
+      () =>
+        new RaftLog({ compactedIndex: 5, compactedTerm: 1, entries: [ent(6, 1)], commit: 6, snapshot: null }),
+    ).toThrow(/compacted through 5 but the latest snapshot covers only 0/);
+  });
+});
