@@ -119,6 +119,8 @@ export class Coordinator {
 
   private topology(t: Parameters<typeof applyTopology>[1]): Outcome {
     const effect = applyTopology(this.graph, t);
+    // Pools may have appeared: the cached transition no longer describes them all.
+    this.transitionCache = undefined;
     for (const nodeId of [...effect.newProcessesByNode.keys()].sort(compareStrings))
       this.startProcesses(nodeId, effect.newProcessesByNode.get(nodeId) as string[]);
     return APPLIED;

@@ -79,3 +79,25 @@ describe("failover", () => {
     expect(s.issued.filter((c) => c.respawnNode).map((c) => c.respawnNode?.attempt)).toEqual([1, 2, 3]);
   });
 });
+
+describe("failover regressions", () => {
+  it("a pool declared after an epoch change is in the next transition, on the old leader as on the new", () => {
+    const s = new Scenario();
+    runningCluster(s, { hosts: 2, disksPerHost: 2, pools: 1 });
+    s.event({ stripingError: { poolId: "pool-0", diskId: "disk-0-0" } });
+    s.event({
+      topologyDeclared: { clusterName: "", hosts: [], pools: [{ id: "pool-9", diskIds: ["disk-1-1"] }] },
+    });
+    const splitAt = s.log.length;
+    const successor = restoredFrom(s.sm);
+    s.event({ epochRequest: { nodeId: "node-1" } });
+    const pools = s
+      .pending()
+      .find((c) => c.target === "node-1")
+      ?.epochTransition?.pools.map((p) => p.poolId);
+    expect(pools).toEqual(["pool-0", "pool-9"]);
+    const original = new RcStateMachine({ config: TEST_CONFIG });
+    for (const e of s.log.slice(0, splitAt)) original.apply(e);
+    replayBoth(original, successor, s.log, splitAt);
+  });
+});

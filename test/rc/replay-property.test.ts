@@ -47,6 +47,28 @@ const body: fc.Arbitrary<Body> = fc.oneof(
     .map(([n, ok, nodeId]) => ({ commandResult: { commandId: `c${n}`, ok, detail: "", nodeId } })),
   fc.constant({ opaque: { type: "fan", payload: Buffer.alloc(0) } }),
   fc.constant({ processFailed: { processId: "ghost", instance: 1, reason: "" } }),
+  // More topology mid-way: a new pool over existing disks, a new host with its node.
+  fc.tuple(fc.integer({ min: 1, max: 3 }), disk).map(([p, diskId]) => ({
+    topologyDeclared: { clusterName: "", hosts: [], pools: [{ id: `pool-${p}`, diskIds: [diskId] }] },
+  })),
+  fc.integer({ min: 10, max: 12 }).map((h) => ({
+    topologyDeclared: {
+      clusterName: "",
+      hosts: [
+        {
+          id: `host-${h}`,
+          rackId: "rack-0",
+          enclosureId: "enc-0",
+          address: "",
+          infraEndpoint: "",
+          nodeId: `node-${h}`,
+          disks: [{ id: `disk-${h}-0`, serial: "" }],
+          processes: [{ id: `proc-${h}-0`, command: "", serviceIds: [] }],
+        },
+      ],
+      pools: [{ id: "pool-0", diskIds: [`disk-${h}-0`] }],
+    },
+  })),
 );
 
 type Step =
@@ -132,7 +154,7 @@ describe("snapshot then replay equals replay from the start", () => {
         for (const e of log) twin.apply(e);
         expect(twin.stateHash()).toBe(whole.stateHash());
       }),
-      { seed: 611, numRuns: 150 },
+      { seed: 611, numRuns: 400 },
     );
   });
 });
