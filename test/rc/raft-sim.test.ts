@@ -209,7 +209,7 @@ async function runSeed(seed: number): Promise<{ book: HashBook; sim: RcSimulatio
 }
 
 describe("the coordinator under the Raft simulator", () => {
-  for (const seed of [1, 2, 3, 4, 5, 6]) {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
     it(`seed ${seed}: every replica has the same state hash at every index`, async () => {
       const { book, sim } = await runSeed(seed);
       expect(sim.violations, `seed ${seed}`).toEqual([]);
