@@ -114,3 +114,33 @@ describe("RaftNode transport feedback", () => {
     await waitFor(() => peer.machine.items.includes("after"), 10_000, "the peer to catch up");
   });
 });
+
+describe("RaftNode store failures", () => {
+  it("stops itself and reports a failing disk instead of acknowledging anything", async () => {
+    const net = new MemoryNetwork();
+    const logStore = new MemoryLogStore();
+    const fatal: Error[] = [];
+    const node = await RaftNode.start({
+      id: "a",
+      logStore,
+      snapshotStore: new MemorySnapshotStore(),
+      stateMachine: new ListMachine(),
+      transport: net.transport("a"),
+      bootstrap: { voters: ["a"], learners: [] },
+      config: { heartbeatIntervalMs: 10, electionTimeoutMs: 100 },
+      observer: { fatal: (e) => fatal.push(e) },
+    });
+    running = [
+      { id: "a", node, machine: new ListMachine(), logStore, snapshotStore: new MemorySnapshotStore() },
+    ];
+    await waitFor(() => node.isLeader);
+    logStore.persist = () => Promise.reject(new Error("disk on fire"));
+    const outcome = await node.propose(text("x")).then(
+      () => "acknowledged",
+      (e: unknown) => (e as Error).name,
+    );
+    expect(outcome).toBe("RaftStoppedError");
+    expect(fatal.map((e) => e.message)).toEqual(["disk on fire"]);
+    expect(node.isStopped).toBe(true);
+  });
+});

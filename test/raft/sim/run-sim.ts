@@ -3,7 +3,9 @@
 import { simulateSeed } from "../../../src/raft/sim/run-seed.js";
 
 function usage(): never {
-  console.error("usage: run-sim.ts --seed N [--chaos-ms MS] | --seeds N [--from K]");
+  console.error(
+    "usage: run-sim.ts --seed N [--chaos-ms MS] [--trace] | --seeds N [--from K] [--chaos-ms MS]",
+  );
   process.exit(2);
 }
 
@@ -23,7 +25,7 @@ const chaosMs = intArg("--chaos-ms");
 if (seed !== undefined) {
   const r = await simulateSeed(seed, { chaosMs, traceLines: 200 });
   console.log(`seed ${seed}: ${r.summary}`);
-  if (r.violations.length > 0) {
+  if (r.violations.length > 0 || process.argv.includes("--trace")) {
     console.log("last events:");
     for (const l of r.lastEvents) console.log(`  ${l}`);
     for (const v of r.violations) console.log(`VIOLATION ${v.property}: ${v.detail}`);
