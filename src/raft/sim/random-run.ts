@@ -278,6 +278,17 @@ async function changeMembership(sim: Simulation, rng: SeededRandom, all: Replica
       { op: "addVoter", id: rng.pick(outsiders) },
       { op: "remove", id: rng.pick(m.voters) },
     ]);
+  const leader = sim.leader();
+  if (outsiders.length > 0 && leader !== null && rng.chance(0.25)) {
+    // The safe way in: learner first, voter once caught up.
+    const id = rng.pick(outsiders);
+    sim.trace(() => `ADD SERVER ${id} via ${leader}`);
+    await sim
+      .node(leader)
+      .addServer(id, 4)
+      .catch(() => undefined);
+    return;
+  }
   if (options.length === 0) return;
   await sim.changeMembership(rng.pick(options));
 }
