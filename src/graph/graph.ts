@@ -125,6 +125,22 @@ export class Graph {
 
   /** The one neighbour over `relation`, undefined if none; a GraphError if several. */
   neighbour(id: string, relation: string, direction: "out" | "in" = "out"): string | undefined {
+    // Fast path (a process's node, a disk's pool...): no intermediate set or sort.
+    const v = this.vertexOrThrow(id);
+    let found: string | undefined;
+    let count = 0;
+    for (const [key, ids] of direction === "out" ? v.out : v.in) {
+      if ((this.schema.relations.get(key) as CompiledRelation).name !== relation) continue;
+      for (const n of ids) {
+        found = n;
+        count++;
+      }
+    }
+    if (count <= 1) {
+      if (count === 0 && !this.schema.relationNames.has(relation))
+        throw new GraphError("unknown-relation", `no relation named "${relation}" in the schema`);
+      return found;
+    }
     const list = this.neighbours(id, relation, direction);
     if (list.length > 1)
       throw new GraphError(

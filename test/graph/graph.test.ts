@@ -136,6 +136,11 @@ describe("edges", () => {
     expect(codeOf(() => g.connect("h1", "provides", "s1"))).toBe("unknown-relation");
     expect(codeOf(() => g.neighbours("h1", "owns"))).toBe("unknown-relation");
     expect(codeOf(() => g.disconnect("h2", "runs", "n1"))).toBe("no-such-edge");
+    // neighbour(): the one neighbour, none, or an error when there are several.
+    expect(g.neighbour("s2", "provides", "in")).toBe("p1");
+    expect(g.neighbour("h2", "runs")).toBeUndefined();
+    expect(codeOf(() => g.neighbour("p1", "provides"))).toBe("bad-data");
+    expect(codeOf(() => g.neighbour("h2", "owns"))).toBe("unknown-relation");
   });
 
   it("removing a resource removes its edges", () => {
