@@ -51,7 +51,8 @@ export class HalonBenchCluster {
     entry.unshift(...extra);
     const child = startProcess(
       process.execPath,
-      [...entry, "rc", "--config", this.configFile, "--id", id],
+      // Raw payloads: the hash-chain test state machine, not the recovery coordinator.
+      [...entry, "rc", "--config", this.configFile, "--id", id, "--state-machine", "hash-chain"],
       join(this.dir, `${id}.log`),
       {
         HALON_LOG_FORMAT: "json",

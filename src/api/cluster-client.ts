@@ -1,14 +1,20 @@
 // A client of a whole cluster: asks any replica, follows the leader's address
 // that a follower names, and retries while an election is under way. Used by
 // the CLI, the end-to-end tests and the benchmark.
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import {
   HalonServiceClient,
+  type GetEpochResponse,
+  type GetGraphResponse,
+  type GetOutboxResponse,
+  type GraphUpdate,
+  type SubmitEventsResponse,
   type MembershipResponse,
   type ProposeResponse,
   type ReplicaStatus,
   type TransferLeadershipResponse,
 } from "../gen/halon/v1/client.js";
+import type { Event } from "../gen/halon/v1/events.js";
 import { channelCredentials, type TlsMaterial } from "../raft/transport/tls.js";
 import { LEADER_ADDRESS_TRAILER } from "./halon-service.js";
 
@@ -80,6 +86,42 @@ export class ClusterClient {
     return this.onLeader((c) => c.transferLeadership.bind(c) as Unary<object, TransferLeadershipResponse>, {
       targetId: targetId ?? "",
     });
+  }
+
+  /** Submits domain events on the leader; one outcome per event once applied. */
+  submitEvents(events: Event[]): Promise<SubmitEventsResponse> {
+    return this.onLeader((c) => c.submitEvents.bind(c) as Unary<object, SubmitEventsResponse>, { events });
+  }
+
+  /**
+   * The resource graph (or one resource and its neighbours) as some replica
+   * has applied it: the leader when one is known, any replica otherwise.
+   */
+  getGraph(resourceId = ""): Promise<GetGraphResponse> {
+    return this.onLeader((c) => c.getGraph.bind(c) as Unary<object, GetGraphResponse>, { resourceId });
+  }
+
+  /** The same from one replica, by address. */
+  getGraphAt(address: string, resourceId = ""): Promise<GetGraphResponse> {
+    return this.call(
+      address,
+      (c) => c.getGraph.bind(c) as Unary<object, GetGraphResponse>,
+      { resourceId },
+      this.callTimeoutMs,
+    );
+  }
+
+  getEpoch(): Promise<GetEpochResponse> {
+    return this.onLeader((c) => c.getEpoch.bind(c) as Unary<object, GetEpochResponse>, {});
+  }
+
+  getOutbox(): Promise<GetOutboxResponse> {
+    return this.onLeader((c) => c.getOutbox.bind(c) as Unary<object, GetOutboxResponse>, {});
+  }
+
+  /** A stream of graph changes from one replica; the caller resumes elsewhere from the last index when it ends. */
+  watchGraph(address: string, fromIndex: number): ClientReadableStream<GraphUpdate> {
+    return this.client(address).watchGraph({ fromIndex });
   }
 
   close(): void {

@@ -12,6 +12,17 @@ import {
 } from "../raft/core/errors.js";
 import { GrpcError, toServiceError } from "./grpc-errors.js";
 import type { ReplicaControl } from "./replica-control.js";
+import {
+  DEFAULT_RC_LIMITS,
+  getEpoch,
+  getGraph,
+  getOutbox,
+  requireRc,
+  submitEvents,
+  watchGraph,
+  type RcAccess,
+  type RcLimits,
+} from "./rc-service.js";
 
 export const LEADER_ADDRESS_TRAILER = "halon-leader-address";
 
@@ -29,8 +40,30 @@ export const DEFAULT_LIMITS: HalonServiceLimits = {
 
 const ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-export function createHalonService(control: ReplicaControl, limits = DEFAULT_LIMITS): HalonServiceServer {
+/**
+ * @param rc the recovery coordinator's state, when the replica runs it; the
+ *   coordinator's calls answer FAILED_PRECONDITION on a replica without it.
+ */
+export function createHalonService(
+  control: ReplicaControl,
+  limits = DEFAULT_LIMITS,
+  rc: RcAccess | null = null,
+  rcLimits: RcLimits = DEFAULT_RC_LIMITS,
+): HalonServiceServer {
   let pending = 0;
+
+  /** Counts a proposal in flight; beyond the limit the client is told to back off. */
+  async function limited<T>(work: () => Promise<T>): Promise<T> {
+    if (pending >= limits.maxPendingProposals) {
+      throw new GrpcError(status.RESOURCE_EXHAUSTED, `${pending} proposals are waiting; retry later`);
+    }
+    pending++;
+    try {
+      return await work();
+    } finally {
+      pending--;
+    }
+  }
 
   /** Runs a handler and answers with its result or with the status its error maps to. */
   function answer<Req, Res>(
@@ -69,16 +102,8 @@ export function createHalonService(control: ReplicaControl, limits = DEFAULT_LIM
             `payload of ${payload.length} bytes is over the limit of ${limits.maxPayloadBytes}`,
           );
         }
-        if (pending >= limits.maxPendingProposals) {
-          throw new GrpcError(status.RESOURCE_EXHAUSTED, `${pending} proposals are waiting; retry later`);
-        }
-        pending++;
-        try {
-          const res = await control.propose(payload);
-          return { index: res.index, term: res.term, result: Buffer.from(res.result) };
-        } finally {
-          pending--;
-        }
+        const res = await limited(() => control.propose(payload));
+        return { index: res.index, term: res.term, result: Buffer.from(res.result) };
       }),
     getStatus: (call, callback) => answer(call, callback, () => Promise.resolve(control.status())),
     addMember: (call, callback) =>
@@ -92,7 +117,31 @@ export function createHalonService(control: ReplicaControl, limits = DEFAULT_LIM
         const target = call.request.targetId === "" ? null : requireId(call.request.targetId);
         return control.transferLeadership(target);
       }),
+    submitEvents: (call, callback) =>
+      answer(call, callback, () =>
+        limited(() => submitEvents(control, requireRc(rc), call.request, rcLimits)),
+      ),
+    getGraph: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(getGraph(control, requireRc(rc), call.request))),
+    getEpoch: (call, callback) => answer(call, callback, () => Promise.resolve(getEpoch(requireRc(rc)))),
+    getOutbox: (call, callback) => answer(call, callback, () => Promise.resolve(getOutbox(requireRc(rc)))),
+    watchGraph: (call) => {
+      if (!rc) {
+        call.emit("error", toServiceError(requireRcError()));
+        return;
+      }
+      watchGraph(rc, call, rcLimits);
+    },
   };
+}
+
+function requireRcError(): unknown {
+  try {
+    requireRc(null);
+  } catch (err) {
+    return err;
+  }
+  return null;
 }
 
 function mapError(control: ReplicaControl, err: unknown): { error: unknown; leaderAddress?: string } {

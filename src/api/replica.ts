@@ -22,6 +22,8 @@ import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
 import { ReplicaServer } from "./replica-server.js";
+import { RcRuntime } from "./rc-runtime.js";
+import type { RcDutiesConfig } from "./rc-leader-duties.js";
 
 export interface ReplicaOptions {
   config: ClusterConfig;
@@ -32,9 +34,17 @@ export interface ReplicaOptions {
   /** Start without writing the founding membership: the replica waits for the leader to contact it. */
   join?: boolean;
   truncateCorruptTail?: boolean;
-  /** The test state machine by default; the recovery coordinator's once it lands. */
-  stateMachine?: StateMachine & { summary?: () => { count: number; hash: string } };
+  /**
+   * What the replica applies: the recovery coordinator ("rc", the default), the
+   * hash-chain test machine (raw payloads: benchmarks and Raft end-to-end tests),
+   * or any other state machine.
+   */
+  stateMachine?: "rc" | "hash-chain" | SummarisedStateMachine;
+  /** Leader duties of the recovery coordinator (failure detector, dispatcher); defaults apply. */
+  rcDuties?: Partial<RcDutiesConfig>;
 }
+
+type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } };
 
 export class Replica implements ReplicaControl {
   readonly id: string;
@@ -45,7 +55,9 @@ export class Replica implements ReplicaControl {
   private transport!: RaftGrpcTransport;
   private logStore!: LevelLogStore;
   private snapshotStore!: FileSnapshotStore;
-  private stateMachine!: StateMachine & { summary?: () => { count: number; hash: string } };
+  private stateMachine!: SummarisedStateMachine;
+  /** Set when the replica runs the recovery coordinator. */
+  private rc: RcRuntime | null = null;
   private addressTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -164,6 +176,7 @@ export class Replica implements ReplicaControl {
 
   private async stopParts(): Promise<void> {
     if (this.addressTimer) clearInterval(this.addressTimer);
+    this.rc?.stop();
     if (this.node && this.node.isLeader && !this.node.isStopped) {
       try {
         const to = await this.node.transferLeadership();
@@ -191,7 +204,19 @@ export class Replica implements ReplicaControl {
       onWarning: warn,
     });
     this.snapshotStore = new FileSnapshotStore({ dir: join(me.dataDir, "snapshots"), onWarning: warn });
-    this.stateMachine = this.opts.stateMachine ?? new HashChainStateMachine();
+    const kind = this.opts.stateMachine ?? "rc";
+    if (kind === "rc") {
+      this.rc = new RcRuntime({
+        selfId: this.id,
+        config: this.config,
+        logger: this.log,
+        duties: this.opts.rcDuties,
+        tls,
+      });
+      this.stateMachine = this.rc.stateMachine;
+    } else {
+      this.stateMachine = kind === "hash-chain" ? new HashChainStateMachine() : kind;
+    }
     this.transport = new RaftGrpcTransport({
       selfId: this.id,
       peers: this.peerAddresses(),
@@ -241,7 +266,7 @@ export class Replica implements ReplicaControl {
     this.server = new ReplicaServer({
       address: me.grpcAddress,
       tls,
-      halon: createHalonService(this),
+      halon: createHalonService(this, undefined, this.rc),
       peer: this.transport.grpc.service,
       options: GrpcTransport.serverOptions(),
     });
@@ -254,6 +279,7 @@ export class Replica implements ReplicaControl {
       throw err;
     }
     this.server.setServing(true);
+    this.rc?.start(this.node);
     // A replica added after start (members add) is found by re-reading the config file.
     this.addressTimer = setInterval(() => this.refreshAddresses(false), 1_000);
     this.addressTimer.unref();

@@ -22,6 +22,15 @@ export interface HarnessOptions {
   raft?: Record<string, number>;
   /** Run the built dist/ instead of the sources (faster start). */
   useDist?: boolean;
+  /**
+   * What the replicas apply: "hash-chain" (the default here: these tests propose
+   * raw payloads) or "rc", the recovery coordinator.
+   */
+  stateMachine?: "hash-chain" | "rc";
+  /** Extra top-level YAML for the config file (nodes, pools), appended as is. */
+  extraConfig?: string;
+  /** Extra arguments for every `halon rc`. */
+  rcArgs?: string[];
 }
 
 export function freePort(): Promise<number> {
@@ -93,6 +102,7 @@ export class Cluster {
       lines.push(`  - id: ${s.id}`, `    grpcAddress: 127.0.0.1:${s.port}`, `    dataDir: data/${s.id}`);
       if (s.learner) lines.push("    learner: true");
     }
+    if (this.options.extraConfig) lines.push(this.options.extraConfig.trimEnd());
     writeFileSync(this.configFile, lines.join("\n") + "\n");
   }
 
@@ -124,7 +134,18 @@ export class Cluster {
     const entry = this.options.useDist ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
     const child = spawn(
       process.execPath,
-      [...entry, "rc", "--config", this.configFile, "--id", id, ...extraArgs],
+      [
+        ...entry,
+        "rc",
+        "--config",
+        this.configFile,
+        "--id",
+        id,
+        "--state-machine",
+        this.options.stateMachine ?? "hash-chain",
+        ...(this.options.rcArgs ?? []),
+        ...extraArgs,
+      ],
       {
         stdio: ["ignore", out, out],
         env: {

@@ -51,6 +51,11 @@ describe("generated gRPC code", () => {
       promoteMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       removeMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       transferLeadership: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      submitEvents: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      getGraph: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      getEpoch: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      getOutbox: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      watchGraph: (call) => call.emit("error", { code: status.UNIMPLEMENTED }),
     };
     const peer: RaftPeerServiceServer = {
       stream: (call, callback) => {

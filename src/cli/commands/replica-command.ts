@@ -11,6 +11,22 @@ interface RcOptions {
   id: string;
   join?: boolean;
   truncateCorruptTail?: boolean;
+  stateMachine: string;
+  nodeSilentMs?: string;
+  electionGraceMs?: string;
+}
+
+const STATE_MACHINES = ["rc", "hash-chain"] as const;
+
+/** A positive integer option, or exit with a config error naming it. */
+function msOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    console.error(`--${name}: "${value}" is not a positive number of milliseconds`);
+    process.exit(EXIT_CONFIG);
+  }
+  return n;
 }
 
 /** Exit codes a supervisor can tell apart. */
@@ -32,8 +48,30 @@ export function registerReplicaCommand(program: Command): void {
       "--truncate-corrupt-tail",
       "drop an unreadable tail of the log instead of refusing to start (entries it held may have been acknowledged)",
     )
+    .option(
+      "--state-machine <kind>",
+      "what the replica applies: rc (the recovery coordinator) or hash-chain (raw payloads, for Raft tests and benchmarks)",
+      "rc",
+    )
+    .option(
+      "--node-silent-ms <ms>",
+      "leader: a node not heard from for this long is declared silent",
+      "15000",
+    )
+    .option(
+      "--election-grace-ms <ms>",
+      "leader: suspect no node for this long after winning an election",
+      "5000",
+    )
     .action(async (opts: RcOptions) => {
       const log = createLogger({ name: opts.id });
+      const kind = STATE_MACHINES.find((k) => k === opts.stateMachine);
+      if (!kind) {
+        console.error(`--state-machine: "${opts.stateMachine}" is not one of ${STATE_MACHINES.join(", ")}`);
+        process.exit(EXIT_CONFIG);
+      }
+      const nodeSilentMs = msOption("node-silent-ms", opts.nodeSilentMs);
+      const electionGraceMs = msOption("election-grace-ms", opts.electionGraceMs);
       let config;
       try {
         config = loadClusterConfig(opts.config);
@@ -57,6 +95,8 @@ export function registerReplicaCommand(program: Command): void {
           reloadConfig: () => loadClusterConfig(opts.config),
           join: opts.join,
           truncateCorruptTail: opts.truncateCorruptTail,
+          stateMachine: kind,
+          rcDuties: { nodeSilentMs, electionGraceMs },
         });
       } catch (err) {
         if (err instanceof StorageCorruptionError) {

@@ -11,13 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Command, Event, EventResult, PoolEpoch } from "./events.js";
 
 export const protobufPackage = "halon.v1";
 
@@ -34,6 +37,17 @@ export enum ReplicaRole {
   REPLICA_ROLE_CANDIDATE = 2,
   REPLICA_ROLE_LEADER = 3,
   REPLICA_ROLE_LEARNER = 4,
+  UNRECOGNIZED = -1,
+}
+
+export enum GraphChangeOp {
+  GRAPH_CHANGE_OP_UNSPECIFIED = 0,
+  GRAPH_CHANGE_OP_ADD = 1,
+  GRAPH_CHANGE_OP_REMOVE = 2,
+  GRAPH_CHANGE_OP_SET = 3,
+  GRAPH_CHANGE_OP_UNSET = 4,
+  GRAPH_CHANGE_OP_CONNECT = 5,
+  GRAPH_CHANGE_OP_DISCONNECT = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -104,6 +118,130 @@ export interface TransferLeadershipResponse {
   /** Who leads once the transfer is done. */
   leaderId: string;
   term: number;
+}
+
+export interface SubmitEventsRequest {
+  /**
+   * Domain events, each with a unique id chosen by the sender. At most 1000
+   * events and 1 MiB per call (RESOURCE_EXHAUSTED beyond).
+   */
+  events: Event[];
+}
+
+export interface SubmitEventsResponse {
+  /** The log index of the entry that carried the batch. */
+  index: number;
+  /**
+   * One per event, in order: APPLIED, DUPLICATE, REJECTED (code, reason),
+   * RECORDED_UNKNOWN or IGNORED_STALE.
+   */
+  results: EventResult[];
+  /** Commands the batch put in the outbox. */
+  commands: Command[];
+}
+
+export interface GetGraphRequest {
+  /** Empty: the whole graph. Otherwise this resource and its neighbours. */
+  resourceId: string;
+}
+
+export interface GraphResource {
+  id: string;
+  kind: string;
+  /** Attribute values as JSON text (numbers, strings, booleans, lists). */
+  attributes: { [key: string]: string };
+}
+
+export interface GraphResource_AttributesEntry {
+  key: string;
+  value: string;
+}
+
+export interface GraphEdge {
+  from: string;
+  relation: string;
+  to: string;
+}
+
+export interface GraphView {
+  /** Sorted by id. */
+  resources: GraphResource[];
+  /** Sorted by (from, relation, to). */
+  edges: GraphEdge[];
+}
+
+export interface GetGraphResponse {
+  graph:
+    | GraphView
+    | undefined;
+  /** The replica's applied index and its state hash there ("index:sha256"). */
+  appliedIndex: number;
+  stateHash: string;
+  epoch: number;
+  /** The replica that answered (any replica answers, from its own applied state). */
+  replicaId: string;
+}
+
+export interface WatchGraphRequest {
+  /**
+   * Send changes made by entries after this index. 0, or an index older than
+   * the replica keeps changes for, starts with the whole graph.
+   */
+  fromIndex: number;
+}
+
+export interface GraphChange {
+  op: GraphChangeOp;
+  /** add, remove, set, unset: the resource. */
+  id: string;
+  /** add, remove. */
+  kind: string;
+  /** set, unset: the attribute; value and old value as JSON text ("" for none). */
+  key: string;
+  valueJson: string;
+  oldJson: string;
+  /** connect, disconnect. */
+  from: string;
+  relation: string;
+  to: string;
+  /** add: the initial attributes, as JSON text. */
+  attributes: { [key: string]: string };
+}
+
+export interface GraphChange_AttributesEntry {
+  key: string;
+  value: string;
+}
+
+export interface GraphUpdate {
+  /** The entry that made the change (or, for a whole graph, the applied index it shows). */
+  index: number;
+  /**
+   * The whole graph: sent first when the watcher starts from 0 or from too old
+   * an index, and again when the replica installed a snapshot.
+   */
+  graph: GraphView | undefined;
+  changes: GraphChange[];
+}
+
+export interface GetEpochRequest {
+}
+
+export interface GetEpochResponse {
+  epoch: number;
+  pools: PoolEpoch[];
+  appliedIndex: number;
+}
+
+export interface GetOutboxRequest {
+}
+
+export interface GetOutboxResponse {
+  /** Commands decided and not yet acknowledged, oldest first. */
+  pending: Command[];
+  /** The nodes a pending broadcast (target "*") still waits for. */
+  nodesAwaitingEpoch: string[];
+  appliedIndex: number;
 }
 
 function createBaseProposeRequest(): ProposeRequest {
@@ -862,6 +1000,1235 @@ export const TransferLeadershipResponse: MessageFns<TransferLeadershipResponse> 
   },
 };
 
+function createBaseSubmitEventsRequest(): SubmitEventsRequest {
+  return { events: [] };
+}
+
+export const SubmitEventsRequest: MessageFns<SubmitEventsRequest> = {
+  encode(message: SubmitEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SubmitEventsRequest>): SubmitEventsRequest {
+    return SubmitEventsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitEventsRequest>): SubmitEventsRequest {
+    const message = createBaseSubmitEventsRequest();
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitEventsResponse(): SubmitEventsResponse {
+  return { index: 0, results: [], commands: [] };
+}
+
+export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
+  encode(message: SubmitEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint64(message.index);
+    }
+    for (const v of message.results) {
+      EventResult.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(EventResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SubmitEventsResponse>): SubmitEventsResponse {
+    return SubmitEventsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitEventsResponse>): SubmitEventsResponse {
+    const message = createBaseSubmitEventsResponse();
+    message.index = object.index ?? 0;
+    message.results = object.results?.map((e) => EventResult.fromPartial(e)) || [];
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetGraphRequest(): GetGraphRequest {
+  return { resourceId: "" };
+}
+
+export const GetGraphRequest: MessageFns<GetGraphRequest> = {
+  encode(message: GetGraphRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceId !== "") {
+      writer.uint32(10).string(message.resourceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGraphRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGraphRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetGraphRequest>): GetGraphRequest {
+    return GetGraphRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetGraphRequest>): GetGraphRequest {
+    const message = createBaseGetGraphRequest();
+    message.resourceId = object.resourceId ?? "";
+    return message;
+  },
+};
+
+function createBaseGraphResource(): GraphResource {
+  return { id: "", kind: "", attributes: {} };
+}
+
+export const GraphResource: MessageFns<GraphResource> = {
+  encode(message: GraphResource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
+      GraphResource_AttributesEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphResource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphResource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = GraphResource_AttributesEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.attributes[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphResource>): GraphResource {
+    return GraphResource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphResource>): GraphResource {
+    const message = createBaseGraphResource();
+    message.id = object.id ?? "";
+    message.kind = object.kind ?? "";
+    message.attributes = (globalThis.Object.entries(object.attributes ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseGraphResource_AttributesEntry(): GraphResource_AttributesEntry {
+  return { key: "", value: "" };
+}
+
+export const GraphResource_AttributesEntry: MessageFns<GraphResource_AttributesEntry> = {
+  encode(message: GraphResource_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphResource_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphResource_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphResource_AttributesEntry>): GraphResource_AttributesEntry {
+    return GraphResource_AttributesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphResource_AttributesEntry>): GraphResource_AttributesEntry {
+    const message = createBaseGraphResource_AttributesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseGraphEdge(): GraphEdge {
+  return { from: "", relation: "", to: "" };
+}
+
+export const GraphEdge: MessageFns<GraphEdge> = {
+  encode(message: GraphEdge, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
+    }
+    if (message.relation !== "") {
+      writer.uint32(18).string(message.relation);
+    }
+    if (message.to !== "") {
+      writer.uint32(26).string(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphEdge {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphEdge();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.relation = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphEdge>): GraphEdge {
+    return GraphEdge.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphEdge>): GraphEdge {
+    const message = createBaseGraphEdge();
+    message.from = object.from ?? "";
+    message.relation = object.relation ?? "";
+    message.to = object.to ?? "";
+    return message;
+  },
+};
+
+function createBaseGraphView(): GraphView {
+  return { resources: [], edges: [] };
+}
+
+export const GraphView: MessageFns<GraphView> = {
+  encode(message: GraphView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.resources) {
+      GraphResource.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.edges) {
+      GraphEdge.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resources.push(GraphResource.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.edges.push(GraphEdge.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphView>): GraphView {
+    return GraphView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphView>): GraphView {
+    const message = createBaseGraphView();
+    message.resources = object.resources?.map((e) => GraphResource.fromPartial(e)) || [];
+    message.edges = object.edges?.map((e) => GraphEdge.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetGraphResponse(): GetGraphResponse {
+  return { graph: undefined, appliedIndex: 0, stateHash: "", epoch: 0, replicaId: "" };
+}
+
+export const GetGraphResponse: MessageFns<GetGraphResponse> = {
+  encode(message: GetGraphResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.graph !== undefined) {
+      GraphView.encode(message.graph, writer.uint32(10).fork()).join();
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(16).uint64(message.appliedIndex);
+    }
+    if (message.stateHash !== "") {
+      writer.uint32(26).string(message.stateHash);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(32).uint64(message.epoch);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(42).string(message.replicaId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetGraphResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetGraphResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.graph = GraphView.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.appliedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stateHash = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetGraphResponse>): GetGraphResponse {
+    return GetGraphResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetGraphResponse>): GetGraphResponse {
+    const message = createBaseGetGraphResponse();
+    message.graph = (object.graph !== undefined && object.graph !== null)
+      ? GraphView.fromPartial(object.graph)
+      : undefined;
+    message.appliedIndex = object.appliedIndex ?? 0;
+    message.stateHash = object.stateHash ?? "";
+    message.epoch = object.epoch ?? 0;
+    message.replicaId = object.replicaId ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchGraphRequest(): WatchGraphRequest {
+  return { fromIndex: 0 };
+}
+
+export const WatchGraphRequest: MessageFns<WatchGraphRequest> = {
+  encode(message: WatchGraphRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromIndex !== 0) {
+      writer.uint32(8).uint64(message.fromIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchGraphRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchGraphRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchGraphRequest>): WatchGraphRequest {
+    return WatchGraphRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchGraphRequest>): WatchGraphRequest {
+    const message = createBaseWatchGraphRequest();
+    message.fromIndex = object.fromIndex ?? 0;
+    return message;
+  },
+};
+
+function createBaseGraphChange(): GraphChange {
+  return {
+    op: 0,
+    id: "",
+    kind: "",
+    key: "",
+    valueJson: "",
+    oldJson: "",
+    from: "",
+    relation: "",
+    to: "",
+    attributes: {},
+  };
+}
+
+export const GraphChange: MessageFns<GraphChange> = {
+  encode(message: GraphChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.op !== 0) {
+      writer.uint32(8).int32(message.op);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.key !== "") {
+      writer.uint32(34).string(message.key);
+    }
+    if (message.valueJson !== "") {
+      writer.uint32(42).string(message.valueJson);
+    }
+    if (message.oldJson !== "") {
+      writer.uint32(50).string(message.oldJson);
+    }
+    if (message.from !== "") {
+      writer.uint32(58).string(message.from);
+    }
+    if (message.relation !== "") {
+      writer.uint32(66).string(message.relation);
+    }
+    if (message.to !== "") {
+      writer.uint32(74).string(message.to);
+    }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
+      GraphChange_AttributesEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.op = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.valueJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.oldJson = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.relation = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = GraphChange_AttributesEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.attributes[entry10.key] = entry10.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphChange>): GraphChange {
+    return GraphChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphChange>): GraphChange {
+    const message = createBaseGraphChange();
+    message.op = object.op ?? 0;
+    message.id = object.id ?? "";
+    message.kind = object.kind ?? "";
+    message.key = object.key ?? "";
+    message.valueJson = object.valueJson ?? "";
+    message.oldJson = object.oldJson ?? "";
+    message.from = object.from ?? "";
+    message.relation = object.relation ?? "";
+    message.to = object.to ?? "";
+    message.attributes = (globalThis.Object.entries(object.attributes ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseGraphChange_AttributesEntry(): GraphChange_AttributesEntry {
+  return { key: "", value: "" };
+}
+
+export const GraphChange_AttributesEntry: MessageFns<GraphChange_AttributesEntry> = {
+  encode(message: GraphChange_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphChange_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphChange_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphChange_AttributesEntry>): GraphChange_AttributesEntry {
+    return GraphChange_AttributesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphChange_AttributesEntry>): GraphChange_AttributesEntry {
+    const message = createBaseGraphChange_AttributesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseGraphUpdate(): GraphUpdate {
+  return { index: 0, graph: undefined, changes: [] };
+}
+
+export const GraphUpdate: MessageFns<GraphUpdate> = {
+  encode(message: GraphUpdate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.graph !== undefined) {
+      GraphView.encode(message.graph, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.changes) {
+      GraphChange.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GraphUpdate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGraphUpdate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.graph = GraphView.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.changes.push(GraphChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GraphUpdate>): GraphUpdate {
+    return GraphUpdate.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GraphUpdate>): GraphUpdate {
+    const message = createBaseGraphUpdate();
+    message.index = object.index ?? 0;
+    message.graph = (object.graph !== undefined && object.graph !== null)
+      ? GraphView.fromPartial(object.graph)
+      : undefined;
+    message.changes = object.changes?.map((e) => GraphChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetEpochRequest(): GetEpochRequest {
+  return {};
+}
+
+export const GetEpochRequest: MessageFns<GetEpochRequest> = {
+  encode(_: GetEpochRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEpochRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEpochRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetEpochRequest>): GetEpochRequest {
+    return GetEpochRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetEpochRequest>): GetEpochRequest {
+    const message = createBaseGetEpochRequest();
+    return message;
+  },
+};
+
+function createBaseGetEpochResponse(): GetEpochResponse {
+  return { epoch: 0, pools: [], appliedIndex: 0 };
+}
+
+export const GetEpochResponse: MessageFns<GetEpochResponse> = {
+  encode(message: GetEpochResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== 0) {
+      writer.uint32(8).uint64(message.epoch);
+    }
+    for (const v of message.pools) {
+      PoolEpoch.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(24).uint64(message.appliedIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEpochResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEpochResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pools.push(PoolEpoch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.appliedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetEpochResponse>): GetEpochResponse {
+    return GetEpochResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetEpochResponse>): GetEpochResponse {
+    const message = createBaseGetEpochResponse();
+    message.epoch = object.epoch ?? 0;
+    message.pools = object.pools?.map((e) => PoolEpoch.fromPartial(e)) || [];
+    message.appliedIndex = object.appliedIndex ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetOutboxRequest(): GetOutboxRequest {
+  return {};
+}
+
+export const GetOutboxRequest: MessageFns<GetOutboxRequest> = {
+  encode(_: GetOutboxRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOutboxRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOutboxRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetOutboxRequest>): GetOutboxRequest {
+    return GetOutboxRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetOutboxRequest>): GetOutboxRequest {
+    const message = createBaseGetOutboxRequest();
+    return message;
+  },
+};
+
+function createBaseGetOutboxResponse(): GetOutboxResponse {
+  return { pending: [], nodesAwaitingEpoch: [], appliedIndex: 0 };
+}
+
+export const GetOutboxResponse: MessageFns<GetOutboxResponse> = {
+  encode(message: GetOutboxResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.pending) {
+      Command.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.nodesAwaitingEpoch) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(24).uint64(message.appliedIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOutboxResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOutboxResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pending.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodesAwaitingEpoch.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.appliedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetOutboxResponse>): GetOutboxResponse {
+    return GetOutboxResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetOutboxResponse>): GetOutboxResponse {
+    const message = createBaseGetOutboxResponse();
+    message.pending = object.pending?.map((e) => Command.fromPartial(e)) || [];
+    message.nodesAwaitingEpoch = object.nodesAwaitingEpoch?.map((e) => e) || [];
+    message.appliedIndex = object.appliedIndex ?? 0;
+    return message;
+  },
+};
+
 export type HalonServiceService = typeof HalonServiceService;
 export const HalonServiceService = {
   /**
@@ -927,6 +2294,61 @@ export const HalonServiceService = {
       Buffer.from(TransferLeadershipResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TransferLeadershipResponse => TransferLeadershipResponse.decode(value),
   },
+  /**
+   * Append a batch of domain events to the coordinator's log; answers once
+   * applied, with one outcome per event. On a follower: FAILED_PRECONDITION
+   * naming the leader's address.
+   */
+  submitEvents: {
+    path: "/halon.v1.HalonService/SubmitEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitEventsRequest): Buffer => Buffer.from(SubmitEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitEventsRequest => SubmitEventsRequest.decode(value),
+    responseSerialize: (value: SubmitEventsResponse): Buffer =>
+      Buffer.from(SubmitEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitEventsResponse => SubmitEventsResponse.decode(value),
+  },
+  /** The resource graph as this replica has applied it. */
+  getGraph: {
+    path: "/halon.v1.HalonService/GetGraph" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetGraphRequest): Buffer => Buffer.from(GetGraphRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetGraphRequest => GetGraphRequest.decode(value),
+    responseSerialize: (value: GetGraphResponse): Buffer => Buffer.from(GetGraphResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetGraphResponse => GetGraphResponse.decode(value),
+  },
+  /** The graph's changes, entry by entry, from an applied index on. */
+  watchGraph: {
+    path: "/halon.v1.HalonService/WatchGraph" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchGraphRequest): Buffer => Buffer.from(WatchGraphRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchGraphRequest => WatchGraphRequest.decode(value),
+    responseSerialize: (value: GraphUpdate): Buffer => Buffer.from(GraphUpdate.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GraphUpdate => GraphUpdate.decode(value),
+  },
+  /** The current cluster epoch and every pool's epoch and failure vector. */
+  getEpoch: {
+    path: "/halon.v1.HalonService/GetEpoch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEpochRequest): Buffer => Buffer.from(GetEpochRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEpochRequest => GetEpochRequest.decode(value),
+    responseSerialize: (value: GetEpochResponse): Buffer => Buffer.from(GetEpochResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEpochResponse => GetEpochResponse.decode(value),
+  },
+  /** The outbox: commands not yet acknowledged by a node service. */
+  getOutbox: {
+    path: "/halon.v1.HalonService/GetOutbox" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOutboxRequest): Buffer => Buffer.from(GetOutboxRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOutboxRequest => GetOutboxRequest.decode(value),
+    responseSerialize: (value: GetOutboxResponse): Buffer => Buffer.from(GetOutboxResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOutboxResponse => GetOutboxResponse.decode(value),
+  },
 } as const;
 
 export interface HalonServiceServer extends UntypedServiceImplementation {
@@ -943,6 +2365,20 @@ export interface HalonServiceServer extends UntypedServiceImplementation {
   removeMember: handleUnaryCall<RemoveMemberRequest, MembershipResponse>;
   /** Hands leadership to another voter and answers once it has it. */
   transferLeadership: handleUnaryCall<TransferLeadershipRequest, TransferLeadershipResponse>;
+  /**
+   * Append a batch of domain events to the coordinator's log; answers once
+   * applied, with one outcome per event. On a follower: FAILED_PRECONDITION
+   * naming the leader's address.
+   */
+  submitEvents: handleUnaryCall<SubmitEventsRequest, SubmitEventsResponse>;
+  /** The resource graph as this replica has applied it. */
+  getGraph: handleUnaryCall<GetGraphRequest, GetGraphResponse>;
+  /** The graph's changes, entry by entry, from an applied index on. */
+  watchGraph: handleServerStreamingCall<WatchGraphRequest, GraphUpdate>;
+  /** The current cluster epoch and every pool's epoch and failure vector. */
+  getEpoch: handleUnaryCall<GetEpochRequest, GetEpochResponse>;
+  /** The outbox: commands not yet acknowledged by a node service. */
+  getOutbox: handleUnaryCall<GetOutboxRequest, GetOutboxResponse>;
 }
 
 export interface HalonServiceClient extends Client {
@@ -1042,6 +2478,81 @@ export interface HalonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TransferLeadershipResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Append a batch of domain events to the coordinator's log; answers once
+   * applied, with one outcome per event. On a follower: FAILED_PRECONDITION
+   * naming the leader's address.
+   */
+  submitEvents(
+    request: SubmitEventsRequest,
+    callback: (error: ServiceError | null, response: SubmitEventsResponse) => void,
+  ): ClientUnaryCall;
+  submitEvents(
+    request: SubmitEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitEventsResponse) => void,
+  ): ClientUnaryCall;
+  submitEvents(
+    request: SubmitEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitEventsResponse) => void,
+  ): ClientUnaryCall;
+  /** The resource graph as this replica has applied it. */
+  getGraph(
+    request: GetGraphRequest,
+    callback: (error: ServiceError | null, response: GetGraphResponse) => void,
+  ): ClientUnaryCall;
+  getGraph(
+    request: GetGraphRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetGraphResponse) => void,
+  ): ClientUnaryCall;
+  getGraph(
+    request: GetGraphRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetGraphResponse) => void,
+  ): ClientUnaryCall;
+  /** The graph's changes, entry by entry, from an applied index on. */
+  watchGraph(request: WatchGraphRequest, options?: Partial<CallOptions>): ClientReadableStream<GraphUpdate>;
+  watchGraph(
+    request: WatchGraphRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<GraphUpdate>;
+  /** The current cluster epoch and every pool's epoch and failure vector. */
+  getEpoch(
+    request: GetEpochRequest,
+    callback: (error: ServiceError | null, response: GetEpochResponse) => void,
+  ): ClientUnaryCall;
+  getEpoch(
+    request: GetEpochRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEpochResponse) => void,
+  ): ClientUnaryCall;
+  getEpoch(
+    request: GetEpochRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEpochResponse) => void,
+  ): ClientUnaryCall;
+  /** The outbox: commands not yet acknowledged by a node service. */
+  getOutbox(
+    request: GetOutboxRequest,
+    callback: (error: ServiceError | null, response: GetOutboxResponse) => void,
+  ): ClientUnaryCall;
+  getOutbox(
+    request: GetOutboxRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOutboxResponse) => void,
+  ): ClientUnaryCall;
+  getOutbox(
+    request: GetOutboxRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOutboxResponse) => void,
   ): ClientUnaryCall;
 }
 

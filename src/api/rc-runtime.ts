@@ -1,0 +1,94 @@
+// The recovery coordinator inside a replica: its state machine (wrapped so
+// that watchers follow every applied change and a snapshot install), the
+// graph-watch hub, and the leader's duties. Replica creates one unless it is
+// told to run the hash-chain test machine.
+import type { ClusterConfig } from "../config/index.js";
+import type { Event } from "../gen/halon/v1/events.js";
+import type { Logger } from "../log/logger.js";
+import { RcStateMachine } from "../rc/index.js";
+import type { StateMachine } from "../raft/storage.js";
+import type { Entry } from "../raft/types.js";
+import type { TlsMaterial } from "../raft/transport/tls.js";
+import { changeMessage } from "./graph-view.js";
+import { GraphWatchHub } from "./graph-watch-hub.js";
+import { IndexedStateMachine } from "./indexed-state-machine.js";
+import {
+  DEFAULT_RC_DUTIES,
+  RcLeaderDuties,
+  type LeaderView,
+  type RcDutiesConfig,
+} from "./rc-leader-duties.js";
+import type { RcAccess } from "./rc-service.js";
+
+export interface RcRuntimeOptions {
+  selfId: string;
+  config: ClusterConfig;
+  logger: Logger;
+  duties?: Partial<RcDutiesConfig>;
+  /** For delivering commands to node services over mutual TLS. */
+  tls?: TlsMaterial;
+}
+
+/** The state machine as the replica sees it: RcStateMachine, with the hub told of a restore. */
+class WatchedMachine implements StateMachine {
+  constructor(
+    private readonly machine: RcStateMachine,
+    private readonly hub: GraphWatchHub,
+  ) {}
+
+  apply(entry: Entry): Uint8Array {
+    return this.machine.apply(entry);
+  }
+
+  snapshot(): Uint8Array {
+    return this.machine.snapshot();
+  }
+
+  restore(data: Uint8Array): void {
+    this.machine.restore(data);
+    this.hub.reset(this.machine.lastApplied);
+  }
+
+  summary(): { count: number; hash: string } {
+    return this.machine.summary();
+  }
+}
+
+export class RcRuntime implements RcAccess {
+  readonly machine: RcStateMachine;
+  readonly hub = new GraphWatchHub();
+  readonly stateMachine: WatchedMachine;
+  private readonly duties: RcLeaderDuties;
+
+  constructor(opts: RcRuntimeOptions) {
+    this.machine = new RcStateMachine({
+      onGraphChanges: (index, changes) => this.hub.publish(index, changes.map(changeMessage)),
+    });
+    this.stateMachine = new WatchedMachine(this.machine, this.hub);
+    this.duties = new RcLeaderDuties({
+      selfId: opts.selfId,
+      config: opts.config,
+      machine: this.machine,
+      // An option left undefined keeps its default.
+      duties: {
+        ...DEFAULT_RC_DUTIES,
+        ...Object.fromEntries(Object.entries(opts.duties ?? {}).filter(([, v]) => v !== undefined)),
+      },
+      tls: opts.tls,
+      logger: opts.logger,
+      unwrap: (bytes) => IndexedStateMachine.unwrap(bytes).result,
+    });
+  }
+
+  start(node: LeaderView): void {
+    this.duties.start(node);
+  }
+
+  stop(): void {
+    this.duties.stop();
+  }
+
+  heard(events: Event[]): void {
+    this.duties.heard(events);
+  }
+}
