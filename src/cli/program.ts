@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
+import { registerRcCommands } from "./commands/rc-commands.js";
 import { registerReplicaCommand } from "./commands/replica-command.js";
 import { registerUpCommand } from "./commands/up-command.js";
 import { halonVersion } from "./version.js";
@@ -16,5 +17,6 @@ export function buildProgram(): Command {
   registerReplicaCommand(program);
   registerClusterCommands(program);
   registerUpCommand(program);
+  registerRcCommands(program);
   return program;
 }

@@ -6,7 +6,7 @@ import { readTls } from "../../api/replica.js";
 import { ConfigError, loadClusterConfig, type ClusterConfig } from "../../config/index.js";
 import { ReplicaRole, type ReplicaStatus } from "../../gen/halon/v1/client.js";
 
-function clientFor(file: string): { config: ClusterConfig; client: ClusterClient } {
+export function clientFor(file: string): { config: ClusterConfig; client: ClusterClient } {
   const config = loadClusterConfig(file);
   const client = new ClusterClient({
     addresses: config.replicas.map((r) => r.grpcAddress),
@@ -16,7 +16,7 @@ function clientFor(file: string): { config: ClusterConfig; client: ClusterClient
 }
 
 /** Runs a command body, printing config and gRPC errors as one line and setting the exit code. */
-async function run(body: () => Promise<void>): Promise<void> {
+export async function run(body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
