@@ -2,12 +2,14 @@
 // against the graph, records what the event says, feeds the CEP rules and
 // carries out what they decide (graph changes and commands in the outbox).
 // Everything here is deterministic: no clock but `now`, sorted iteration only.
-import type { Command, EpochTransition, PoolEpoch } from "../gen/halon/v1/events.js";
+// Epochs and the broadcast bookkeeping live in epochs.ts.
+import type { Command } from "../gen/halon/v1/events.js";
 import { EventOutcome } from "../gen/halon/v1/events.js";
 import type { Graph } from "../graph/index.js";
 import { compareStrings } from "../graph/index.js";
 import type { RcConfig } from "./config.js";
 import { RcRejection, type DomainEvent } from "./domain.js";
+import { BROADCAST, Epochs, type VectorChange } from "./epochs.js";
 import type { Outbox } from "./outbox.js";
 import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
 import type { Intent, RuleEvent } from "./rules/types.js";
@@ -17,9 +19,6 @@ export interface Outcome {
   outcome: EventOutcome;
   reason?: string;
 }
-
-/** The target of a command meant for every node that awaits it. */
-export const BROADCAST = "*";
 
 const APPLIED: Outcome = { outcome: EventOutcome.EVENT_OUTCOME_APPLIED };
 const stale = (reason: string): Outcome => ({ outcome: EventOutcome.EVENT_OUTCOME_IGNORED_STALE, reason });
@@ -34,15 +33,8 @@ export interface UnknownRecord {
 export class Coordinator {
   /** Log time: the largest entry time seen; never goes back. */
   now = 0;
-  /**
-   * Online, undrained nodes whose acknowledged epoch is older than the
-   * cluster's: those a broadcast EpochTransition still waits for. Derived from
-   * the graph (rebuilt on restore), kept current by refreshAwaiting().
-   */
-  private readonly awaiting = new Set<string>();
-  /** Online, undrained nodes: derived from the graph like `awaiting`. */
-  private readonly usable = new Set<string>();
-  private transitionCache: EpochTransition | undefined;
+  /** Epochs, failure vectors and the broadcast's bookkeeping. */
+  private readonly epochs: Epochs;
   /** Commands issued since the caller last took them (for the apply result). */
   issued: Command[] = [];
   incidents: EngineIncident[] = [];
@@ -54,12 +46,12 @@ export class Coordinator {
     public rules: RuleRunner,
     readonly unknown: UnknownRecord,
   ) {
-    graph.forEachOfKind("Node", (nodeId) => this.refreshAwaiting(nodeId));
+    this.epochs = new Epochs(graph, outbox, (slot, target, body) => this.issue(slot, target, body));
   }
 
   /** Nodes a broadcast EpochTransition (target "*") is still to be delivered to, sorted. */
   nodesAwaitingEpoch(): string[] {
-    return [...this.awaiting].sort(compareStrings);
+    return this.epochs.nodesAwaiting();
   }
 
   /** Moves time to `time` (if later) and carries out whatever timers fall due. */
@@ -95,7 +87,7 @@ export class Coordinator {
         return this.nodeDrained(e.nodeId);
       case "epoch-request":
         this.graph.require(e.nodeId, "Node");
-        this.sendEpoch(e.nodeId);
+        this.epochs.send(e.nodeId);
         return { outcome: EventOutcome.EVENT_OUTCOME_APPLIED, reason: `epoch ${this.epoch()}` };
       case "command-result":
         return this.commandResult(e.commandId, e.ok, e.nodeId);
@@ -112,7 +104,7 @@ export class Coordinator {
   }
 
   epoch(): number {
-    return (this.graph.attr(CLUSTER_ID, "epoch") as number | undefined) ?? 0;
+    return this.epochs.current();
   }
 
   // ---------------------------------------------------------------- events
@@ -120,7 +112,7 @@ export class Coordinator {
   private topology(t: Parameters<typeof applyTopology>[1]): Outcome {
     const effect = applyTopology(this.graph, t);
     // Pools may have appeared: the cached transition no longer describes them all.
-    this.transitionCache = undefined;
+    this.epochs.forgetTransition();
     for (const nodeId of [...effect.newProcessesByNode.keys()].sort(compareStrings))
       this.startProcesses(nodeId, effect.newProcessesByNode.get(nodeId) as string[]);
     return APPLIED;
@@ -169,7 +161,7 @@ export class Coordinator {
   private nodeHeard(nodeId: string, epoch: number): Outcome {
     // The most frequent event: one lookup, and nothing written unless something changed.
     const node = this.graph.require(nodeId, "Node");
-    if (epoch > ((node.attrs.ackedEpoch as number | undefined) ?? 0)) this.recordEpochAck(nodeId, epoch);
+    if (epoch > ((node.attrs.ackedEpoch as number | undefined) ?? 0)) this.epochs.recordAck(nodeId, epoch);
     if (node.attrs.state !== "online") this.bringOnline(nodeId);
     return APPLIED;
   }
@@ -223,10 +215,10 @@ export class Coordinator {
     this.graph.require(diskId, "Disk");
     if (!this.graph.hasEdge(poolId, "uses", diskId))
       throw new RcRejection("conflict", `disk "${diskId}" is not in pool "${poolId}"`);
-    if (this.failureVector(poolId).includes(diskId))
+    if (this.epochs.failureVector(poolId).includes(diskId))
       return stale(`disk "${diskId}" is already out of the pool`);
     this.graph.setAttr(diskId, "state", "failed");
-    this.changeVectors([[poolId, diskId, "out"]]);
+    this.epochs.changeVectors([[poolId, diskId, "out"]]);
     return APPLIED;
   }
 
@@ -235,8 +227,8 @@ export class Coordinator {
     if (this.graph.attr(diskId, "state") === "failed") return stale("the disk is already failed");
     this.graph.setAttr(diskId, "state", "failed");
     const poolId = this.graph.neighbour(diskId, "uses", "in");
-    if (poolId !== undefined && !this.failureVector(poolId).includes(diskId))
-      this.changeVectors([[poolId, diskId, "out"]]);
+    if (poolId !== undefined && !this.epochs.failureVector(poolId).includes(diskId))
+      this.epochs.changeVectors([[poolId, diskId, "out"]]);
     return APPLIED;
   }
 
@@ -245,8 +237,8 @@ export class Coordinator {
     this.graph.setAttr(diskId, "state", "online");
     if (serial !== "") this.graph.setAttr(diskId, "serial", serial);
     const poolId = this.graph.neighbour(diskId, "uses", "in");
-    if (poolId !== undefined && this.failureVector(poolId).includes(diskId) && this.diskHostUp(diskId))
-      this.changeVectors([[poolId, diskId, "in"]]);
+    if (poolId !== undefined && this.epochs.failureVector(poolId).includes(diskId) && this.diskHostUp(diskId))
+      this.epochs.changeVectors([[poolId, diskId, "in"]]);
     return APPLIED;
   }
 
@@ -254,7 +246,7 @@ export class Coordinator {
     this.graph.require(nodeId, "Node");
     if (this.graph.attr(nodeId, "drained") === true) return stale("the node is already drained");
     this.graph.setAttr(nodeId, "drained", true);
-    this.refreshAwaiting(nodeId);
+    this.epochs.refresh(nodeId);
     const processes = this.graph.neighbours(nodeId, "runs");
     this.outbox.cancel(`start:${nodeId}`);
     this.feed({ t: "node-drained", nodeId });
@@ -282,13 +274,13 @@ export class Coordinator {
       if (nodeId === "")
         throw new RcRejection("bad-field", "command_result.node_id is required for a broadcast");
       this.graph.require(nodeId, "Node");
-      if (ok) this.recordEpochAck(nodeId, pending.command.epochTransition?.epoch ?? 0);
+      if (ok) this.epochs.recordAck(nodeId, pending.command.epochTransition?.epoch ?? 0);
       return APPLIED;
     }
     this.outbox.acknowledge(commandId);
     const c = pending.command;
     if (c.epochTransition && ok && this.graph.kindOf(c.target) === "Node")
-      this.recordEpochAck(c.target, c.epochTransition.epoch);
+      this.epochs.recordAck(c.target, c.epochTransition.epoch);
     if (c.respawnProcess && !ok && this.graph.kindOf(c.respawnProcess.processId) === "Process")
       this.feed({ t: "respawn-failed", processId: c.respawnProcess.processId });
     return APPLIED;
@@ -361,14 +353,14 @@ export class Coordinator {
         // Its disks leave their pools' healthy set.
         const hostId = this.graph.neighbour(intent.nodeId, "runs", "in");
         if (hostId !== undefined) {
-          const changes: [string, string, "out" | "in"][] = [];
+          const changes: VectorChange[] = [];
           for (const d of this.graph.neighbours(hostId, "has"))
             if (this.graph.kindOf(d) === "Disk") {
               const poolId = this.graph.neighbour(d, "uses", "in");
-              if (poolId !== undefined && !this.failureVector(poolId).includes(d))
+              if (poolId !== undefined && !this.epochs.failureVector(poolId).includes(d))
                 changes.push([poolId, d, "out"]);
             }
-          if (changes.length > 0) this.changeVectors(changes);
+          if (changes.length > 0) this.epochs.changeVectors(changes);
         }
         return events;
       }
@@ -383,7 +375,7 @@ export class Coordinator {
     this.outbox.cancel(`epoch:${nodeId}`);
     this.outbox.cancel(`start:${nodeId}`);
     this.outbox.cancel(`stop:${nodeId}`);
-    this.refreshAwaiting(nodeId);
+    this.epochs.refresh(nodeId);
     return this.graph.neighbours(nodeId, "runs").map((processId) => ({ t: "process-node-down", processId }));
   }
 
@@ -391,7 +383,7 @@ export class Coordinator {
   private bringOnline(nodeId: string, joined = false): void {
     const wasDown = this.graph.attr(nodeId, "state") === "down";
     this.graph.setAttrs(nodeId, { state: "online", respawnAttempts: 0 });
-    this.refreshAwaiting(nodeId);
+    this.epochs.refresh(nodeId);
     const hostId = this.graph.neighbour(nodeId, "runs", "in");
     if (hostId !== undefined) this.graph.setAttr(hostId, "state", "online");
     this.outbox.cancel(`respawn-node:${nodeId}`);
@@ -409,16 +401,17 @@ export class Coordinator {
       if (this.graph.attr(processId, "recovering") === true) this.feed({ t: "process-node-up", processId });
     if (toStart.length > 0) this.startProcesses(nodeId, toStart);
     if (wasDown && hostId !== undefined) {
-      const back: [string, string, "in"][] = [];
+      const back: VectorChange[] = [];
       for (const d of this.graph.neighbours(hostId, "has"))
         if (this.graph.kindOf(d) === "Disk" && this.graph.attr(d, "state") !== "failed") {
           const poolId = this.graph.neighbour(d, "uses", "in");
-          if (poolId !== undefined && this.failureVector(poolId).includes(d)) back.push([poolId, d, "in"]);
+          if (poolId !== undefined && this.epochs.failureVector(poolId).includes(d))
+            back.push([poolId, d, "in"]);
         }
-      if (back.length > 0) this.changeVectors(back);
+      if (back.length > 0) this.epochs.changeVectors(back);
     }
-    if (this.num(nodeId, "ackedEpoch") < this.epoch()) this.sendEpoch(nodeId);
-    this.refreshAwaiting(nodeId);
+    if (this.num(nodeId, "ackedEpoch") < this.epoch()) this.epochs.send(nodeId);
+    this.epochs.refresh(nodeId);
   }
 
   private startProcesses(nodeId: string, pids: string[]): void {
@@ -433,83 +426,6 @@ export class Coordinator {
       };
     });
     this.issue(`start:${nodeId}`, nodeId, { startProcesses: { nodeId, processes } } /* keys sorted */);
-  }
-
-  // ---------------------------------------------------------------- epochs
-
-  /** Changes failure vectors (disk leaves "out" / rejoins "in" the healthy set), then one epoch transition. */
-  private changeVectors(changes: [string, string, "out" | "in"][]): void {
-    const vectors = new Map<string, Set<string>>();
-    for (const [poolId, diskId, dir] of changes) {
-      const v = vectors.get(poolId) ?? new Set(this.failureVector(poolId));
-      if (dir === "out") v.add(diskId);
-      else v.delete(diskId);
-      vectors.set(poolId, v);
-    }
-    const epoch = this.epoch() + 1;
-    this.graph.setAttr(CLUSTER_ID, "epoch", epoch);
-    for (const poolId of [...vectors.keys()].sort(compareStrings))
-      this.graph.setAttrs(poolId, {
-        epoch,
-        failureVector: [...(vectors.get(poolId) as Set<string>)].sort(compareStrings),
-      });
-    // One broadcast rather than a command per node: the cost of an epoch
-    // change does not grow with the cluster.
-    // Every usable node acknowledged at most the previous epoch: all await this one.
-    this.awaiting.clear();
-    for (const nodeId of this.usable) this.awaiting.add(nodeId);
-    // Older per-node transitions are superseded by the broadcast.
-    this.outbox.cancelFamily("epoch", `epoch:${BROADCAST}`);
-    if (this.awaiting.size > 0)
-      this.issue(`epoch:${BROADCAST}`, BROADCAST, { epochTransition: this.epochTransition() });
-    else this.outbox.cancel(`epoch:${BROADCAST}`);
-  }
-
-  private awaitsEpoch(nodeId: string): boolean {
-    return this.isUsable(nodeId) && this.num(nodeId, "ackedEpoch") < this.epoch();
-  }
-
-  /** Re-derives whether `nodeId` is usable and awaited; ends the broadcast when nobody is awaited. */
-  private refreshAwaiting(nodeId: string): void {
-    const attrs = this.graph.get(nodeId)?.attrs;
-    const usable = attrs !== undefined && attrs.state === "online" && attrs.drained !== true;
-    if (usable) this.usable.add(nodeId);
-    else this.usable.delete(nodeId);
-    if (usable && ((attrs.ackedEpoch as number | undefined) ?? 0) < this.epoch()) this.awaiting.add(nodeId);
-    else if (this.awaiting.delete(nodeId) && this.awaiting.size === 0)
-      this.outbox.cancel(`epoch:${BROADCAST}`);
-  }
-
-  private sendEpoch(nodeId: string): void {
-    this.issue(`epoch:${nodeId}`, nodeId, { epochTransition: this.epochTransition() });
-  }
-
-  /**
-   * The current transition, built once per epoch and shared by every command
-   * that carries it (commands are never mutated). Keys in sorted order, as
-   * the snapshot needs (see plain.ts).
-   */
-  private epochTransition(): EpochTransition {
-    const epoch = this.epoch();
-    if (this.transitionCache?.epoch === epoch) return this.transitionCache;
-    const pools: PoolEpoch[] = this.graph.byKind("Pool").map((poolId) => ({
-      epoch: this.num(poolId, "epoch"),
-      failedDiskIds: this.failureVector(poolId),
-      poolId,
-    }));
-    this.transitionCache = { epoch, pools };
-    return this.transitionCache;
-  }
-
-  private recordEpochAck(nodeId: string, epoch: number): void {
-    if (epoch > this.num(nodeId, "ackedEpoch") && epoch <= this.epoch()) {
-      this.graph.setAttr(nodeId, "ackedEpoch", epoch);
-      this.refreshAwaiting(nodeId);
-    }
-  }
-
-  private failureVector(poolId: string): string[] {
-    return (this.graph.attr(poolId, "failureVector") as string[] | undefined) ?? [];
   }
 
   private diskHostUp(diskId: string): boolean {

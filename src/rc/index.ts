@@ -12,7 +12,7 @@ export { decodeApplyResult, encodeEventBatch, encodeRulesVersion, encodeTick, ma
 export { RcStateMachine, type RcStateMachineOptions } from "./state-machine.js";
 export { RcSnapshotError, type RcStateData } from "./snapshot-data.js";
 export { CLUSTER_ID } from "./topology.js";
-export { BROADCAST } from "./coordinator.js";
+export { BROADCAST } from "./epochs.js";
 export { validateEvent } from "./validate.js";
 export { FailureDetector, type FailureDetectorConfig } from "./leader/failure-detector.js";
 export { DispatchPlan, type Delivery, type OutboxView } from "./leader/dispatch-plan.js";

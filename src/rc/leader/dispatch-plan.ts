@@ -5,7 +5,7 @@
 // leader delivers everything pending again, which node services tolerate
 // (they execute commands idempotently).
 import type { Command } from "../../gen/halon/v1/events.js";
-import { BROADCAST } from "../coordinator.js";
+import { BROADCAST } from "../epochs.js";
 
 export interface Delivery {
   /** A node id, or for RespawnNode the host id (the command carries the infra endpoint). */
