@@ -48,6 +48,34 @@ export const raftSettingsSchema = z
     path: ["electionTimeoutMs"],
   });
 
+const backoffSchema = z
+  .object({
+    baseMs: positiveMs,
+    factor: z.number().min(1),
+    maxMs: positiveMs,
+  })
+  .strict()
+  .refine((b) => b.maxMs >= b.baseMs, { message: "maxMs must be at least baseMs", path: ["maxMs"] });
+
+/**
+ * The recovery coordinator's tunables. Every field is optional: the rc layer
+ * fills in its defaults. They define the replicated state, so every replica
+ * must read the same values (they come from this one file).
+ */
+export const recoverySettingsSchema = z
+  .object({
+    processRespawnBudget: z.number().int().nonnegative(),
+    processRespawnBackoff: backoffSchema,
+    processRespawnTimeoutMs: positiveMs,
+    nodeRespawnBudget: z.number().int().nonnegative(),
+    nodeRespawnBackoff: backoffSchema,
+    dedupRetentionMs: positiveMs,
+    dedupMaxIds: z.number().int().positive(),
+    unknownEventsKept: z.number().int().nonnegative(),
+  })
+  .partial()
+  .strict();
+
 export const replicaSchema = z
   .object({
     id,
@@ -91,6 +119,7 @@ export const clusterConfigSchema = z
   .object({
     cluster: z.object({ name: id }).strict(),
     raft: raftSettingsSchema.default(raftSettingsSchema.parse({})),
+    recovery: recoverySettingsSchema.default({}),
     tls: tlsSchema.optional(),
     replicas: z.array(replicaSchema).min(1).max(7),
     nodes: z.array(nodeServiceSchema).default([]),
@@ -152,4 +181,5 @@ export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
 export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type NodeServiceConfig = z.infer<typeof nodeServiceSchema>;
 export type RaftSettings = z.infer<typeof raftSettingsSchema>;
+export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
 export type TlsConfig = z.infer<typeof tlsSchema>;

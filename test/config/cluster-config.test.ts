@@ -38,6 +38,7 @@ describe("cluster config: good files", () => {
     expect(cfg.replicas[0]?.dataDir).toBe("/etc/halon/d1");
     expect(cfg.replicas[0]?.learner).toBe(false);
     expect(cfg.nodes).toEqual([]);
+    expect(cfg.recovery).toEqual({});
   });
 });
 
@@ -123,6 +124,17 @@ describe("cluster config: each kind of bad file gives its precise error", () => 
       pools: [{ id: "p", disks: ["d-a", "d-z"] }],
     };
     expect(problemsOf(data)).toEqual(['pools[0].disks[1]: disk "d-z" is not attached to any node']);
+  });
+
+  it("a recovery backoff whose ceiling is below its base, and an unknown recovery field", () => {
+    const data = {
+      ...minimal(),
+      recovery: { processRespawnBackoff: { baseMs: 5000, factor: 2, maxMs: 100 }, respawnBudget: 3 },
+    };
+    expect(problemsOf(data)).toEqual([
+      "recovery.processRespawnBackoff.maxMs: maxMs must be at least baseMs",
+      'recovery: unknown field "respawnBudget"',
+    ]);
   });
 
   it("more than seven replicas", () => {
