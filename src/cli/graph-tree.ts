@@ -7,7 +7,7 @@ import { GraphChangeOp } from "../gen/halon/v1/client.js";
 /** The attribute shown right after a resource's kind. */
 const HEADLINE = "state";
 /** Attributes not worth a line in the tree (shown by `halon graph --id`). */
-const QUIET = new Set(["command", "address", "infraEndpoint", "serial", "name"]);
+const QUIET = new Set(["command", "address", "infraEndpoint", "serial"]);
 
 function attrs(r: { attributes: Record<string, string> }): Record<string, unknown> {
   const out: Record<string, unknown> = {};

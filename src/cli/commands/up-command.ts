@@ -71,11 +71,19 @@ export function registerUpCommand(program: Command): void {
         );
       }
       const nodes = config.nodes.length;
+      const pool = config.pools[0];
       console.log(
         [
           "",
           "Look at it:",
           `  node ${cli} status --config ${opts.config}`,
+          `  node ${cli} graph --config ${opts.config}`,
+          `  node ${cli} watch --config ${opts.config}`,
+          ...(pool
+            ? [
+                `  node ${cli} events submit --config ${opts.config} --json '{"stripingError":{"poolId":"${pool.id}","diskId":"${pool.disks[0]}"}}'`,
+              ]
+            : []),
           `  node ${cli} transfer-leader --config ${opts.config}`,
           `  node ${cli} --help`,
           "",
