@@ -53,9 +53,10 @@ export class NodeServiceStub {
     this.server.addService(NodeServiceService, impl);
   }
 
-  async start(): Promise<number> {
+  /** Listens on `port` (0: any free port). */
+  async start(port = 0): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) =>
+      this.server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, port) =>
         err ? reject(err) : resolve(port),
       ),
     );
