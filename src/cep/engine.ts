@@ -1,32 +1,32 @@
 import { canonicalHash } from "./canonical.js";
 import { MutableContext } from "./context.js";
-import { CepDefinitionError, CepInputError, describeError } from "./errors.js";
+import { CepDefinitionError, CepInputError } from "./errors.js";
 import type { Flow } from "./flow.js";
+import { addInstance } from "./instances.js";
+import { patternDeadline, patternEvent } from "./pattern-path.js";
+import { shapeOf, type PatternShape } from "./pattern-shape.js";
 import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
 import {
-  NO_TIMERS,
   buildRuntime,
   cancelTimer,
   compactRuntime,
   earliestDue,
-  evictionVictim,
   release,
   removeInstance,
   setTimer,
   type Runtime,
 } from "./runtime.js";
 import { restoreState, snapshotView, toSnapshot, type Snapshot } from "./snapshot.js";
+import { StepOutputs } from "./step-outputs.js";
 import type {
   EngineState,
-  ErrorInfo,
   FlowState,
   Input,
   InstanceState,
   Output,
-  OverflowInfo,
   RuleState,
   StepResult,
-  TraceEntry,
+  TimerState,
 } from "./types.js";
 
 /** Anything an engine runs, in the order given. */
@@ -43,8 +43,6 @@ export interface StepOptions {
 }
 
 const NO_OUTPUTS: readonly Output<never>[] = Object.freeze([]);
-// New instances share one empty buffer: handlers copy before writing (see MutableContext).
-const NO_ITEMS: InstanceState["buffer"] = Object.freeze([]) as unknown as InstanceState["buffer"];
 
 /**
  * Runs rules and flows over inputs: `step(state, input) -> { state, outputs }`.
@@ -59,9 +57,10 @@ export class Engine<E, O> {
   private readonly byName = new Map<string, number>();
   private readonly runtimes = new WeakMap<EngineState, Runtime>();
   private readonly ctx = new MutableContext();
+  /** Compiled paths of pattern rules, by processor index (see pattern-path.ts). */
+  private readonly shapes: (PatternShape | undefined)[];
   // Per-step scratch, reset by every step (steps never nest).
-  private outputs: Output<O>[] | undefined;
-  private trace: TraceEntry[] | undefined;
+  private readonly out = new StepOutputs<O>();
   private readonly flowOut: unknown[] = [];
   // The last state stepped and its indexes: saves the WeakMap lookup on the usual path.
   private lastState: EngineState | undefined;
@@ -78,6 +77,7 @@ export class Engine<E, O> {
       if (this.byName.has(p.name)) throw new CepDefinitionError(`two rules or flows are named "${p.name}"`);
       this.byName.set(p.name, i);
     });
+    this.shapes = this.processors.map((p) => (p.kind === "rule" ? shapeOf(p) : undefined));
   }
 
   /** The state before any input. */
@@ -101,8 +101,9 @@ export class Engine<E, O> {
   step(state: EngineState, input: Input<E>, options?: StepOptions): StepResult<O> {
     checkInput(state, input);
     const rt = this.runtime(state);
-    this.outputs = undefined;
-    this.trace = options?.explain === true ? [] : undefined;
+    const out = this.out;
+    out.outputs = undefined;
+    out.trace = options?.explain === true ? [] : undefined;
     const time = input.time;
     this.fireTimers(state, rt, time);
     state.time = time;
@@ -121,10 +122,10 @@ export class Engine<E, O> {
       this.stepsSinceCompact = 0;
       compactRuntime(this.processors, state, rt);
     }
-    const outputs = this.outputs;
-    const trace = this.trace;
-    this.outputs = undefined;
-    this.trace = undefined;
+    const outputs = out.outputs;
+    const trace = out.trace;
+    out.outputs = undefined;
+    out.trace = undefined;
     if (trace !== undefined) return { state, outputs: outputs ?? NO_OUTPUTS, trace };
     // Most steps produce nothing: they share one frozen result per state instead of allocating.
     return outputs === undefined
@@ -191,23 +192,33 @@ export class Engine<E, O> {
     time: number,
   ): void {
     const rs = rt.states[proc] as RuleState;
+    const out = this.out;
     let key: string | undefined;
     try {
       key = rule.key(event);
     } catch (err) {
-      this.error(state, rule.name, "", time, "key", err);
+      out.error(state, rule.name, "", time, "key", err);
       return;
     }
     if (key === undefined) {
-      if (this.trace !== undefined)
-        this.trace.push({ rule: rule.name, time, cause: "event", outcome: "no-key" });
+      if (out.trace !== undefined)
+        out.trace.push({ rule: rule.name, time, cause: "event", outcome: "no-key" });
       return;
     }
     if (typeof key !== "string") {
-      this.error(state, rule.name, "", time, "key", new Error(`key returned a ${typeof key}, not a string`));
+      out.error(state, rule.name, "", time, "key", new Error(`key returned a ${typeof key}, not a string`));
       return;
     }
     const inst = rs.instances[key];
+    const shape = this.shapes[proc];
+    if (
+      shape !== undefined &&
+      out.trace === undefined &&
+      (inst === undefined || inst.phase === shape.waiting)
+    ) {
+      patternEvent(shape, state, rt, proc, rule, rs, inst, key, event, time, out);
+      return;
+    }
     const phase = rule.phaseMap.get(inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
     const alts = phase.events;
     let guardFailed: string | undefined;
@@ -218,7 +229,7 @@ export class Engine<E, O> {
       try {
         ok = (alt.when as (e: unknown) => boolean)(event);
       } catch (err) {
-        this.error(state, rule.name, key, time, "match", err);
+        this.out.error(state, rule.name, key, time, "match", err);
         return;
       }
       if (!ok) continue;
@@ -231,7 +242,7 @@ export class Engine<E, O> {
         try {
           ok = alt.guard(this.ctx, event);
         } catch (err) {
-          this.error(state, rule.name, key, time, "guard", err);
+          this.out.error(state, rule.name, key, time, "guard", err);
           return;
         }
         if (!ok) {
@@ -243,8 +254,8 @@ export class Engine<E, O> {
       this.fire(state, rt, proc, rule, rs, inst, key, phase, alt, event, "event");
       return;
     }
-    if (this.trace !== undefined)
-      this.trace.push({
+    if (this.out.trace !== undefined)
+      this.out.trace.push({
         rule: rule.name,
         key,
         time,
@@ -270,7 +281,7 @@ export class Engine<E, O> {
       try {
         local = rule.initLocal(key);
       } catch (err) {
-        this.error(state, rule.name, key, time, "handler", err);
+        this.out.error(state, rule.name, key, time, "handler", err);
         return false;
       }
     } else {
@@ -300,6 +311,8 @@ export class Engine<E, O> {
     let nextName: string | undefined;
     let nextPhase: CompiledPhase | undefined;
     let timeoutDue: number | undefined;
+    // Set when the timeout is a fixed number: such timers queue in a lane (see TimerQueue).
+    let timeoutDelay: number | undefined;
     try {
       if (alt.then !== undefined) alt.then(ctx, event);
       if (ctx.next !== undefined) {
@@ -322,9 +335,10 @@ export class Engine<E, O> {
             `phase "${enteredPhase.name}": timeout.after gave ${String(after)}, not a positive number`,
           );
         timeoutDue = time + after;
+        if (typeof enteredPhase.timeoutAfter === "number") timeoutDelay = after;
       }
     } catch (err) {
-      this.error(state, rule.name, key, time, cause === "event" ? "handler" : "timer", err);
+      this.out.error(state, rule.name, key, time, cause === "event" ? "handler" : "timer", err);
       return;
     }
 
@@ -333,26 +347,13 @@ export class Engine<E, O> {
     const ended = nextPhase !== undefined && nextPhase.final;
     rs.global = ctx.global;
     const emitted = ctx.emitted;
-    for (let i = 0; i < emitted.length; i++) this.emit(state, rule.name, key, time, emitted[i]);
+    for (let i = 0; i < emitted.length; i++) this.out.emit(state, rule.name, key, time, emitted[i]);
     if (created && ended) {
       // Born and finished in one step: nothing to keep, nobody to evict.
     } else {
       let inst: InstanceState;
       if (existing === undefined) {
-        if (rs.count >= rule.maxInstances) this.evictOne(state, rt, proc, rule, rs, time);
-        inst = {
-          phase: phase.name,
-          local: ctx.local,
-          created: state.seq,
-          touched: state.seq,
-          timers: NO_TIMERS,
-          timeout: null,
-          buffer: NO_ITEMS,
-        };
-        state.seq++;
-        rs.instances[key] = inst;
-        rs.count++;
-        rt.evict[proc]?.push({ touched: inst.touched, key });
+        inst = addInstance(state, rt, proc, rule, rs, key, phase.name, ctx.local, time, this.out);
       } else {
         inst = existing;
         inst.touched = state.seq++;
@@ -361,12 +362,12 @@ export class Engine<E, O> {
       if (ctx.ownBuffer) inst.buffer = ctx.buf as InstanceState["buffer"];
       const dropped = ctx.dropped;
       for (let i = 0; i < dropped.length; i++)
-        this.overflow(state, rule.name, key, time, { reason: "buffer", dropped: dropped[i] });
+        this.out.overflow(state, rule.name, key, time, { reason: "buffer", dropped: dropped[i] });
       const ops = ctx.timerOps;
       for (let i = 0; i < ops.length; i++) {
         const [name, due] = ops[i] as [string, number | undefined];
         if (due === undefined) cancelTimer(rt, inst, name);
-        else setTimer(state, rt, proc, key, inst, name, due);
+        else setTimer(state, rt, proc, key, inst, name, due, undefined);
       }
       if (ended) {
         removeInstance(rt, rs, inst, key);
@@ -374,12 +375,13 @@ export class Engine<E, O> {
         if (nextName !== undefined) inst.phase = nextName;
         // Leaving a phase cancels its timeout and entering one starts it: moving the record in
         // place (rather than cancel + start) keeps a restart free of heap work.
-        if (timeoutDue !== undefined) setTimer(state, rt, proc, key, inst, PHASE_TIMEOUT, timeoutDue);
+        if (timeoutDue !== undefined)
+          setTimer(state, rt, proc, key, inst, PHASE_TIMEOUT, timeoutDue, timeoutDelay);
         else if (nextName !== undefined) cancelTimer(rt, inst, PHASE_TIMEOUT);
       }
     }
-    if (this.trace !== undefined)
-      this.trace.push({
+    if (this.out.trace !== undefined)
+      this.out.trace.push({
         rule: rule.name,
         key,
         time,
@@ -394,37 +396,21 @@ export class Engine<E, O> {
       });
   }
 
-  /** Evicts the least recently active instance and reports it. */
-  private evictOne(
-    state: EngineState,
-    rt: Runtime,
-    proc: number,
-    rule: Rule<E, O>,
-    rs: RuleState,
-    time: number,
-  ) {
-    const key = evictionVictim(rt, proc, rs);
-    if (key === undefined) return;
-    const inst = rs.instances[key] as InstanceState;
-    removeInstance(rt, rs, inst, key);
-    this.overflow(state, rule.name, key, time, { reason: "instances", phase: inst.phase, local: inst.local });
-  }
-
   // ---- timers ----
 
   private fireTimers(state: EngineState, rt: Runtime, until: number): void {
-    const heap = rt.timers;
-    while (heap.size > 0 && heap.topDue <= until) {
-      const due = heap.topDue;
-      const seq = heap.topSeq;
-      const rec = heap.topRef;
-      heap.pop();
+    const queue = rt.timers;
+    while (queue.size > 0 && queue.topDue <= until) {
+      const due = queue.topDue;
+      const seq = queue.topSeq;
+      const rec = queue.topRef as TimerState;
+      queue.pop();
       if (!rec.live || rec.hd !== due || rec.hs !== seq) continue; // stale entry
       if (rec.due !== due || rec.seq !== seq) {
         // Moved later since this entry was queued: requeue it at its real place.
         rec.hd = rec.due;
         rec.hs = rec.seq;
-        heap.push(rec.due, rec.seq, rec);
+        queue.push(rec.due, rec.seq, rec);
         continue;
       }
       const proc = rec.proc;
@@ -438,7 +424,15 @@ export class Engine<E, O> {
       release(rt, rec);
       rt.liveTimers--;
       state.time = due;
-      this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
+      const shape = this.shapes[proc];
+      if (
+        shape !== undefined &&
+        name === PHASE_TIMEOUT &&
+        inst.phase === shape.waiting &&
+        this.out.trace === undefined
+      )
+        patternDeadline(shape, state, rt, rule, rs, inst, key, due, this.out);
+      else this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
     }
   }
 
@@ -457,8 +451,15 @@ export class Engine<E, O> {
     const alts = phase.timers[name];
     const cause = name === PHASE_TIMEOUT ? "timeout" : name;
     if (alts === undefined) {
-      if (this.trace !== undefined)
-        this.trace.push({ rule: rule.name, key, time, cause, outcome: "timer-ignored", phase: phase.name });
+      if (this.out.trace !== undefined)
+        this.out.trace.push({
+          rule: rule.name,
+          key,
+          time,
+          cause,
+          outcome: "timer-ignored",
+          phase: phase.name,
+        });
       return;
     }
     this.prepare(state, rule, rs, inst, key, phase.name, time);
@@ -470,7 +471,7 @@ export class Engine<E, O> {
         try {
           ok = alt.guard(this.ctx, undefined);
         } catch (err) {
-          this.error(state, rule.name, key, time, "guard", err);
+          this.out.error(state, rule.name, key, time, "guard", err);
           return;
         }
         if (!ok) {
@@ -481,8 +482,8 @@ export class Engine<E, O> {
       this.fire(state, rt, proc, rule, rs, inst, key, phase, alt, undefined, cause);
       return;
     }
-    if (this.trace !== undefined)
-      this.trace.push({
+    if (this.out.trace !== undefined)
+      this.out.trace.push({
         rule: rule.name,
         key,
         time,
@@ -508,12 +509,12 @@ export class Engine<E, O> {
     try {
       flow.run(fs.cells, time, hasEvent, event, out);
     } catch (err) {
-      this.error(state, flow.name, "", time, "flow", err);
+      this.out.error(state, flow.name, "", time, "flow", err);
       return;
     }
-    for (let i = 0; i < out.length; i++) this.emit(state, flow.name, "", time, out[i]);
-    if (this.trace !== undefined)
-      this.trace.push({
+    for (let i = 0; i < out.length; i++) this.out.emit(state, flow.name, "", time, out[i]);
+    if (this.out.trace !== undefined)
+      this.out.trace.push({
         rule: flow.name,
         time,
         cause: hasEvent ? "event" : "tick",
@@ -521,43 +522,6 @@ export class Engine<E, O> {
         emitted: out.length,
       });
     if (out.length !== 0) out.length = 0;
-  }
-
-  // ---- outputs ----
-
-  private push(output: Output<O>): void {
-    if (this.outputs === undefined) this.outputs = [output];
-    else this.outputs.push(output);
-  }
-
-  private emit(state: EngineState, rule: string, key: string, time: number, data: unknown): void {
-    const seq = state.seq++;
-    this.push({ id: `${rule}/${key}/${seq}`, rule, key, time, kind: "emit", data: data as O });
-  }
-
-  private overflow(state: EngineState, rule: string, key: string, time: number, data: OverflowInfo): void {
-    const seq = state.seq++;
-    this.push({ id: `${rule}/${key}/${seq}`, rule, key, time, kind: "overflow", data });
-  }
-
-  private error(
-    state: EngineState,
-    rule: string,
-    key: string,
-    time: number,
-    during: ErrorInfo["during"],
-    err: unknown,
-  ) {
-    const seq = state.seq++;
-    this.push({
-      id: `${rule}/${key}/${seq}`,
-      rule,
-      key,
-      time,
-      kind: "error",
-      data: { message: describeError(err), during },
-    });
-    if (this.trace !== undefined) this.trace.push({ rule, key, time, cause: during, outcome: "error" });
   }
 
   // ---- derived indexes ----

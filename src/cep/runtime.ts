@@ -1,7 +1,7 @@
 import { CepInputError } from "./errors.js";
 import { MinHeap } from "./heap.js";
 import { PHASE_TIMEOUT } from "./rule.js";
-import { TimerHeap } from "./timer-heap.js";
+import { TimerQueue } from "./timer-queue.js";
 import type {
   EngineState,
   InstanceState,
@@ -20,7 +20,7 @@ import type {
 export interface Runtime {
   /** state.processors by processor index (the objects are updated in place, never replaced). */
   states: ProcessorState[];
-  timers: TimerHeap<TimerState>;
+  timers: TimerQueue<TimerState>;
   liveTimers: number;
   /** Per rule, built the first time the rule reaches its instance bound. */
   evict: (MinHeap<EvictEntry> | undefined)[];
@@ -47,7 +47,13 @@ export function buildRuntime(
   processors: readonly { kind: string; name: string }[],
   state: EngineState,
 ): Runtime {
-  const rt: Runtime = { states: [], timers: new TimerHeap<TimerState>(), liveTimers: 0, evict: [], free: [] };
+  const rt: Runtime = {
+    states: [],
+    timers: new TimerQueue<TimerState>(),
+    liveTimers: 0,
+    evict: [],
+    free: [],
+  };
   processors.forEach((p, proc) => {
     const ps = state.processors[p.name];
     if (ps === undefined || ps.kind !== p.kind)
@@ -82,9 +88,11 @@ export function buildRuntime(
 }
 
 /**
- * Starts or moves a timer. Queue entries are not updated when a timer is moved later: the
- * timer's record keeps the key of its entry (hd, hs), and when that entry comes up early it is
- * re-queued at the record's real time. Restarting a timeout on every event costs no queue work.
+ * Starts or moves a timer. A timer with a fixed `delay` (due = now + delay) gets a new entry in
+ * that delay's lane, which costs little; its old entry, if any, is left behind and skipped when
+ * it comes up, because the record's key (hd, hs) names only its newest entry. Other timers go to
+ * the heap, and their entries are not updated when a timer is moved later: when the old entry
+ * comes up early it is re-queued at the record's real time.
  */
 export function setTimer(
   state: EngineState,
@@ -94,6 +102,7 @@ export function setTimer(
   inst: InstanceState,
   name: string,
   due: number,
+  delay: number | undefined,
 ): void {
   const seq = state.seq++;
   const rec = name === PHASE_TIMEOUT ? inst.timeout : inst.timers[name];
@@ -116,12 +125,17 @@ export function setTimer(
       inst.timers[name] = fresh;
     }
     rt.liveTimers++;
-    rt.timers.push(due, seq, fresh);
+    if (delay === undefined) rt.timers.push(due, seq, fresh);
+    else rt.timers.pushDelayed(delay, due, seq, fresh);
     return;
   }
   rec.due = due;
   rec.seq = seq;
-  if (rec.hd > due) {
+  if (delay !== undefined) {
+    rec.hd = due;
+    rec.hs = seq;
+    rt.timers.pushDelayed(delay, due, seq, rec);
+  } else if (rec.hd > due) {
     rec.hd = due;
     rec.hs = seq;
     rt.timers.push(due, seq, rec);
@@ -175,7 +189,7 @@ export function earliestDue(rt: Runtime): number | undefined {
   while (heap.size > 0) {
     const due = heap.topDue;
     const seq = heap.topSeq;
-    const rec = heap.topRef;
+    const rec = heap.topRef as TimerState;
     if (!rec.live || rec.hd !== due || rec.hs !== seq) {
       heap.pop();
     } else if (rec.due !== due || rec.seq !== seq) {
@@ -219,7 +233,9 @@ export function compactRuntime(
   state: EngineState,
   rt: Runtime,
 ) {
-  if (rt.timers.size > 2 * rt.liveTimers + 1024)
+  // A timer restarted on every event leaves an entry per restart in its lane until that entry
+  // comes up: allow a few per live timer before paying for a pass over the queue.
+  if (rt.timers.size > 3 * rt.liveTimers + 4096)
     rt.timers.retain((due, seq, rec) => rec.live && rec.hd === due && rec.hs === seq);
   processors.forEach((p, proc) => {
     const heap = rt.evict[proc];

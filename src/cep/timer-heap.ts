@@ -1,7 +1,7 @@
 /**
- * The engine's timer queue: a binary min-heap ordered by (due, seq), stored as parallel arrays so
- * that comparisons read contiguous numbers instead of chasing one object per entry. Each entry
- * also carries a reference to the timer it stands for. It is an index over the timers kept in
+ * The heap part of the engine's timer queue (see TimerQueue): a binary min-heap ordered by
+ * (due, seq), stored as parallel arrays so that comparisons read contiguous numbers instead of
+ * chasing one object per entry. Each entry also carries a reference to the timer it stands for. It is an index over the timers kept in
  * the state, rebuilt from them on restore and never serialised.
  */
 export class TimerHeap<T> {
