@@ -185,6 +185,8 @@ export class ClusterClient {
       c = new HalonServiceClient(address, channelCredentials(this.options.tls), {
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 1_000,
+        // A whole resource graph (GetGraph, the first WatchGraph update) can be far over grpc's 4 MiB default.
+        "grpc.max_receive_message_length": 512 * 1024 * 1024,
       });
       this.clients.set(address, c);
     }

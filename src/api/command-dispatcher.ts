@@ -120,28 +120,44 @@ export class CommandDispatcher {
         this.backoff.delete(address);
         this.opts.onReached?.(d.to);
         this.answered.add(k);
-        this.opts.onAnswer(d, res!).catch((e: unknown) => {
-          if (generation !== this.generation) return;
-          this.answered.delete(k);
-          this.opts.logger.debug(
-            { command: d.command.id, err: String(e) },
-            "could not record a command result",
-          );
-        });
+        const answer = res!;
+        this.opts.onAnswer(d, answer).then(
+          () => {
+            if (generation !== this.generation) return;
+            // Recorded. A command still pending after its answer (a broadcast the node
+            // could not apply: ok false) is due again, after the plan's delay.
+            this.answered.delete(k);
+            if (!answer.ok) this.slowDown(address);
+          },
+          (e: unknown) => {
+            if (generation !== this.generation) return;
+            this.answered.delete(k);
+            this.opts.logger.debug(
+              { command: d.command.id, err: String(e) },
+              "could not record a command result",
+            );
+          },
+        );
       },
     );
   }
 
   private failed(address: string, d: Delivery, err: ServiceError): void {
     const unreachable = err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED;
+    const delayMs = this.slowDown(address);
+    const details = { target: d.to, address, command: d.command.id, retryInMs: delayMs, err: err.details };
+    if (unreachable) this.opts.logger.debug(details, "node service unreachable; will retry");
+    else this.opts.logger.warn(details, "node service refused a command; will retry");
+  }
+
+  /** Doubles the address's delay (from the base, up to the maximum); returns it. */
+  private slowDown(address: string): number {
     const before = this.backoff.get(address);
     const delayMs = before
       ? Math.min(before.delayMs * 2, this.opts.config.backoffMaxMs)
       : this.opts.config.backoffBaseMs;
     this.backoff.set(address, { delayMs, until: Date.now() + delayMs });
-    const details = { target: d.to, address, command: d.command.id, retryInMs: delayMs, err: err.details };
-    if (unreachable) this.opts.logger.debug(details, "node service unreachable; will retry");
-    else this.opts.logger.warn(details, "node service refused a command; will retry");
+    return delayMs;
   }
 
   private client(address: string): NodeServiceClient {
