@@ -151,6 +151,16 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
       outcome: EventOutcome.EVENT_OUTCOME_REJECTED,
       code: "unknown-resource",
     });
+    const cli = runCli([
+      "events",
+      "submit",
+      "--config",
+      cluster.configFile,
+      "--json",
+      '{"id":"cli-1","diskFailed":{"diskId":"no-such-disk"}}',
+    ]);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain("cli-1: rejected (unknown-resource)");
     const missing = (await client()
       .getGraph("no-such-thing")
       .catch((e: unknown) => e)) as ServiceError;
