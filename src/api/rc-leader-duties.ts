@@ -61,7 +61,8 @@ export interface LeaderView {
 
 export interface RcLeaderDutiesOptions {
   selfId: string;
-  config: ClusterConfig;
+  /** The cluster config as the replica knows it now (it re-reads the file when members change). */
+  config: () => ClusterConfig;
   machine: RcStateMachine;
   duties: RcDutiesConfig;
   tls?: TlsMaterial;
@@ -77,7 +78,8 @@ export class RcLeaderDuties {
   private leading = false;
   /** The leader's log end when it won: applied before it acts, so it sees every earlier decision. */
   private caughtUpAt = 0;
-  private seeded = false;
+  /** The config whose topology this term's leader has found in the graph (or declared). */
+  private seededFor: ClusterConfig | null = null;
   private readonly queue: Event[] = [];
   private readonly queuedIds = new Set<string>();
   /** Callers waiting for a queued event to be applied (command answers). */
@@ -156,7 +158,7 @@ export class RcLeaderDuties {
     if (!this.leading || s.term !== this.term) this.takeOffice(s.term, s.lastIndex, now);
     if (s.appliedIndex < this.caughtUpAt) return;
     const sm = this.opts.machine;
-    if (!this.seeded) this.seed();
+    if (this.seededFor !== this.opts.config()) this.seed();
     for (const nodeId of this.detector.silentNodes(now, sm.onlineNodes())) {
       this.log.info({ node: nodeId }, "node silent: proposing NodeSilent");
       this.enqueue(this.detector.silentEvent(nodeId));
@@ -173,7 +175,7 @@ export class RcLeaderDuties {
     this.leading = true;
     this.term = term;
     this.caughtUpAt = lastIndex;
-    this.seeded = false;
+    this.seededFor = null;
     this.detector.becameLeader(now);
     this.plan.becameLeader();
     this.dispatcher.reset();
@@ -193,9 +195,10 @@ export class RcLeaderDuties {
 
   private seed(): void {
     if (this.seedInFlight) return;
-    const event = topologyEvent(this.opts.config);
+    const config = this.opts.config();
+    const event = topologyEvent(config);
     if (topologyPresent(this.opts.machine.graph, event.topologyDeclared!)) {
-      this.seeded = true;
+      this.seededFor = config;
       return;
     }
     this.seedInFlight = true;
@@ -203,7 +206,7 @@ export class RcLeaderDuties {
       .then(
         (ok) => {
           if (ok) {
-            this.seeded = true;
+            this.seededFor = config;
             this.log.info({ event: event.id }, "declared the cluster config's topology");
           }
         },
@@ -282,7 +285,7 @@ export class RcLeaderDuties {
   /** A node's address from the cluster config, else the one it joined with; a host's infrastructure endpoint. */
   private addressFor(d: Delivery): string | null {
     if (d.command.respawnNode) return d.command.respawnNode.infraEndpoint || null;
-    const configured = this.opts.config.nodes.find((n) => n.id === d.to)?.grpcAddress;
+    const configured = this.opts.config().nodes.find((n) => n.id === d.to)?.grpcAddress;
     if (configured) return configured;
     const joined = this.opts.machine.graph.attr(d.to, "address");
     return typeof joined === "string" && joined !== "" ? joined : null;

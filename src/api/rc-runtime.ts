@@ -22,7 +22,8 @@ import type { RcAccess } from "./rc-service.js";
 
 export interface RcRuntimeOptions {
   selfId: string;
-  config: ClusterConfig;
+  /** The cluster config as the replica knows it now. */
+  config: () => ClusterConfig;
   logger: Logger;
   duties?: Partial<RcDutiesConfig>;
   /** For delivering commands to node services over mutual TLS. */

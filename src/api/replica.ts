@@ -208,7 +208,7 @@ export class Replica implements ReplicaControl {
     if (kind === "rc") {
       this.rc = new RcRuntime({
         selfId: this.id,
-        config: this.config,
+        config: () => this.config,
         logger: this.log,
         duties: this.opts.rcDuties,
         tls,

@@ -68,7 +68,7 @@ function duties(
 ) {
   const d = new RcLeaderDuties({
     selfId: "rc1",
-    config: cfg,
+    config: () => cfg,
     machine,
     duties: {
       ...DEFAULT_RC_DUTIES,
