@@ -15,6 +15,7 @@ import type {
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import { decodeApplyResult, encodeEventBatch, type RcStateMachine } from "../rc/index.js";
+import { LeadershipLostError } from "../raft/core/errors.js";
 import { GrpcError } from "./grpc-errors.js";
 import type { GraphWatchHub } from "./graph-watch-hub.js";
 import { neighbourhood, wholeGraph } from "./graph-view.js";
@@ -73,7 +74,15 @@ export async function submitEvents(
       status.RESOURCE_EXHAUSTED,
       `events: the batch is ${payload.length} bytes, over the limit of ${limits.maxBatchBytes}; split it`,
     );
-  const res = await control.propose(payload);
+  const res = await control.propose(payload).catch((err: unknown) => {
+    // Unlike a raw payload, events carry ids: resubmitting them cannot apply them twice.
+    if (err instanceof LeadershipLostError)
+      throw new GrpcError(
+        status.UNAVAILABLE,
+        `${err.message}; the batch may or may not be applied: resubmit the same events (same ids)`,
+      );
+    throw err;
+  });
   rc.heard(events);
   const applied = decodeApplyResult(res.result);
   if (applied.error !== "") throw new GrpcError(status.INTERNAL, `the batch was refused: ${applied.error}`);
