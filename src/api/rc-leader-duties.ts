@@ -145,8 +145,17 @@ export class RcLeaderDuties {
     }
   }
 
-  /** One look at what is due. Never throws: a failed proposal is tried again on a later turn. */
+  /** One look at what is due; a failed proposal is tried again on a later turn. */
   private turn(): void {
+    try {
+      this.look();
+    } catch (err) {
+      // A bug here must not take the replica down with it: log, and look again next turn.
+      this.log.error({ err: String(err), stack: (err as Error).stack }, "coordinator leader duties failed");
+    }
+  }
+
+  private look(): void {
     const node = this.node;
     if (!node) return;
     const now = Date.now();
@@ -242,14 +251,19 @@ export class RcLeaderDuties {
     if (this.batchInFlight || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.opts.duties.maxEventsPerProposal);
     this.batchInFlight = true;
+    const term = this.term;
     const settle = (ok: boolean, err?: unknown) => {
+      const retry: Event[] = [];
       for (const e of batch) {
         this.queuedIds.delete(e.id);
         const w = this.waiters.get(e.id);
         this.waiters.delete(e.id);
         if (w && ok) w.resolve();
-        else if (w) w.reject(err);
+        else if (w)
+          w.reject(err); // its owner (the dispatcher) delivers again
+        else if (!ok) retry.push(e); // the leader's own (NodeSilent): proposed again in this term
       }
+      if (this.leading && this.term === term) for (const e of retry) this.enqueue(e);
     };
     this.propose(batch)
       .then(
