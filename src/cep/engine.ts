@@ -105,16 +105,18 @@ export class Engine<E, O> {
     out.outputs = undefined;
     out.trace = options?.explain === true ? [] : undefined;
     const time = input.time;
-    this.fireTimers(state, rt, time);
+    const timers = rt.timers;
+    if (timers.size > 0 && timers.topDue <= time) this.fireTimers(state, rt, time);
     state.time = time;
-    const hasEvent = input.event !== undefined;
+    const event = input.event;
+    const hasEvent = event !== undefined;
     const procs = this.processors;
     for (let i = 0; i < procs.length; i++) {
       const p = procs[i] as Processor<E, O>;
       if (p.kind === "rule") {
-        if (hasEvent) this.ruleEvent(state, rt, i, p, input.event as E, time);
+        if (hasEvent) this.ruleEvent(state, rt, i, p, event, time);
       } else {
-        this.flowStep(state, rt.states[i] as FlowState, p, time, hasEvent, input.event);
+        this.flowStep(state, rt.states[i] as FlowState, p, time, hasEvent, event);
       }
     }
     if (++this.stepsSinceCompact >= 256) {

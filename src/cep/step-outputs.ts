@@ -12,9 +12,18 @@ export class StepOutputs<O> {
   /** Defined only while a step runs with `explain`. */
   trace: TraceEntry[] | undefined = undefined;
 
+  // `${rule}/` of the last rule that emitted: saves one string concatenation per output id.
+  private lastRule = "";
+  private lastPrefix = "/";
+
   emit(state: EngineState, rule: string, key: string, time: number, data: unknown): void {
     const seq = state.seq++;
-    this.push({ id: `${rule}/${key}/${seq}`, rule, key, time, kind: "emit", data: data as O });
+    if (rule !== this.lastRule) {
+      this.lastRule = rule;
+      this.lastPrefix = `${rule}/`;
+    }
+    // The same id as `${rule}/${key}/${seq}`.
+    this.push({ id: this.lastPrefix + key + "/" + seq, rule, key, time, kind: "emit", data: data as O });
   }
 
   overflow(state: EngineState, rule: string, key: string, time: number, data: OverflowInfo): void {
