@@ -2,12 +2,13 @@ import { canonicalHash } from "./canonical.js";
 import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError } from "./errors.js";
 import type { Flow } from "./flow.js";
-import { addInstance } from "./instances.js";
+import { NO_ITEMS, insertInstance, makeRoom } from "./instances.js";
 import { patternDeadline, patternEvent } from "./pattern-path.js";
 import { shapeOf, type PatternShape } from "./pattern-shape.js";
 import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
 import {
   buildRuntime,
+  NO_TIMERS,
   cancelTimer,
   compactRuntime,
   earliestDue,
@@ -355,7 +356,17 @@ export class Engine<E, O> {
     } else {
       let inst: InstanceState;
       if (existing === undefined) {
-        inst = addInstance(state, rt, proc, rule, rs, key, phase.name, ctx.local, time, this.out);
+        makeRoom(state, rt, proc, rule, rs, time, this.out);
+        inst = {
+          phase: phase.name,
+          local: ctx.local,
+          created: state.seq,
+          touched: state.seq,
+          timers: NO_TIMERS,
+          timeout: null,
+          buffer: NO_ITEMS,
+        };
+        insertInstance(state, rt, proc, rs, key, inst);
       } else {
         inst = existing;
         inst.touched = state.seq++;

@@ -1,4 +1,4 @@
-import { NO_TIMERS, evictionVictim, removeInstance, type Runtime } from "./runtime.js";
+import { evictionVictim, removeInstance, type Runtime } from "./runtime.js";
 import type { StepOutputs } from "./step-outputs.js";
 import type { EngineState, InstanceState, RuleState } from "./types.js";
 
@@ -8,44 +8,19 @@ export interface BoundedRule {
   readonly maxInstances: number;
 }
 
-// New instances share one empty buffer: handlers copy before writing (see MutableContext).
-const NO_ITEMS: InstanceState["buffer"] = Object.freeze([]) as unknown as InstanceState["buffer"];
+/** New instances share one empty buffer: handlers copy before writing (see MutableContext). */
+export const NO_ITEMS: InstanceState["buffer"] = Object.freeze([]) as unknown as InstanceState["buffer"];
 
-/**
- * Adds the instance of `key`, first evicting the least recently active one when the rule is at
- * its bound. The instance is numbered from the state's sequence (created = touched).
+/*
+ * Adding an instance is two calls around the caller's own object literal: makeRoom, then the
+ * literal (created = touched = state.seq), then insertInstance. The literal stays in the caller
+ * because V8 decides per allocation site whether to allocate objects directly in the old
+ * generation: instances of general rules often live long, a pattern's rarely, and a shared site
+ * would make the pattern's short-lived instances pay for the other's long-lived ones.
  */
-export function addInstance<O>(
-  state: EngineState,
-  rt: Runtime,
-  proc: number,
-  rule: BoundedRule,
-  rs: RuleState,
-  key: string,
-  phase: string,
-  local: unknown,
-  time: number,
-  out: StepOutputs<O>,
-): InstanceState {
-  if (rs.count >= rule.maxInstances) evictOne(state, rt, proc, rule, rs, time, out);
-  const inst: InstanceState = {
-    phase,
-    local,
-    created: state.seq,
-    touched: state.seq,
-    timers: NO_TIMERS,
-    timeout: null,
-    buffer: NO_ITEMS,
-  };
-  state.seq++;
-  rs.instances[key] = inst;
-  rs.count++;
-  rt.evict[proc]?.push({ touched: inst.touched, key });
-  return inst;
-}
 
-/** Evicts the least recently active instance and reports it as an overflow. */
-function evictOne<O>(
+/** Evicts the least recently active instance, reported as an overflow, when `rule` is at its bound. */
+export function makeRoom<O>(
   state: EngineState,
   rt: Runtime,
   proc: number,
@@ -54,9 +29,25 @@ function evictOne<O>(
   time: number,
   out: StepOutputs<O>,
 ): void {
+  if (rs.count < rule.maxInstances) return;
   const key = evictionVictim(rt, proc, rs);
   if (key === undefined) return;
   const inst = rs.instances[key] as InstanceState;
   removeInstance(rt, rs, inst, key);
   out.overflow(state, rule.name, key, time, { reason: "instances", phase: inst.phase, local: inst.local });
+}
+
+/** Records a new instance made with created = touched = state.seq, and takes that number. */
+export function insertInstance(
+  state: EngineState,
+  rt: Runtime,
+  proc: number,
+  rs: RuleState,
+  key: string,
+  inst: InstanceState,
+): void {
+  state.seq++;
+  rs.instances[key] = inst;
+  rs.count++;
+  rt.evict[proc]?.push({ touched: inst.touched, key });
 }

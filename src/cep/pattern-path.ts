@@ -1,7 +1,7 @@
-import { addInstance, type BoundedRule } from "./instances.js";
+import { NO_ITEMS, insertInstance, makeRoom, type BoundedRule } from "./instances.js";
 import type { PatternShape } from "./pattern-shape.js";
 import { PHASE_TIMEOUT } from "./rule.js";
-import { removeInstance, setTimer, type Runtime } from "./runtime.js";
+import { NO_TIMERS, removeInstance, setTimer, type Runtime } from "./runtime.js";
 import type { StepOutputs } from "./step-outputs.js";
 import type { EngineState, InstanceState, RuleState } from "./types.js";
 
@@ -46,7 +46,17 @@ export function patternEvent<O>(
       out.error(state, rule.name, key, time, "handler", deadlineError(shape));
       return;
     }
-    const created = addInstance(state, rt, proc, rule, rs, key, shape.waiting, event, time, out);
+    makeRoom(state, rt, proc, rule, rs, time, out);
+    const created: InstanceState = {
+      phase: shape.waiting,
+      local: event,
+      created: state.seq,
+      touched: state.seq,
+      timers: NO_TIMERS,
+      timeout: null,
+      buffer: NO_ITEMS,
+    };
+    insertInstance(state, rt, proc, rs, key, created);
     setTimer(state, rt, proc, key, created, PHASE_TIMEOUT, due, shape.within);
     return;
   }
