@@ -5,7 +5,7 @@
 import type { ClusterConfig } from "../config/index.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
-import { RcStateMachine } from "../rc/index.js";
+import { DEFAULT_RC_CONFIG, RcStateMachine, type RcConfig } from "../rc/index.js";
 import type { StateMachine } from "../raft/storage.js";
 import type { Entry } from "../raft/types.js";
 import type { TlsMaterial } from "../raft/transport/tls.js";
@@ -28,6 +28,16 @@ export interface RcRuntimeOptions {
   duties?: Partial<RcDutiesConfig>;
   /** For delivering commands to node services over mutual TLS. */
   tls?: TlsMaterial;
+}
+
+/**
+ * The coordinator's tunables from the config's `recovery` block, defaults for
+ * what it leaves out. Read once at start: they define the replicated state, so
+ * they cannot change under a running state machine.
+ */
+export function rcConfigOf(config: ClusterConfig): RcConfig {
+  const set = Object.entries(config.recovery).filter(([, v]) => v !== undefined);
+  return { ...DEFAULT_RC_CONFIG, ...(Object.fromEntries(set) as Partial<RcConfig>) };
 }
 
 /** The state machine as the replica sees it: RcStateMachine, with the hub told of a restore. */
@@ -63,6 +73,7 @@ export class RcRuntime implements RcAccess {
 
   constructor(opts: RcRuntimeOptions) {
     this.machine = new RcStateMachine({
+      config: rcConfigOf(opts.config()),
       onGraphChanges: (index, changes) => this.hub.publish(index, changes.map(changeMessage)),
     });
     this.stateMachine = new WatchedMachine(this.machine, this.hub);

@@ -3,10 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { changeMessage, neighbourhood, wholeGraph } from "../../src/api/graph-view.js";
 import { GraphWatchHub } from "../../src/api/graph-watch-hub.js";
+import { rcConfigOf } from "../../src/api/rc-runtime.js";
 import { declaredTopology, topologyEvent, topologyPresent } from "../../src/api/topology-seed.js";
 import { clusterConfigSchema } from "../../src/config/index.js";
 import { GraphChangeOp } from "../../src/gen/halon/v1/client.js";
-import { encodeEventBatch, RcStateMachine } from "../../src/rc/index.js";
+import { DEFAULT_RC_CONFIG, encodeEventBatch, RcStateMachine } from "../../src/rc/index.js";
 import { EntryType } from "../../src/raft/types.js";
 
 function config(processName2 = "p2") {
@@ -56,6 +57,14 @@ describe("the topology a cluster config declares", () => {
     expect(sm.graph.neighbour("h1", "has", "in")).toBe("enclosure-0");
     expect(sm.graph.attr("cluster", "name")).toBe("parts");
     expect(topologyPresent(sm.graph, topologyEvent(config("p3")).topologyDeclared!)).toBe(false);
+  });
+});
+
+describe("the coordinator's tunables", () => {
+  it("come from the config's recovery block, defaults for the rest", () => {
+    expect(rcConfigOf(config())).toEqual(DEFAULT_RC_CONFIG);
+    const c = { ...config(), recovery: { processRespawnBudget: 7, dedupRetentionMs: 1_000 } };
+    expect(rcConfigOf(c)).toEqual({ ...DEFAULT_RC_CONFIG, processRespawnBudget: 7, dedupRetentionMs: 1_000 });
   });
 });
 

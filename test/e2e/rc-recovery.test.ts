@@ -48,6 +48,9 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
       // Nodes do not heartbeat in this test: no node is declared silent.
       rcArgs: ["--node-silent-ms", "600000"],
       extraConfig: [
+        // Read by every replica into the coordinator's tunables.
+        "recovery:",
+        "  processRespawnBudget: 2",
         "nodes:",
         ...nodes,
         "pools:",
