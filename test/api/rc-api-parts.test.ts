@@ -3,11 +3,12 @@
 import { describe, expect, it } from "vitest";
 import { changeMessage, neighbourhood, wholeGraph } from "../../src/api/graph-view.js";
 import { GraphWatchHub } from "../../src/api/graph-watch-hub.js";
-import { rcConfigOf } from "../../src/api/rc-runtime.js";
+import { rcConfigOf, RcRuntime } from "../../src/api/rc-runtime.js";
 import { declaredTopology, topologyEvent, topologyPresent } from "../../src/api/topology-seed.js";
 import { clusterConfigSchema } from "../../src/config/index.js";
 import { GraphChangeOp } from "../../src/gen/halon/v1/client.js";
 import { DEFAULT_RC_CONFIG, encodeEventBatch, RcStateMachine } from "../../src/rc/index.js";
+import { createLogger } from "../../src/log/logger.js";
 import { EntryType } from "../../src/raft/types.js";
 
 function config(processName2 = "p2") {
@@ -120,5 +121,29 @@ describe("the graph-watch hub", () => {
     off();
     hub.publish(10, [change]);
     expect(seen).toEqual([5, "reset"]);
+  });
+});
+
+describe("the coordinator inside a replica", () => {
+  it("publishes each applied entry's changes, and a reset when a snapshot is installed", () => {
+    const logger = createLogger({ name: "t", level: "silent", pretty: false });
+    const runtime = new RcRuntime({ selfId: "rc1", config: () => config(), logger });
+    const seen: unknown[] = [];
+    runtime.hub.subscribe((u) => seen.push("reset" in u ? "reset" : u.index));
+    const data = encodeEventBatch(1, [topologyEvent(config())]);
+    runtime.stateMachine.apply({ index: 1, term: 1, type: EntryType.Normal, data });
+    const other = new RcStateMachine();
+    other.apply({ index: 1, term: 1, type: EntryType.Normal, data });
+    other.apply({
+      index: 2,
+      term: 1,
+      type: EntryType.Normal,
+      data: encodeEventBatch(2, [{ id: "x", source: "op", diskFailed: { diskId: "d1" } }]),
+    });
+    runtime.stateMachine.restore(other.snapshot());
+    expect(seen).toEqual([1, "reset"]);
+    expect(runtime.hub.since(1)).toBeNull();
+    expect(runtime.stateMachine.summary()).toEqual(other.summary());
+    runtime.stop();
   });
 });
