@@ -2,6 +2,7 @@
 // RC state machine, three NodeService test servers, events in through the
 // client API, commands out to the node servers and their results back
 // through the log; a leader SIGKILLed in the middle of an epoch transition.
+import { spawn } from "node:child_process";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterClient } from "../../src/api/cluster-client.js";
@@ -171,13 +172,32 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
     expect((await cluster.statuses()).size).toBe(3);
   });
 
-  it("streams graph changes to a watcher", async () => {
+  it("streams graph changes to a watcher, and `halon watch` prints them", async () => {
     const start = await client().getGraph();
     const updates: GraphUpdate[] = [];
     const stream = client().watchGraph(cluster.address(start.replicaId), start.appliedIndex);
     stream.on("data", (u: GraphUpdate) => updates.push(u));
     stream.on("error", () => undefined);
+    const watcher = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/cli/main.ts",
+        "watch",
+        "--config",
+        cluster.configFile,
+        "--from",
+        `${start.appliedIndex}`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const killWatcher = () => watcher.kill("SIGKILL");
+    process.once("exit", killWatcher); // even if this test dies half way
+    let printed = "";
+    watcher.stdout.on("data", (b: Buffer) => (printed += b.toString()));
     try {
+      // Whenever the CLI connects, it is sent every change after --from: no race with the events below.
       await client().submitEvents([
         { id: "hb-node2", source: "node2", nodeHeartbeat: { nodeId: "node2", epoch: 0 } },
       ]);
@@ -194,8 +214,14 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
         "the serial change in the stream",
       );
       expect(updates.every((u) => u.index > start.appliedIndex)).toBe(true);
+      await until(
+        () => printed.includes('set disk-2a.serial = "SN-2A-NEW"'),
+        "`halon watch` to print the change",
+      );
     } finally {
       stream.cancel();
+      killWatcher();
+      process.off("exit", killWatcher);
     }
   });
 
