@@ -223,6 +223,11 @@ export class Replica implements ReplicaControl {
       tls,
       maxFrameBytes: Math.max(this.config.raft.maxBytesPerMessage * 2, 1 << 20),
       onBadMessage: (reason) => this.log.warn({ reason }, "dropped a malformed message from a peer"),
+      // Messages queued on a broken stream are gone: the core must probe the
+      // peer again instead of waiting on an inflight window that never drains.
+      onUnreachable: (peer) => {
+        if (this.node) this.node.reportUnreachable(peer, "the gRPC stream to the peer broke");
+      },
       logger: {
         warn: (d, m) => this.log.warn(d, m),
         debug: (d, m) => this.log.debug(d, m),
