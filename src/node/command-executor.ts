@@ -1,0 +1,99 @@
+// Carries out the coordinator's commands (NodeService.ExecuteCommand) on this
+// node, idempotently: the answer to a command id is remembered, so a second
+// delivery of the same command (delivery is at least once) gets the same
+// answer without doing anything again; an EpochTransition not newer than the
+// node's epoch is a no-op. A command this node service cannot carry out gets
+// ok=false with a reason, which the coordinator records; it never throws.
+import type { Command } from "../gen/halon/v1/events.js";
+import type { ExecuteCommandResponse } from "../gen/halon/v1/node.js";
+import type { Logger } from "../log/logger.js";
+import type { Outcome, ProcessSupervisor } from "./process-supervisor.js";
+
+/** Answers remembered by command id (the outbox holds at most one command per slot). */
+const REMEMBERED_ANSWERS = 4_096;
+
+export class CommandExecutor {
+  /** Answers by command id, oldest first; an entry in progress is its promise. */
+  private readonly answers = new Map<string, Promise<ExecuteCommandResponse>>();
+  private epochValue = 0;
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly supervisor: ProcessSupervisor,
+    private readonly logger: Logger,
+    /** Called when the node moves to a newer epoch. */
+    private readonly onEpoch: (epoch: number) => void = () => undefined,
+  ) {}
+
+  /** The last cluster epoch this node applied (0: none). */
+  get epoch(): number {
+    return this.epochValue;
+  }
+
+  execute(command: Command): Promise<ExecuteCommandResponse> {
+    const known = this.answers.get(command.id);
+    if (known) return known.then((a) => ({ ok: a.ok, detail: `${a.detail} (already done)` }));
+    const answer = this.carryOut(command).catch((err: unknown): ExecuteCommandResponse => ({
+      ok: false,
+      detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+    }));
+    this.answers.set(command.id, answer);
+    if (this.answers.size > REMEMBERED_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+    void answer.then((a) =>
+      this.logger.info(
+        { command: command.id, kind: kindOf(command), ok: a.ok, detail: a.detail },
+        "command done",
+      ),
+    );
+    return answer;
+  }
+
+  private async carryOut(c: Command): Promise<ExecuteCommandResponse> {
+    if (c.epochTransition) {
+      const epoch = c.epochTransition.epoch;
+      if (epoch <= this.epochValue) return { ok: true, detail: `epoch ${this.epochValue} already applied` };
+      this.epochValue = epoch;
+      this.onEpoch(epoch);
+      return { ok: true, detail: `epoch ${epoch} applied by ${this.nodeId}` };
+    }
+    if (c.startProcesses) {
+      const s = c.startProcesses;
+      if (s.nodeId !== "" && s.nodeId !== this.nodeId)
+        return { ok: false, detail: `start_processes is for node ${s.nodeId}, this is ${this.nodeId}` };
+      if (s.processes.length === 0) return { ok: true, detail: "nothing to start" };
+      return merge(
+        await Promise.all(s.processes.map((p) => this.supervisor.run(p.processId, p.instance, "start"))),
+      );
+    }
+    if (c.respawnProcess) {
+      const r = c.respawnProcess;
+      return this.supervisor.run(r.processId, r.instance, "respawn");
+    }
+    if (c.stopProcesses) {
+      const s = c.stopProcesses;
+      if (s.nodeId !== "" && s.nodeId !== this.nodeId)
+        return { ok: false, detail: `stop_processes is for node ${s.nodeId}, this is ${this.nodeId}` };
+      return merge(await Promise.all(s.processIds.map((id) => this.supervisor.stop(id))));
+    }
+    if (c.respawnNode)
+      return {
+        ok: false,
+        detail: `respawn_node goes to a host's infrastructure endpoint; node service ${this.nodeId} cannot respawn nodes`,
+      };
+    return { ok: false, detail: `unknown command ${c.id}: no body this node service knows` };
+  }
+}
+
+/** One answer for several processes: ok when all are, with every detail. */
+function merge(outcomes: Outcome[]): ExecuteCommandResponse {
+  return { ok: outcomes.every((o) => o.ok), detail: outcomes.map((o) => o.detail).join("; ") };
+}
+
+function kindOf(c: Command): string {
+  if (c.epochTransition) return "epoch-transition";
+  if (c.startProcesses) return "start-processes";
+  if (c.respawnProcess) return "respawn-process";
+  if (c.stopProcesses) return "stop-processes";
+  if (c.respawnNode) return "respawn-node";
+  return "unknown";
+}

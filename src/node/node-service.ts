@@ -1,0 +1,151 @@
+// One node service: serves NodeService (the coordinator's commands) on the
+// node's grpcAddress from the cluster config, supervises the node's configured
+// processes, and reports to the coordinator: NodeJoined at start, a heartbeat
+// every heartbeatMs, process starts, local restarts and failures.
+import { Server, status, type ServerCredentials, type ServerErrorResponse } from "@grpc/grpc-js";
+import type { ClusterConfig, NodeServiceConfig } from "../config/index.js";
+import { NodeServiceService, type NodeServiceServer } from "../gen/halon/v1/node.js";
+import type { Logger } from "../log/logger.js";
+import { CommandExecutor } from "./command-executor.js";
+import { EventReporter, type EventSink } from "./event-reporter.js";
+import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
+import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./restart-policy.js";
+
+export interface NodeServiceOptions {
+  config: ClusterConfig;
+  nodeId: string;
+  /** Where events go: a ClusterClient on the config's replicas. */
+  sink: EventSink;
+  credentials: ServerCredentials;
+  logger: Logger;
+  heartbeatMs?: number;
+  restartPolicy?: RestartPolicyConfig;
+  /** Tells this run's event ids from a former run's; unique per start by default. */
+  incarnation?: string;
+}
+
+export const DEFAULT_HEARTBEAT_MS = 3_000;
+
+/** The node is not in the config, or its address cannot be served. */
+export class NodeStartError extends Error {
+  override name = "NodeStartError";
+}
+
+/**
+ * Process ids as the coordinator's topology declares them: the process name,
+ * or "<node>.<name>" when several nodes use the same name.
+ */
+export function processSpecs(config: ClusterConfig, node: NodeServiceConfig): ProcessSpec[] {
+  const uses = new Map<string, number>();
+  for (const n of config.nodes) for (const p of n.processes) uses.set(p.name, (uses.get(p.name) ?? 0) + 1);
+  return node.processes.map((p) => ({
+    id: (uses.get(p.name) ?? 0) > 1 ? `${node.id}.${p.name}` : p.name,
+    command: p.command,
+    args: p.args,
+  }));
+}
+
+export class NodeService {
+  private readonly server = new Server();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+  port = 0;
+
+  private constructor(
+    readonly node: NodeServiceConfig,
+    readonly supervisor: ProcessSupervisor,
+    readonly executor: CommandExecutor,
+    readonly reporter: EventReporter,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(opts: NodeServiceOptions): Promise<NodeService> {
+    const node = opts.config.nodes.find((n) => n.id === opts.nodeId);
+    if (!node)
+      throw new NodeStartError(
+        `no node with id "${opts.nodeId}" in the config (ids: ${opts.config.nodes.map((n) => n.id).join(", ") || "none"})`,
+      );
+    const logger = opts.logger;
+    const reporter = new EventReporter({
+      nodeId: node.id,
+      incarnation: opts.incarnation ?? `${Date.now().toString(36)}${process.pid.toString(36)}`,
+      sink: opts.sink,
+      logger,
+    });
+    const supervisor = new ProcessSupervisor(
+      processSpecs(opts.config, node),
+      opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
+      {
+        started: (processId, instance) =>
+          reporter.report("started", { processStarted: { processId, instance } }),
+        restartedLocally: (processId, instance, reason) =>
+          reporter.report("local-restart", { processLocalRestart: { processId, instance, reason } }),
+        failed: (processId, instance, reason) =>
+          reporter.report("failed", { processFailed: { processId, instance, reason } }),
+      },
+      logger,
+    );
+    const executor = new CommandExecutor(node.id, supervisor, logger, (epoch) =>
+      logger.info({ epoch }, "new cluster epoch"),
+    );
+    const service = new NodeService(node, supervisor, executor, reporter, logger);
+    await service.listen(opts.credentials);
+    reporter.report("joined", {
+      nodeJoined: { nodeId: node.id, hostId: node.host, address: node.grpcAddress, epoch: executor.epoch },
+    });
+    const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    service.heartbeatTimer = setInterval(() => reporter.heartbeat(executor.epoch), heartbeatMs);
+    logger.info(
+      { node: node.id, address: node.grpcAddress, processes: supervisor.ids(), heartbeatMs },
+      "node service started",
+    );
+    return service;
+  }
+
+  /** Stops serving, stops every child process, stops reporting. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => this.server.forceShutdown(), 2_000);
+        this.server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      await this.supervisor.stopAll();
+      this.reporter.stop();
+      this.logger.info({ node: this.node.id }, "node service stopped");
+    })();
+    return this.stopping;
+  }
+
+  private async listen(credentials: ServerCredentials): Promise<void> {
+    const impl: NodeServiceServer = {
+      executeCommand: (call, callback) => {
+        const { command, target, leaderId, term } = call.request;
+        const refuse = (code: status, details: string) => {
+          const err: ServerErrorResponse = { name: "NodeServiceError", message: details, code, details };
+          callback(err);
+        };
+        if (this.stopping) return refuse(status.UNAVAILABLE, `node service ${this.node.id} is stopping`);
+        if (!command) return refuse(status.INVALID_ARGUMENT, "command is missing");
+        if (command.id === "") return refuse(status.INVALID_ARGUMENT, "command.id is missing");
+        if (target !== this.node.id)
+          return refuse(
+            status.INVALID_ARGUMENT,
+            `the delivery is for "${target}", this is node service ${this.node.id}`,
+          );
+        this.logger.debug({ command: command.id, leaderId, term }, "command delivered");
+        void this.executor.execute(command).then((answer) => callback(null, answer));
+      },
+    };
+    this.server.addService(NodeServiceService, impl);
+    const address = this.node.grpcAddress;
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, credentials, (err, port) =>
+        err ? reject(new NodeStartError(`cannot listen on ${address}: ${err.message}`)) : resolve(port),
+      ),
+    );
+  }
+}
