@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
+import { registerNodeCommand } from "./commands/node-command.js";
 import { registerRcCommands } from "./commands/rc-commands.js";
 import { registerReplicaCommand } from "./commands/replica-command.js";
 import { registerUpCommand } from "./commands/up-command.js";
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerUpCommand(program);
   registerRcCommands(program);
+  registerNodeCommand(program);
   return program;
 }

@@ -1,0 +1,108 @@
+// `halon node --config FILE --id NODE_ID`: runs the node service of one
+// cluster host until SIGTERM or SIGINT, then stops its child processes and
+// exits 0. docs/node.md describes what it does.
+import type { Command } from "commander";
+import { ClusterClient } from "../../api/cluster-client.js";
+import { readTls } from "../../api/replica.js";
+import { ConfigError, loadClusterConfig, type ClusterConfig } from "../../config/index.js";
+import { createLogger } from "../../log/logger.js";
+import { DEFAULT_HEARTBEAT_MS, NodeService } from "../../node/node-service.js";
+import { DEFAULT_RESTART_POLICY } from "../../node/restart-policy.js";
+import { serverCredentials } from "../../raft/transport/tls.js";
+
+interface NodeOptions {
+  config: string;
+  id: string;
+  heartbeatMs: string;
+  localRestarts: string;
+  restartWindowMs: string;
+}
+
+/** Exit codes, as for `halon rc`. */
+const EXIT_CONFIG = 2;
+const EXIT_START = 4;
+
+function count(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) {
+    console.error(`--${name}: "${value}" is not a whole number of at least ${min}`);
+    process.exit(EXIT_CONFIG);
+  }
+  return n;
+}
+
+export function registerNodeCommand(program: Command): void {
+  program
+    .command("node")
+    .description(
+      "run the node service of one cluster host: supervise its processes, carry out commands, report",
+    )
+    .requiredOption("--config <file>", "the cluster-config YAML file")
+    .requiredOption("--id <id>", "this node's id in the config (nodes[].id)")
+    .option("--heartbeat-ms <ms>", "how often to send a heartbeat", String(DEFAULT_HEARTBEAT_MS))
+    .option(
+      "--local-restarts <n>",
+      "local restarts of a process allowed within the window before the coordinator is told it failed",
+      String(DEFAULT_RESTART_POLICY.budget),
+    )
+    .option(
+      "--restart-window-ms <ms>",
+      "the window of the local restart budget",
+      String(DEFAULT_RESTART_POLICY.windowMs),
+    )
+    .action(async (opts: NodeOptions) => {
+      const log = createLogger({ name: opts.id });
+      const heartbeatMs = count("heartbeat-ms", opts.heartbeatMs, 1);
+      const budget = count("local-restarts", opts.localRestarts, 0);
+      const windowMs = count("restart-window-ms", opts.restartWindowMs, 1);
+      let config: ClusterConfig;
+      try {
+        config = loadClusterConfig(opts.config);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        console.error(err.message);
+        process.exit(EXIT_CONFIG);
+      }
+      if (!config.nodes.some((n) => n.id === opts.id)) {
+        console.error(
+          `${opts.config}: no node with id "${opts.id}" (ids: ${config.nodes.map((n) => n.id).join(", ") || "none"})`,
+        );
+        process.exit(EXIT_CONFIG);
+      }
+      const tls = readTls(config);
+      const client = new ClusterClient({ addresses: config.replicas.map((r) => r.grpcAddress), tls });
+      let service: NodeService;
+      try {
+        service = await NodeService.start({
+          config,
+          nodeId: opts.id,
+          sink: client,
+          credentials: serverCredentials(tls),
+          logger: log,
+          heartbeatMs,
+          restartPolicy: { ...DEFAULT_RESTART_POLICY, budget, windowMs },
+        });
+      } catch (err) {
+        log.fatal({ err: String(err) }, "node service failed to start");
+        console.error(
+          `halon node ${opts.id}: cannot start: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        client.close();
+        process.exit(EXIT_START);
+      }
+      let signalled = false;
+      const shutdown = (signal: string) => {
+        if (signalled) return;
+        signalled = true;
+        log.info({ signal }, "stopping");
+        // Never hang forever on the way out (children get SIGKILL after 5 s).
+        setTimeout(() => process.exit(1), 15_000).unref();
+        void service.stop().then(() => {
+          client.close();
+          process.exit(0);
+        });
+      };
+      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      process.on("SIGINT", () => shutdown("SIGINT"));
+    });
+}
