@@ -1,0 +1,166 @@
+// `halon node` as a real process against a real 3-replica coordinator: it
+// joins and its process is started; a killed child is restarted locally and
+// the coordinator records it; beyond the local budget the coordinator respawns it; an epoch transition is acknowledged; bad
+// commands get a clear answer; SIGTERM stops the children and exits 0.
+import { Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GetGraphResponse } from "../../src/gen/halon/v1/client.js";
+import { EventOutcome } from "../../src/gen/halon/v1/events.js";
+import {
+  NodeServiceClient,
+  type ExecuteCommandRequest,
+  type ExecuteCommandResponse,
+} from "../../src/gen/halon/v1/node.js";
+import { Cluster, freePort, until } from "../e2e/cluster-harness.js";
+import { alive, startNode, type NodeProcess } from "./node-process.js";
+
+function attr(g: GetGraphResponse, id: string, key: string): unknown {
+  const v = g.graph?.resources.find((r) => r.id === id)?.attributes[key];
+  return v === undefined ? undefined : JSON.parse(v);
+}
+
+describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () => {
+  let cluster: Cluster;
+  let node: NodeProcess;
+  let nodeAddress = "";
+  const client = () => cluster.client();
+
+  beforeAll(async () => {
+    nodeAddress = `127.0.0.1:${await freePort()}`;
+    cluster = await Cluster.create({
+      stateMachine: "rc",
+      extraConfig: [
+        "nodes:",
+        "  - id: node1",
+        "    host: host1",
+        `    grpcAddress: ${nodeAddress}`,
+        "    disks: [disk-1a]",
+        "    processes:",
+        "      - name: ios-1",
+        "        command: sleep",
+        '        args: ["600"]',
+        "        services: [ios]",
+        "pools:",
+        "  - id: pool-main",
+        "    disks: [disk-1a]",
+      ].join("\n"),
+    });
+    cluster.startAll();
+    node = startNode(cluster.configFile, "node1", `${cluster.dir}/node1.log`, [
+      "--heartbeat-ms",
+      "500",
+      "--local-restarts",
+      "1",
+    ]);
+    await cluster.waitForLeader();
+  }, 60_000);
+
+  afterAll(async () => {
+    const children = node ? node.pids("ios-1") : [];
+    await node?.stop("SIGKILL");
+    for (const pid of children) if (alive(pid)) process.kill(pid, "SIGKILL");
+    await cluster?.destroy();
+  });
+
+  it("joins; the graph shows the node online and its process online", async () => {
+    await until(async () => {
+      const g = await client().getGraph();
+      return attr(g, "node1", "state") === "online" && attr(g, "ios-1", "state") === "online";
+    }, "node1 and ios-1 online");
+    const g = await client().getGraph();
+    expect(attr(g, "node1", "address")).toBe(nodeAddress);
+    expect(attr(g, "ios-1", "instance")).toBe(1);
+    const [pid] = node.pids("ios-1");
+    expect(pid).toBeDefined();
+    expect(alive(pid!)).toBe(true);
+  });
+
+  it("restarts a killed child locally; the coordinator records the local restart", async () => {
+    const [first] = node.pids("ios-1");
+    process.kill(first!, "SIGKILL");
+    await until(async () => {
+      const g = await client().getGraph("ios-1");
+      return attr(g, "ios-1", "localRestarts") === 1 && attr(g, "ios-1", "state") === "online";
+    }, "the local restart recorded");
+    const g = await client().getGraph("ios-1");
+    expect(attr(g, "ios-1", "instance")).toBe(2);
+    const pids = node.pids("ios-1");
+    expect(pids).toHaveLength(2);
+    expect(pids[1]).not.toBe(first);
+    expect(alive(pids[1]!)).toBe(true);
+  });
+
+  it("beyond its local budget reports ProcessFailed; the coordinator's RespawnProcess starts a new run", async () => {
+    const before = node.pids("ios-1");
+    process.kill(before.at(-1)!, "SIGKILL");
+    await until(async () => {
+      const g = await client().getGraph("ios-1");
+      return attr(g, "ios-1", "respawns") === 1 && attr(g, "ios-1", "state") === "online";
+    }, "the coordinator's respawn to run");
+    const g = await client().getGraph("ios-1");
+    // Failed as instance 2, respawned by the coordinator as instance 3; no local restart this time.
+    expect(attr(g, "ios-1", "instance")).toBe(3);
+    expect(attr(g, "ios-1", "localRestarts")).toBe(1);
+    const pids = node.pids("ios-1");
+    expect(pids).toHaveLength(before.length + 1);
+    expect(alive(pids.at(-1)!)).toBe(true);
+    expect((await client().getOutbox()).pending.some((c) => c.respawnProcess)).toBe(false);
+  });
+
+  it("acknowledges an epoch transition", async () => {
+    const res = await client().submitEvents([
+      { id: "striping-1", source: "test", stripingError: { poolId: "pool-main", diskId: "disk-1a" } },
+    ]);
+    expect(res.results[0]!.outcome).toBe(EventOutcome.EVENT_OUTCOME_APPLIED);
+    expect(res.commands.some((c) => c.epochTransition?.epoch === 1)).toBe(true);
+    await until(async () => {
+      const g = await client().getGraph("node1");
+      const outbox = await client().getOutbox();
+      return attr(g, "node1", "ackedEpoch") === 1 && !outbox.pending.some((c) => c.epochTransition);
+    }, "node1 to acknowledge epoch 1");
+  });
+
+  it("answers bad commands with a clear result or status and keeps running", async () => {
+    const direct = new NodeServiceClient(nodeAddress, credentials.createInsecure());
+    const call = (req: Partial<ExecuteCommandRequest>) =>
+      new Promise<ExecuteCommandResponse | ServiceError>((resolve) =>
+        direct.executeCommand(
+          { command: undefined, target: "", leaderId: "t", term: 1, ...req },
+          new Metadata(),
+          { deadline: Date.now() + 10_000 },
+          (err, res) => resolve(err ?? res!),
+        ),
+      );
+    try {
+      const unknown = (await call({
+        target: "node1",
+        command: { id: "x1", target: "node1", issuedAtMs: 0 },
+      })) as ExecuteCommandResponse;
+      expect(unknown.ok).toBe(false);
+      expect(unknown.detail).toContain("unknown command x1");
+      const wrongTarget = (await call({
+        target: "node9",
+        command: { id: "x2", target: "node9", issuedAtMs: 0 },
+      })) as ServiceError;
+      expect(wrongTarget.code).toBe(status.INVALID_ARGUMENT);
+      const none = (await call({ target: "node1" })) as ServiceError;
+      expect(none.code).toBe(status.INVALID_ARGUMENT);
+      const older = (await call({
+        target: "node1",
+        command: { id: "x3", target: "node1", issuedAtMs: 0, epochTransition: { epoch: 1, pools: [] } },
+      })) as ExecuteCommandResponse;
+      expect(older).toMatchObject({ ok: true, detail: "epoch 1 already applied" });
+    } finally {
+      direct.close();
+    }
+    expect(node.child.exitCode).toBeNull();
+  });
+
+  it("stops its children and exits 0 on SIGTERM", async () => {
+    const pids = node.pids("ios-1");
+    const current = pids.at(-1)!;
+    expect(alive(current)).toBe(true);
+    expect(await node.stop("SIGTERM")).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+});
