@@ -174,12 +174,19 @@ export class ProcessSupervisor {
         resolve({ ok: false, detail: `${p.spec.id}: ${reason}` });
         this.exited(p, child, reason);
       };
+      let spawned = false;
       child.once("spawn", () => {
+        spawned = true;
         if (p.child === child) p.state = "running";
         this.logger.info({ process: p.spec.id, instance, pid: child.pid }, "process started");
         resolve({ ok: true, detail: `${p.spec.id} started as instance ${instance} (pid ${child.pid})` });
       });
-      child.once("error", (err) => end(`cannot start: ${err.message}`));
+      child.on("error", (err) => {
+        // After the start, an error is a failed signal: the run goes on, its exit will tell.
+        if (spawned)
+          this.logger.warn({ process: p.spec.id, instance, err: err.message }, "child process error");
+        else end(`cannot start: ${err.message}`);
+      });
       child.once("exit", (code, signal) => {
         if (over) return;
         over = true;
