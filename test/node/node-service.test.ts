@@ -1,7 +1,9 @@
 // `halon node` as a real process against a real 3-replica coordinator: it
 // joins and its process is started; a killed child is restarted locally and
-// the coordinator records it; beyond the local budget the coordinator respawns it; an epoch transition is acknowledged; bad
-// commands get a clear answer; SIGTERM stops the children and exits 0.
+// the coordinator records it; beyond the local budget the coordinator
+// respawns it; an epoch transition is acknowledged; bad commands get a clear
+// answer; SIGTERM stops the children and exits 0; a restarted node service
+// joins again.
 import { Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GetGraphResponse } from "../../src/gen/halon/v1/client.js";
@@ -162,5 +164,21 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     expect(alive(current)).toBe(true);
     expect(await node.stop("SIGTERM")).toBe(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+  it("started again, joins again (a new incarnation, not a duplicate) and its process is started again", async () => {
+    const before = node.pids("ios-1");
+    const g0 = await client().getGraph("ios-1");
+    const instance = attr(g0, "ios-1", "instance") as number;
+    // The same log file: pids() then lists the runs of both node services.
+    node = startNode(cluster.configFile, "node1", `${cluster.dir}/node1.log`, ["--heartbeat-ms", "500"]);
+    await until(async () => {
+      const g = await client().getGraph("ios-1");
+      return attr(g, "ios-1", "state") === "online" && (attr(g, "ios-1", "instance") as number) > instance;
+    }, "ios-1 started again by the new node service");
+    const pids = node.pids("ios-1");
+    expect(pids.length).toBeGreaterThan(before.length);
+    expect(alive(pids.at(-1)!)).toBe(true);
+    expect(await node.stop("SIGTERM")).toBe(0);
+    expect(alive(pids.at(-1)!)).toBe(false);
   });
 });
