@@ -1,6 +1,7 @@
 // A whole cluster from one config file on this machine: one `halon rc` child
-// process per replica, each logging to its own file. `halon up` (and so
-// `make run`) uses it; a real multi-host deployment runs `halon rc` per host.
+// process per replica and one `halon node` per node service, each logging to
+// its own file. `halon up` (and so `make run`) uses it; a real multi-host
+// deployment runs `halon rc` and `halon node` on each host instead.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,7 +10,8 @@ import { readTls } from "../api/replica.js";
 import type { ClusterConfig } from "../config/index.js";
 import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
 
-export interface LocalReplica {
+export interface LocalMember {
+  kind: "replica" | "node";
   id: string;
   grpcAddress: string;
   logFile: string;
@@ -21,8 +23,10 @@ export interface LocalClusterOptions {
   config: ClusterConfig;
   /** Where each replica's log goes; next to the data directories by default. */
   logDir?: string;
-  /** Called when a replica exits while the cluster is meant to be running. */
-  onUnexpectedExit?: (replica: LocalReplica, code: number | null, signal: string | null) => void;
+  /** Start the node services of the config too (default true). */
+  withNodes?: boolean;
+  /** Called when a member exits while the cluster is meant to be running. */
+  onUnexpectedExit?: (member: LocalMember, code: number | null, signal: string | null) => void;
 }
 
 /**
@@ -41,7 +45,8 @@ function selfCommand(): { command: string; args: string[] } {
 }
 
 export class LocalCluster {
-  readonly replicas: LocalReplica[] = [];
+  readonly replicas: LocalMember[] = [];
+  readonly nodes: LocalMember[] = [];
   readonly logDir: string;
   private stopping = false;
 
@@ -52,22 +57,34 @@ export class LocalCluster {
 
   start(): void {
     mkdirSync(this.logDir, { recursive: true });
-    const self = selfCommand();
     for (const r of this.options.config.replicas) {
-      const logFile = join(this.logDir, `${r.id}.log`);
-      const fd = openSync(logFile, "a");
-      const child = spawn(
-        self.command,
-        [...self.args, "rc", "--config", this.options.configFile, "--id", r.id],
-        { stdio: ["ignore", fd, fd], env: { ...process.env, HALON_LOG_FORMAT: "json" } },
-      );
-      closeSync(fd);
-      const replica = { id: r.id, grpcAddress: r.grpcAddress, logFile, process: child };
-      child.on("exit", (code, signal) => {
-        if (!this.stopping) this.options.onUnexpectedExit?.(replica, code, signal);
-      });
-      this.replicas.push(replica);
+      this.replicas.push(this.spawnMember("replica", r.id, r.grpcAddress, ["rc"]));
     }
+    if (this.options.withNodes === false) return;
+    // Node services need no leader to start: they retry their reports until one answers.
+    for (const n of this.options.config.nodes) {
+      this.nodes.push(this.spawnMember("node", n.id, n.grpcAddress, ["node"]));
+    }
+  }
+
+  private spawnMember(kind: LocalMember["kind"], id: string, grpcAddress: string, command: string[]) {
+    const self = selfCommand();
+    const logFile = join(this.logDir, `${id}.log`);
+    const fd = openSync(logFile, "a");
+    const child = spawn(
+      self.command,
+      [...self.args, ...command, "--config", this.options.configFile, "--id", id],
+      {
+        stdio: ["ignore", fd, fd],
+        env: { ...process.env, HALON_LOG_FORMAT: "json" },
+      },
+    );
+    closeSync(fd);
+    const member: LocalMember = { kind, id, grpcAddress, logFile, process: child };
+    child.on("exit", (code, signal) => {
+      if (!this.stopping) this.options.onUnexpectedExit?.(member, code, signal);
+    });
+    return member;
   }
 
   /** Polls every replica until one is leader and all answer, or the deadline passes. */
@@ -99,11 +116,44 @@ export class LocalCluster {
     }
   }
 
-  /** SIGTERM to every replica (each hands over leadership first), SIGKILL after the grace period. */
+  /** Polls the graph until every started node is online; returns those that are not by the deadline. */
+  async waitForNodesOnline(timeoutMs: number): Promise<string[]> {
+    const client = new ClusterClient({
+      addresses: this.replicas.map((r) => r.grpcAddress),
+      tls: readTls(this.options.config),
+    });
+    const deadline = Date.now() + timeoutMs;
+    let missing = this.nodes.map((n) => n.id);
+    try {
+      while (missing.length > 0 && Date.now() < deadline) {
+        const graph = await client.getGraph().catch(() => null);
+        const online = new Set(
+          (graph?.graph?.resources ?? [])
+            .filter((r) => r.kind === "Node" && r.attributes.state === JSON.stringify("online"))
+            .map((r) => r.id),
+        );
+        missing = missing.filter((id) => !online.has(id));
+        if (missing.length > 0) await new Promise((r) => setTimeout(r, 250));
+      }
+      return missing;
+    } finally {
+      client.close();
+    }
+  }
+
+  /**
+   * SIGTERM to the node services (each stops its processes), then to every
+   * replica (each hands over leadership first); SIGKILL after the grace period.
+   */
   async stop(graceMs = 20_000): Promise<void> {
     this.stopping = true;
+    await this.stopMembers(this.nodes, graceMs);
+    await this.stopMembers(this.replicas, graceMs);
+  }
+
+  private async stopMembers(members: LocalMember[], graceMs: number): Promise<void> {
     await Promise.all(
-      this.replicas.map(
+      members.map(
         (r) =>
           new Promise<void>((resolve) => {
             const child = r.process;

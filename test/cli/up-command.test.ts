@@ -28,8 +28,9 @@ describe("halon up", () => {
     tmp.remove();
   });
 
-  it("starts every replica, elects a leader, and stops them all on SIGINT", async () => {
+  it("starts every replica and node service, elects a leader, and stops them all on SIGINT", async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
+    const nodePort = await freePort();
     const file = join(tmp.dir, "cluster.yaml");
     writeFileSync(
       file,
@@ -39,6 +40,11 @@ describe("halon up", () => {
         ...ports.map(
           (p, i) => `  - {id: rc${i + 1}, grpcAddress: "127.0.0.1:${p}", dataDir: data/rc${i + 1}}`,
         ),
+        "nodes:",
+        "  - id: node1",
+        "    host: host1",
+        `    grpcAddress: "127.0.0.1:${nodePort}"`,
+        '    processes: [{name: worker-1, command: sleep, args: ["3600"]}]',
       ].join("\n") + "\n",
     );
     up = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "up", "--config", file], {
@@ -53,8 +59,13 @@ describe("halon up", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(out).toMatch(/Cluster "up-test" is up: leader rc\d, term \d+/);
+    expect(out).toContain("All 1 node services joined and are online.");
     for (const m of out.matchAll(/pid (\d+)/g)) childPids.push(Number(m[1]));
-    expect(childPids).toHaveLength(3);
+    expect(childPids).toHaveLength(4);
+
+    const graph = runCli(["graph", "--config", file, "--json"]);
+    expect(graph.code).toBe(0);
+    expect(graph.stdout).toContain("worker-1");
     expect(out).toContain(join(tmp.dir, "data", "logs", "rc1.log"));
 
     const status = runCli(["status", "--config", file, "--json"]);

@@ -13,6 +13,7 @@ function shown(path: string): string {
 
 interface UpOptions {
   config: string;
+  nodes: boolean;
   logDir?: string;
   timeout: string;
 }
@@ -23,7 +24,8 @@ export function registerUpCommand(program: Command): void {
     .description("run a whole cluster from a config file on this machine (until Ctrl-C)")
     .requiredOption("--config <file>", "the cluster-config YAML file")
     .option("--log-dir <dir>", "where replica logs go (default: logs/ next to the data directories)")
-    .option("--timeout <ms>", "how long to wait for a leader", "30000")
+    .option("--timeout <ms>", "how long to wait for a leader, and then for the nodes to be online", "30000")
+    .option("--no-nodes", "start only the replicas, not the node services the config lists")
     .action(async (opts: UpOptions) => {
       let config;
       try {
@@ -37,8 +39,11 @@ export function registerUpCommand(program: Command): void {
         configFile: opts.config,
         config,
         logDir: opts.logDir,
-        onUnexpectedExit: (r, code, signal) =>
-          console.error(`replica ${r.id} exited (${signal ?? `code ${code}`}); its log: ${shown(r.logFile)}`),
+        withNodes: opts.nodes,
+        onUnexpectedExit: (m, code, signal) =>
+          console.error(
+            `${m.kind} ${m.id} exited (${signal ?? `code ${code}`}); its log: ${shown(m.logFile)}`,
+          ),
       });
       let stopping = false;
       const stop = async (why: string) => {
@@ -54,7 +59,9 @@ export function registerUpCommand(program: Command): void {
 
       cluster.start();
       const cli = [...process.execArgv, shown(process.argv[1]!)].join(" ");
-      console.log(`Starting cluster "${config.cluster.name}": ${config.replicas.length} replicas...`);
+      console.log(
+        `Starting cluster "${config.cluster.name}": ${config.replicas.length} replicas, ${cluster.nodes.length} node services...`,
+      );
       try {
         const leader = await cluster.waitForLeader(Number(opts.timeout));
         console.log(
@@ -65,12 +72,17 @@ export function registerUpCommand(program: Command): void {
         await stop("failure");
         return;
       }
-      for (const r of cluster.replicas) {
+      if (cluster.nodes.length > 0) {
+        const missing = await cluster.waitForNodesOnline(Number(opts.timeout));
+        if (missing.length === 0)
+          console.log(`All ${cluster.nodes.length} node services joined and are online.`);
+        else console.error(`Not online yet: ${missing.join(", ")} (see their logs).`);
+      }
+      for (const m of [...cluster.replicas, ...cluster.nodes]) {
         console.log(
-          `  ${r.id.padEnd(8)} gRPC ${r.grpcAddress.padEnd(21)} pid ${String(r.process.pid).padEnd(8)} log ${shown(r.logFile)}`,
+          `  ${m.kind.padEnd(8)} ${m.id.padEnd(8)} gRPC ${m.grpcAddress.padEnd(21)} pid ${String(m.process.pid).padEnd(8)} log ${shown(m.logFile)}`,
         );
       }
-      const nodes = config.nodes.length;
       const pool = config.pools[0];
       console.log(
         [
@@ -87,7 +99,7 @@ export function registerUpCommand(program: Command): void {
           `  node ${cli} transfer-leader --config ${opts.config}`,
           `  node ${cli} --help`,
           "",
-          `Not yet part of 'halon up': the web dashboard, and the ${nodes} node service${nodes === 1 ? "" : "s"} the config lists.`,
+          "Not yet part of 'halon up': the web dashboard (not built yet).",
           "Ctrl-C stops the cluster.",
         ].join("\n"),
       );
