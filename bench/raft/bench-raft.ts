@@ -5,6 +5,7 @@
 //
 // Environment: BENCH_SECONDS (measure time per level, default 5),
 // BENCH_FAILOVERS (repetitions, default 5), BENCH_LEVELS (default "1,16,256").
+// Each system first runs 3 s of unmeasured load, then each level warms up for 1 s.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
@@ -15,6 +16,9 @@ import { measureFailover, median, runLevel, type LoadResult, type WriteOp } from
 const PAYLOAD_BYTES = 256;
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 const WARMUP_MS = 1_000;
+/** Once per system before any level: JIT-compiles the hot paths of every process (both systems alike). */
+const SYSTEM_WARMUP_MS = 3_000;
+const SYSTEM_WARMUP_CLIENTS = 16;
 const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,16,256").split(",").map(Number);
 const FAILOVER_CLIENTS = 16;
@@ -71,6 +75,7 @@ function etcdSystem(binary: string): System {
 async function measure(system: System): Promise<SystemResult> {
   try {
     await system.start();
+    await runLevel(system.op, SYSTEM_WARMUP_CLIENTS, 0, SYSTEM_WARMUP_MS);
     const levels: LoadResult[] = [];
     for (const concurrency of LEVELS) {
       const r = await runLevel(system.op, concurrency, WARMUP_MS, MEASURE_MS);

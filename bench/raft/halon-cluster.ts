@@ -48,7 +48,8 @@ export class HalonBenchCluster {
     const entry = built ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
     // HALON_BENCH_NODE_ARGS: extra node flags for the replicas (e.g. --cpu-prof), for profiling.
     const extra = process.env.HALON_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    entry.unshift(...extra);
+    // As recommended for production (docs/operations.md) and as `halon up` does.
+    entry.unshift("--max-semi-space-size=64", ...extra);
     const child = startProcess(
       process.execPath,
       // Raw payloads: the hash-chain test state machine, not the recovery coordinator.
