@@ -425,6 +425,21 @@ export class RaftNode {
       else await store.compact(s.meta.index, s.meta.term);
       if (this.stopped) return;
     }
+    // Committed entries that were already on disk before this Ready need not
+    // wait for its write: applying them first answers their proposers while
+    // the next batch syncs. Those at or after the first new entry wait for it,
+    // and so does a membership change and all after it, whose callers expect the
+    // new membership in force (advance) once they are answered.
+    const firstNew = rd.entries.length > 0 ? rd.entries[0]!.index : Infinity;
+    let split = 0;
+    for (const e of rd.committedEntries) {
+      if (e.index >= firstNew || e.type === EntryType.Config) break;
+      split++;
+    }
+    if (split > 0)
+      this.apply(
+        split === rd.committedEntries.length ? rd.committedEntries : rd.committedEntries.slice(0, split),
+      );
     if (rd.hardState !== null || rd.entries.length > 0) {
       const update: { hardState?: HardState; entries?: Entry[] } = {};
       if (rd.hardState !== null) update.hardState = rd.hardState;
@@ -433,7 +448,8 @@ export class RaftNode {
       if (this.stopped) return;
     }
     this.sendAll(rd.messagesAfterPersist);
-    this.apply(rd.committedEntries);
+    if (split < rd.committedEntries.length)
+      this.apply(split === 0 ? rd.committedEntries : rd.committedEntries.slice(split));
     for (const rs of rd.readStates) {
       const key = contextKey(rs.context);
       const r = this.readsAsked.get(key);
