@@ -2,27 +2,9 @@
 // an array, fields in camelCase as in the generated types. Unknown fields are
 // errors, so that a misspelt body is not sent as an event with no body.
 import { Event } from "../gen/halon/v1/events.js";
+import { EVENT_BODIES } from "../rc/validate.js";
 
-const EVENT_FIELDS = new Set(Object.keys(Event.fromPartial({})).concat(bodyNames()));
-
-function bodyNames(): string[] {
-  return [
-    "processFailed",
-    "processStarted",
-    "processLocalRestart",
-    "nodeHeartbeat",
-    "nodeJoined",
-    "nodeSilent",
-    "stripingError",
-    "diskFailed",
-    "diskReplaced",
-    "nodeDrained",
-    "topologyDeclared",
-    "epochRequest",
-    "commandResult",
-    "opaque",
-  ];
-}
+const EVENT_FIELDS = new Set([...Object.keys(Event.fromPartial({})), ...EVENT_BODIES]);
 
 /** Parses events; an event without an id gets `newId()`, and "operator" as its source. */
 export function parseEvents(text: string, newId: () => string): Event[] {

@@ -36,7 +36,8 @@ function count(value: unknown, field: string, min: number): number {
   return value;
 }
 
-const BODIES = [
+/** The names of an event's body fields (the proto's oneof), in declaration order. */
+export const EVENT_BODIES = [
   "processFailed",
   "processStarted",
   "processLocalRestart",
@@ -62,7 +63,7 @@ export function eventId(ev: Event): string {
 export function validateEvent(ev: Event): DomainEvent {
   eventId(ev);
   text(ev.source, "source");
-  const present = BODIES.filter((b) => ev[b] !== undefined);
+  const present = EVENT_BODIES.filter((b) => ev[b] !== undefined);
   if (present.length > 1)
     throw new RcRejection("several-bodies", `event has several bodies: ${present.join(", ")}`);
   if (present.length === 0) return { type: "unknown", name: "(no body this version knows)" };
