@@ -1,15 +1,11 @@
 // Membership changes while serving, in the simulator.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Simulation } from "../../../src/raft/sim/simulation.js";
 import { ProposalDroppedError } from "../../../src/raft/core/errors.js";
-import { ELECTION_MS, checkOneLeader, cluster, expectSafe, one, otherThan, settle } from "./scenario-kit.js";
+import { ELECTION_MS, checkOneLeader, cluster, one, otherThan, settle } from "./scenario-kit.js";
 
+// cluster() registers each simulation; the kit checks and stops it after every test.
 let sim: Simulation | null = null;
-afterEach(() => {
-  if (sim !== null) expectSafe(sim);
-  sim?.stopAll();
-  sim = null;
-});
 
 describe("membership changes", () => {
   it("adds a learner that catches up without voting, then promotes it", async () => {

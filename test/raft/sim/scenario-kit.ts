@@ -1,6 +1,6 @@
 // Helpers for the classic Raft scenarios against the simulator, in the
 // spirit of the well-known course tests: one(), a leader check, counts.
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import type { SimOptions, Proposal } from "../../../src/raft/sim/simulation.js";
 import { Simulation } from "../../../src/raft/sim/simulation.js";
 import type { ReplicaId } from "../../../src/raft/types.js";
@@ -8,9 +8,22 @@ import type { ReplicaId } from "../../../src/raft/types.js";
 /** Election timeout used by the scenarios (ms of simulated time). */
 export const ELECTION_MS = 500;
 
+/** Every simulation a test made with cluster(): checked for safety and stopped after the test. */
+const live: Simulation[] = [];
+afterEach(() => {
+  for (const sim of live.splice(0)) {
+    try {
+      expectSafe(sim);
+    } finally {
+      sim.stopAll();
+    }
+  }
+});
+
 export async function cluster(n: number, opts: Partial<SimOptions> = {}): Promise<Simulation> {
   const voters = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const sim = new Simulation({ seed: opts.seed ?? 1, voters, ...opts });
+  live.push(sim);
   await sim.start();
   return sim;
 }

@@ -1,22 +1,10 @@
 // Classic scenarios: log agreement under failures, message budgets, backup.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Simulation } from "../../../src/raft/sim/simulation.js";
-import {
-  ELECTION_MS,
-  checkOneLeader,
-  cluster,
-  expectSafe,
-  nApplied,
-  one,
-  otherThan,
-} from "./scenario-kit.js";
+import { ELECTION_MS, checkOneLeader, cluster, nApplied, one, otherThan } from "./scenario-kit.js";
 
+// cluster() registers each simulation; the kit checks and stops it after every test.
 let sim: Simulation | null = null;
-afterEach(() => {
-  if (sim !== null) expectSafe(sim);
-  sim?.stopAll();
-  sim = null;
-});
 
 describe("agreement scenarios", () => {
   it("basic agreement: each command lands on every replica at the next index", async () => {

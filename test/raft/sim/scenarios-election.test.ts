@@ -1,14 +1,10 @@
 // Classic scenarios: leader election.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Simulation } from "../../../src/raft/sim/simulation.js";
-import { ELECTION_MS, checkOneLeader, cluster, expectSafe, otherThan, termOf } from "./scenario-kit.js";
+import { ELECTION_MS, checkOneLeader, cluster, otherThan, termOf } from "./scenario-kit.js";
 
+// cluster() registers each simulation; the kit checks and stops it after every test.
 let sim: Simulation | null = null;
-afterEach(() => {
-  if (sim !== null) expectSafe(sim);
-  sim?.stopAll();
-  sim = null;
-});
 
 describe("election scenarios", () => {
   it("initial election: one leader, agreed terms, and no change without failures", async () => {

@@ -1,24 +1,12 @@
 // Classic scenarios: persistence across crashes, Figure 8, unreliable
 // networks and churn.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Simulation } from "../../../src/raft/sim/simulation.js";
 import { figure8Run } from "../../../src/raft/sim/figure8-run.js";
-import {
-  ELECTION_MS,
-  checkOneLeader,
-  cluster,
-  expectSafe,
-  nApplied,
-  one,
-  otherThan,
-} from "./scenario-kit.js";
+import { ELECTION_MS, checkOneLeader, cluster, nApplied, one, otherThan } from "./scenario-kit.js";
 
+// cluster() registers each simulation; the kit checks and stops it after every test.
 let sim: Simulation | null = null;
-afterEach(() => {
-  if (sim !== null) expectSafe(sim);
-  sim?.stopAll();
-  sim = null;
-});
 
 describe("persistence scenarios", () => {
   it("persist 1: term, vote and log survive crashes of all, of the leader and of followers", async () => {

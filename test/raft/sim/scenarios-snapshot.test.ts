@@ -1,22 +1,10 @@
 // Classic scenarios: snapshots, log compaction and InstallSnapshot.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Simulation } from "../../../src/raft/sim/simulation.js";
-import {
-  ELECTION_MS,
-  checkOneLeader,
-  cluster,
-  expectSafe,
-  nApplied,
-  one,
-  otherThan,
-} from "./scenario-kit.js";
+import { ELECTION_MS, checkOneLeader, cluster, nApplied, one, otherThan } from "./scenario-kit.js";
 
+// cluster() registers each simulation; the kit checks and stops it after every test.
 let sim: Simulation | null = null;
-afterEach(() => {
-  if (sim !== null) expectSafe(sim);
-  sim?.stopAll();
-  sim = null;
-});
 
 /** Small thresholds so that snapshots happen every few entries; padding makes them span chunks. */
 const SNAP = { config: { snapshotThreshold: 10, trailingEntries: 3 }, snapshotPadding: 4000 };

@@ -1,15 +1,11 @@
 // Leadership transfer and linearizable reads, in the simulator.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Simulation } from "../../../src/raft/sim/simulation.js";
 import { NotLeaderError } from "../../../src/raft/core/errors.js";
-import { ELECTION_MS, checkOneLeader, cluster, expectSafe, one, otherThan } from "./scenario-kit.js";
+import { ELECTION_MS, checkOneLeader, cluster, one, otherThan } from "./scenario-kit.js";
 
+// cluster() registers each simulation; the kit checks and stops it after every test.
 let sim: Simulation | null = null;
-afterEach(() => {
-  if (sim !== null) expectSafe(sim);
-  sim?.stopAll();
-  sim = null;
-});
 
 describe("leadership transfer", () => {
   it("hands leadership to a named follower", async () => {
