@@ -4,11 +4,11 @@
 import type { Command } from "commander";
 import { ClusterClient } from "../../api/cluster-client.js";
 import { readTls } from "../../api/replica.js";
-import { ConfigError, loadClusterConfig, type ClusterConfig } from "../../config/index.js";
 import { createLogger } from "../../log/logger.js";
 import { DEFAULT_HEARTBEAT_MS, NodeService } from "../../node/node-service.js";
 import { DEFAULT_RESTART_POLICY } from "../../node/restart-policy.js";
 import { serverCredentials } from "../../raft/transport/tls.js";
+import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 
 interface NodeOptions {
   config: string;
@@ -18,8 +18,7 @@ interface NodeOptions {
   restartWindowMs: string;
 }
 
-/** Exit codes, as for `halon rc`. */
-const EXIT_CONFIG = 2;
+/** Exit codes, as for `halon rc` (and EXIT_CONFIG, 2). */
 const EXIT_START = 4;
 
 function count(name: string, value: string, min: number): number {
@@ -55,14 +54,7 @@ export function registerNodeCommand(program: Command): void {
       const heartbeatMs = count("heartbeat-ms", opts.heartbeatMs, 1);
       const budget = count("local-restarts", opts.localRestarts, 0);
       const windowMs = count("restart-window-ms", opts.restartWindowMs, 1);
-      let config: ClusterConfig;
-      try {
-        config = loadClusterConfig(opts.config);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        console.error(err.message);
-        process.exit(EXIT_CONFIG);
-      }
+      const config = loadConfigOrExit(opts.config);
       if (!config.nodes.some((n) => n.id === opts.id)) {
         console.error(
           `${opts.config}: no node with id "${opts.id}" (ids: ${config.nodes.map((n) => n.id).join(", ") || "none"})`,

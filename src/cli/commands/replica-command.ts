@@ -2,9 +2,10 @@
 // or SIGINT, then hands leadership over and stops cleanly.
 import type { Command } from "commander";
 import { Replica } from "../../api/replica.js";
-import { ConfigError, loadClusterConfig } from "../../config/index.js";
+import { loadClusterConfig } from "../../config/index.js";
 import { createLogger } from "../../log/logger.js";
 import { StorageCorruptionError } from "../../raft/storage.js";
+import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 
 interface RcOptions {
   config: string;
@@ -29,8 +30,7 @@ function msOption(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
-/** Exit codes a supervisor can tell apart. */
-const EXIT_CONFIG = 2;
+/** Exit codes a supervisor can tell apart (and EXIT_CONFIG, 2). */
 const EXIT_CORRUPT = 3;
 const EXIT_START = 4;
 
@@ -72,14 +72,7 @@ export function registerReplicaCommand(program: Command): void {
       }
       const nodeSilentMs = msOption("node-silent-ms", opts.nodeSilentMs);
       const electionGraceMs = msOption("election-grace-ms", opts.electionGraceMs);
-      let config;
-      try {
-        config = loadClusterConfig(opts.config);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        console.error(err.message);
-        process.exit(EXIT_CONFIG);
-      }
+      const config = loadConfigOrExit(opts.config);
       if (!config.replicas.some((r) => r.id === opts.id)) {
         console.error(
           `${opts.config}: no replica with id "${opts.id}" (ids: ${config.replicas.map((r) => r.id).join(", ")})`,

@@ -2,7 +2,7 @@
 // machine until Ctrl-C, and says where to look.
 import { relative } from "node:path";
 import type { Command } from "commander";
-import { ConfigError, loadClusterConfig } from "../../config/index.js";
+import { loadConfigOrExit } from "../load-config-or-exit.js";
 import { LocalCluster } from "../local-cluster.js";
 
 /** A path relative to the working directory when it lies below it, absolute otherwise. */
@@ -27,14 +27,7 @@ export function registerUpCommand(program: Command): void {
     .option("--timeout <ms>", "how long to wait for a leader, and then for the nodes to be online", "30000")
     .option("--no-nodes", "start only the replicas, not the node services the config lists")
     .action(async (opts: UpOptions) => {
-      let config;
-      try {
-        config = loadClusterConfig(opts.config);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        console.error(err.message);
-        process.exit(2);
-      }
+      const config = loadConfigOrExit(opts.config);
       const cluster = new LocalCluster({
         configFile: opts.config,
         config,
