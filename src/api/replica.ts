@@ -295,6 +295,7 @@ export class Replica implements ReplicaControl {
         dataDir: me.dataDir,
         term: s.term,
         lastIndex: s.lastIndex,
+        storageId: s.storageId,
         bootstrap: !!bootstrap,
       },
       "replica started",

@@ -7,7 +7,10 @@ import { EntryType } from "../types.js";
 import { NotLeaderError, ProposalDroppedError } from "./errors.js";
 import type { MembershipChange } from "./membership.js";
 import {
+  allMembers,
   applyConfigEntry,
+  isJoint,
+  REVOKED_PREFIX,
   decodeConfigEntry,
   encodeConfigEntry,
   isVoter,
@@ -23,6 +26,22 @@ export abstract class Leadership extends Election {
     if (this.leadTransferee !== null)
       throw new ProposalDroppedError(`leadership is moving to ${this.leadTransferee}`);
     if (!this.promotable()) throw new ProposalDroppedError("this replica is no longer a voter");
+  }
+
+  /**
+   * The index of the leader's own pending disk registration (see
+   * maintainStorage), if that is what blocks a membership change now: the
+   * driver waits for it to be applied and tries the change again.
+   */
+  pendingStorageRegistration(): number | null {
+    if (this.role !== Role.Leader || this.pendingConfIndex <= this.log.applied) return null;
+    const e = this.log.entryAt(this.pendingConfIndex);
+    if (e === undefined || e.type !== EntryType.Config) return null;
+    try {
+      return decodeConfigEntry(e.data).kind === "storage" ? this.pendingConfIndex : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Proposes a membership change; returns the index of its Config entry. */
@@ -45,7 +64,8 @@ export abstract class Leadership extends Election {
       let best = -1;
       for (const id of this.voters()) {
         const pr = this.progress.get(id);
-        if (id === this.id || pr === undefined) continue;
+        // Never to a voter that lost its disk and counts for nothing yet.
+        if (id === this.id || pr === undefined || !this.progressCounts(id)) continue;
         if (pr.match > best) {
           best = pr.match;
           target = id;
@@ -70,6 +90,67 @@ export abstract class Leadership extends Election {
     } catch {
       // No voter to hand over to (yet): try again at the next election timeout.
     }
+  }
+
+  /**
+   * The leader keeps the registered disks (Membership.storage) in line with
+   * what its members answer from, one Config entry at a time, like any change:
+   * 1. a member whose disk changed is revoked first (it counts for nothing,
+   *    and leftovers of its lost disk are dropped);
+   * 2. a revoked member whose new disk holds every committed entry is registered
+   *    again (it counts again: a single-voter change);
+   * 3. members never registered are registered with the disk they answer from.
+   */
+  protected maintainStorage(): void {
+    if (
+      this.role !== Role.Leader ||
+      this.leadTransferee !== null ||
+      this.pendingConfIndex > this.log.applied ||
+      isJoint(this.membership) ||
+      !this.promotable() ||
+      this.log.term(this.log.committed) !== this.term
+    )
+      return;
+    const registered = this.membership.storage ?? {};
+    const members = allMembers(this.membership);
+    const known = (id: ReplicaId): string | null => {
+      const seen = this.progress.get(id)?.storage;
+      return seen === undefined || seen === "" ? null : seen;
+    };
+    for (const id of members) {
+      const seen = known(id);
+      const r = registered[id];
+      if (seen !== null && r !== undefined && !r.startsWith(REVOKED_PREFIX) && r !== seen) {
+        this.proposeStorage({ [id]: REVOKED_PREFIX + r });
+        return;
+      }
+    }
+    for (const id of members) {
+      const seen = known(id);
+      const r = registered[id];
+      const pr = this.progress.get(id);
+      if (
+        seen !== null &&
+        pr !== undefined &&
+        r !== undefined &&
+        r.startsWith(REVOKED_PREFIX) &&
+        r !== REVOKED_PREFIX + seen &&
+        pr.match >= this.log.committed
+      ) {
+        this.proposeStorage({ [id]: seen });
+        return;
+      }
+    }
+    const fresh: Record<ReplicaId, string> = {};
+    for (const id of members) {
+      const seen = known(id);
+      if (seen !== null && registered[id] === undefined) fresh[id] = seen;
+    }
+    if (Object.keys(fresh).length > 0) this.proposeStorage(fresh);
+  }
+
+  private proposeStorage(ids: Record<ReplicaId, string>): void {
+    this.pendingConfIndex = this.appendEntry(EntryType.Config, encodeConfigEntry({ kind: "storage", ids }));
   }
 
   protected sendTimeoutNow(to: ReplicaId): void {
