@@ -8,6 +8,7 @@ import { NotLeaderError, ProposalDroppedError } from "./errors.js";
 import type { MembershipChange } from "./membership.js";
 import {
   allMembers,
+  applyChanges,
   applyConfigEntry,
   isJoint,
   REVOKED_PREFIX,
@@ -18,7 +19,11 @@ import {
 } from "./membership.js";
 import { makeMessage, MessageType } from "./messages.js";
 import type { Progress } from "./progress.js";
+import { hasQuorum } from "./quorum.js";
 import { Role } from "./ready.js";
+
+/** A learner is promoted only when at most this many committed entries behind. */
+const PROMOTE_MAX_LAG = 64;
 
 export abstract class Leadership extends Election {
   protected checkCanPropose(): void {
@@ -44,16 +49,46 @@ export abstract class Leadership extends Election {
     }
   }
 
-  /** Proposes a membership change; returns the index of its Config entry. */
-  proposeMembershipChange(changes: MembershipChange[]): number {
+  /**
+   * Proposes a membership change; returns the index of its Config entry.
+   * Refused (ProposalDroppedError, saying why) when it is malformed, promotes
+   * anything but a learner, promotes a learner that has not caught up, or would
+   * leave the configuration without a live quorum (voters heard from within an
+   * election timeout, on the disk registered for them). `force` skips the last
+   * two checks: the operator knows better (e.g. a voter that will come back).
+   */
+  proposeMembershipChange(changes: MembershipChange[], force = false): number {
     this.checkCanPropose();
     if (this.pendingConfIndex > this.log.applied)
       throw new ProposalDroppedError("another membership change is not yet applied");
-    const why = validateChanges(this.membership, changes);
+    const why = validateChanges(this.membership, changes) ?? (force ? null : this.unsafeChange(changes));
     if (why !== null) throw new ProposalDroppedError(why);
     const index = this.appendEntry(EntryType.Config, encodeConfigEntry({ kind: "change", changes }));
     this.pendingConfIndex = index;
     return index;
+  }
+
+  /** Why a valid change would weaken the cluster, or null. */
+  private unsafeChange(changes: MembershipChange[]): string | null {
+    for (const c of changes) {
+      if (c.op !== "addVoter") continue;
+      const pr = this.progress.get(c.id);
+      const behind = pr === undefined ? null : this.log.committed - pr.match;
+      if (behind === null || behind > PROMOTE_MAX_LAG)
+        return `learner ${c.id} has not caught up (${behind === null ? "never heard from" : `${behind} entries behind the commit index`}); retry once it has, or force`;
+    }
+    const live = (id: ReplicaId): boolean => {
+      if (id === this.id) return true;
+      const pr = this.progress.get(id);
+      return (
+        pr !== undefined && this.ticks - pr.lastHeard <= this.cfg.electionTick && this.progressCounts(id)
+      );
+    };
+    const next = applyChanges(this.membership, changes);
+    if (hasQuorum(next.voters, next.outgoing ?? [], live)) return null;
+    const all = [...new Set([...next.voters, ...(next.outgoing ?? [])])];
+    const down = all.filter((id) => !live(id));
+    return `the change would leave no live quorum: ${all.length - down.length} of ${all.length} voters answer (not ${down.join(", ")}); use force to do it anyway`;
   }
 
   /** Hands leadership to `to`, or to the most up-to-date voter. */

@@ -83,6 +83,8 @@ export function validateChanges(current: Membership, changes: MembershipChange[]
     if (c.op === "remove" && !current.voters.includes(c.id) && !current.learners.includes(c.id))
       return `replica ${c.id} is not a member`;
     if (c.op === "addVoter" && current.voters.includes(c.id)) return `replica ${c.id} is already a voter`;
+    if (c.op === "addVoter" && !current.learners.includes(c.id))
+      return `replica ${c.id} is not a learner: add it as a learner first, and promote it once it has caught up`;
     if (c.op === "addLearner" && current.learners.includes(c.id))
       return `replica ${c.id} is already a learner`;
   }

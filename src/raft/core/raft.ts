@@ -32,6 +32,7 @@ const MAX_APPLY_BATCH = 4096;
 /** One replica's Raft state machine. */
 export class RaftCore extends Leadership {
   tick(): void {
+    this.ticks++;
     if (this.role === Role.Leader) {
       this.tickLeader();
       this.maintainStorage();
@@ -114,6 +115,7 @@ export class RaftCore extends Leadership {
       return;
     }
     if (!this.checkStorage(m, pr)) return;
+    pr.lastHeard = this.ticks;
     switch (m.type) {
       case MessageType.AppendResponse:
         pr.recentActive = true;

@@ -44,6 +44,8 @@ export abstract class RaftState {
   readonly progress = new Map<ReplicaId, Progress>();
   protected readonly votes = new Map<ReplicaId, boolean>();
 
+  /** Ticks since this core started: when members were last heard from. */
+  protected ticks = 0;
   protected electionElapsed = 0;
   protected heartbeatElapsed = 0;
   protected randomizedElectionTimeout = 0;
@@ -152,6 +154,7 @@ export abstract class RaftState {
           this.cfg.maxInflightBytes,
         );
         p.recentActive = true;
+        p.lastHeard = this.ticks;
         if (id === this.id) {
           p.match = this.log.stabled;
           p.storage = this.cfg.storageId;

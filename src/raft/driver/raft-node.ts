@@ -246,7 +246,7 @@ export class RaftNode {
    * is applied. Several voter changes at once go through joint consensus (the
    * leader leaves the joint state by itself).
    */
-  async changeMembership(changes: MembershipChange[]): Promise<Membership> {
+  async changeMembership(changes: MembershipChange[], opts: { force?: boolean } = {}): Promise<Membership> {
     if (this.stopped) throw new RaftStoppedError();
     // The leader's own disk registrations go through the log like any change:
     // wait for them rather than refuse the caller.
@@ -255,7 +255,7 @@ export class RaftNode {
       if (pending === null) break;
       await this.waitForApplied(pending);
     }
-    const index = this.core.proposeMembershipChange(changes);
+    const index = this.core.proposeMembershipChange(changes, opts.force === true);
     await this.waitForEntry(index);
     return cloneMembership(this.core.membership);
   }
@@ -269,16 +269,18 @@ export class RaftNode {
     });
   }
 
-  addVoter(id: ReplicaId): Promise<Membership> {
-    return this.changeMembership([{ op: "addVoter", id }]);
+  /** Promotes a learner that has caught up (`force`: even one that has not, or without a live quorum). */
+  addVoter(id: ReplicaId, opts: { force?: boolean } = {}): Promise<Membership> {
+    return this.changeMembership([{ op: "addVoter", id }], opts);
   }
 
   addLearner(id: ReplicaId): Promise<Membership> {
     return this.changeMembership([{ op: "addLearner", id }]);
   }
 
-  removeServer(id: ReplicaId): Promise<Membership> {
-    return this.changeMembership([{ op: "remove", id }]);
+  /** Removes a member; refused when the voters left would have no live quorum, unless `force`. */
+  removeServer(id: ReplicaId, opts: { force?: boolean } = {}): Promise<Membership> {
+    return this.changeMembership([{ op: "remove", id }], opts);
   }
 
   /**
