@@ -5,8 +5,35 @@ import type { DeclaredHost, Event, TopologyDeclared } from "../gen/halon/v1/even
 import { RcRejection, type DomainEvent } from "./domain.js";
 
 const ID = /^[^\s\p{Cc}]{1,256}$/u;
-const MAX_TEXT = 4096;
-const MAX_DECLARED_HOSTS = 100_000;
+
+/**
+ * The bound of every field (docs/api.md, "Bounds"). Numbers stay far below
+ * 2^53, so that everything derived from them (instance + 1 on every respawn,
+ * the next epoch, a timer's due time) stays an exact integer the graph accepts.
+ */
+export const BOUNDS = {
+  /** Characters of an id (no spaces or control characters). */
+  idChars: 256,
+  /** Characters of a free-text field (reason, address, command, serial, detail...). */
+  textChars: 4096,
+  /** A process instance (2^48): room for 2^53 - 2^48 respawns after the largest one reported. */
+  instance: 2 ** 48,
+  /** A cluster epoch a node reports (2^48). */
+  epoch: 2 ** 48,
+  /** Log time, ms since 1970 (2^48: the year 10889); a timer's due time stays safe past it. */
+  timeMs: 2 ** 48,
+  /** Bytes of an opaque event's payload. */
+  opaquePayloadBytes: 64 * 1024,
+  declaredHosts: 100_000,
+  disksPerHost: 1_024,
+  processesPerHost: 1_024,
+  servicesPerProcess: 256,
+  declaredPools: 10_000,
+  disksPerPool: 100_000,
+} as const;
+
+const MAX_TEXT = BOUNDS.textChars;
+const MAX_DECLARED_HOSTS = BOUNDS.declaredHosts;
 
 function fail(reason: string): never {
   throw new RcRejection("bad-field", reason);
@@ -30,9 +57,14 @@ function text(value: unknown, field: string): string {
   return value;
 }
 
-function count(value: unknown, field: string, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
-    fail(`${field} must be an integer of at least ${min}`);
+function count(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max)
+    fail(`${field} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function list<T>(value: readonly T[] | undefined, field: string, max: number): readonly T[] {
+  if (!Array.isArray(value) || value.length > max) fail(`${field} must be a list of at most ${max}`);
   return value;
 }
 
@@ -72,7 +104,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "process-failed",
       processId: checkIdField(b.processId, "process_failed.process_id"),
-      instance: count(b.instance, "process_failed.instance", 1),
+      instance: count(b.instance, "process_failed.instance", 1, BOUNDS.instance),
       reason: text(b.reason, "process_failed.reason"),
     };
   }
@@ -81,7 +113,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "process-started",
       processId: checkIdField(b.processId, "process_started.process_id"),
-      instance: count(b.instance, "process_started.instance", 1),
+      instance: count(b.instance, "process_started.instance", 1, BOUNDS.instance),
     };
   }
   if (ev.processLocalRestart) {
@@ -89,7 +121,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "process-local-restart",
       processId: checkIdField(b.processId, "process_local_restart.process_id"),
-      instance: count(b.instance, "process_local_restart.instance", 1),
+      instance: count(b.instance, "process_local_restart.instance", 1, BOUNDS.instance),
       reason: text(b.reason, "process_local_restart.reason"),
     };
   }
@@ -98,7 +130,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "node-heartbeat",
       nodeId: checkIdField(b.nodeId, "node_heartbeat.node_id"),
-      epoch: count(b.epoch, "node_heartbeat.epoch", 0),
+      epoch: count(b.epoch, "node_heartbeat.epoch", 0, BOUNDS.epoch),
     };
   }
   if (ev.nodeJoined) {
@@ -108,7 +140,7 @@ export function validateEvent(ev: Event): DomainEvent {
       nodeId: checkIdField(b.nodeId, "node_joined.node_id"),
       hostId: checkIdField(b.hostId, "node_joined.host_id"),
       address: text(b.address, "node_joined.address"),
-      epoch: count(b.epoch, "node_joined.epoch", 0),
+      epoch: count(b.epoch, "node_joined.epoch", 0, BOUNDS.epoch),
     };
   }
   if (ev.nodeSilent)
@@ -149,6 +181,8 @@ export function validateEvent(ev: Event): DomainEvent {
     };
   }
   const opaque = ev.opaque as NonNullable<Event["opaque"]>;
+  if (!(opaque.payload instanceof Uint8Array) || opaque.payload.length > BOUNDS.opaquePayloadBytes)
+    fail(`opaque.payload must be at most ${BOUNDS.opaquePayloadBytes} bytes`);
   return { type: "unknown", name: checkIdField(opaque.type, "opaque.type") };
 }
 
@@ -178,6 +212,8 @@ export function validateTopology(t: TopologyDeclared): TopologyDeclared {
     text(h.address, `${at}.address`);
     text(h.infraEndpoint, `${at}.infra_endpoint`);
     if (h.nodeId !== "") claim(checkIdField(h.nodeId, `${at}.node_id`), "node");
+    list(h.disks, `${at}.disks`, BOUNDS.disksPerHost);
+    list(h.processes, `${at}.processes`, BOUNDS.processesPerHost);
     if (h.processes.length > 0 && h.nodeId === "") fail(`${at}: processes need a node_id to run on`);
     h.disks.forEach((d, j) => {
       claim(checkIdField(d.id, `${at}.disks[${j}].id`), "disk");
@@ -186,14 +222,16 @@ export function validateTopology(t: TopologyDeclared): TopologyDeclared {
     h.processes.forEach((p, j) => {
       claim(checkIdField(p.id, `${at}.processes[${j}].id`), "process");
       text(p.command, `${at}.processes[${j}].command`);
-      p.serviceIds.forEach((s, k) =>
+      list(p.serviceIds, `${at}.processes[${j}].service_ids`, BOUNDS.servicesPerProcess).forEach((s, k) =>
         claim(checkIdField(s, `${at}.processes[${j}].service_ids[${k}]`), "service"),
       );
     });
   });
-  t.pools.forEach((p, i) => {
+  list(t.pools, "topology.pools", BOUNDS.declaredPools).forEach((p, i) => {
     claim(checkIdField(p.id, `topology.pools[${i}].id`), "pool");
-    p.diskIds.forEach((d, j) => checkIdField(d, `topology.pools[${i}].disk_ids[${j}]`));
+    list(p.diskIds, `topology.pools[${i}].disk_ids`, BOUNDS.disksPerPool).forEach((d, j) =>
+      checkIdField(d, `topology.pools[${i}].disk_ids[${j}]`),
+    );
   });
   return t;
 }
