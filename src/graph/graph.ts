@@ -68,8 +68,9 @@ export class Graph {
    * still checked, but not copied, and no changes are recorded.
    */
   private loading = false;
-  /** Undo steps since the first savepoint; null when nobody may roll back (no cost then). */
-  private journal: UndoStep[] | null = null;
+  /** Undo steps since the first savepoint, while `journaling` (reused between transactions). */
+  private readonly journal: UndoStep[] = [];
+  private journaling = false;
 
   constructor(schema: GraphSchema | CompiledSchema) {
     this.schema = schema instanceof CompiledSchema ? schema : new CompiledSchema(schema);
@@ -241,7 +242,7 @@ export class Graph {
     const v: Vertex = { id, kind, spec: k, attrs: checked, out: NO_EDGES, in: NO_EDGES };
     this.vertices.set(id, v);
     (this.byKindIndex.get(kind) as Set<string>).add(id);
-    this.journal?.push({ t: "add", v });
+    if (this.journaling) this.journal.push({ t: "add", v });
     if (!this.loading) this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
     return v;
   }
@@ -252,7 +253,7 @@ export class Graph {
     for (const e of this.edgesOf(v)) this.disconnect(e.from, e.relation, e.to);
     this.vertices.delete(id);
     (this.byKindIndex.get(v.kind) as Set<string>).delete(id);
-    this.journal?.push({ t: "remove", v });
+    if (this.journaling) this.journal.push({ t: "remove", v });
     this.changes.push({ op: "remove", id, kind: v.kind });
   }
 
@@ -262,7 +263,7 @@ export class Graph {
     this.schema.checkAttr(v.spec, key, value);
     const old = v.attrs[key];
     if (old !== undefined && sameValue(old, value)) return;
-    this.journal?.push({ t: "attr", v, key, old });
+    if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     v.attrs[key] = own(value);
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
   }
@@ -277,7 +278,7 @@ export class Graph {
       throw new GraphError("unknown-attribute", `${v.kind} has no attribute "${key}"`);
     const old = v.attrs[key];
     if (old === undefined) return;
-    this.journal?.push({ t: "attr", v, key, old });
+    if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     delete v.attrs[key];
     this.changes.push({ op: "unset", id, key, old });
   }
@@ -305,7 +306,7 @@ export class Graph {
     addTo(a.out, rel.key, to);
     addTo(b.in, rel.key, from);
     this.edgeCount++;
-    this.journal?.push({ t: "connect", a, b, key: rel.key });
+    if (this.journaling) this.journal.push({ t: "connect", a, b, key: rel.key });
     if (!this.loading) this.changes.push({ op: "connect", from, relation, to });
   }
 
@@ -318,7 +319,7 @@ export class Graph {
     removeFrom(a.out, rel.key, to);
     removeFrom(b.in, rel.key, from);
     this.edgeCount--;
-    this.journal?.push({ t: "disconnect", a, b, key: rel.key });
+    if (this.journaling) this.journal.push({ t: "disconnect", a, b, key: rel.key });
     this.changes.push({ op: "disconnect", from, relation, to });
   }
 
@@ -330,14 +331,14 @@ export class Graph {
    * recorded changes included, so watchers never see them.
    */
   savepoint(): GraphSavepoint {
-    this.journal ??= [];
+    this.journaling = true;
     return { journal: this.journal.length, changes: this.changes.length };
   }
 
   /** Puts the graph back as it was at `sp`, exactly (same attribute values, same edges). */
   undo(sp: GraphSavepoint): void {
     const journal = this.journal;
-    if (journal === null) throw new Error("graph undo without a savepoint");
+    if (!this.journaling) throw new Error("graph undo without a savepoint");
     for (let i = journal.length - 1; i >= sp.journal; i--) {
       const step = journal[i] as UndoStep;
       switch (step.t) {
@@ -371,9 +372,15 @@ export class Graph {
     if (this.changes.length > sp.changes) this.changes.length = sp.changes;
   }
 
+  /** Whether anything changed since the savepoint. */
+  changedSince(sp: GraphSavepoint): boolean {
+    return this.journal.length > sp.journal;
+  }
+
   /** Ends the transaction: the journal is dropped, and changes are no longer journaled. */
   commit(): void {
-    this.journal = null;
+    this.journaling = false;
+    this.journal.length = 0;
   }
 
   /**

@@ -146,6 +146,7 @@ export class Coordinator {
 
   /** Undoes everything since the savepoint, exactly; `quarantine` names a rule instance to drop. */
   undo(sp: CoordinatorSavepoint, quarantine?: { rule: string; key: string }): void {
+    const changed = this.graph.changedSince(sp.graph) || this.outbox.changedSince(sp.outbox);
     this.graph.undo(sp.graph);
     this.graph.commit();
     this.outbox.undo(sp.outbox);
@@ -159,7 +160,10 @@ export class Coordinator {
       this.unknown.recent.push(...this.unknownBefore.recent);
     }
     // Derived from the graph and the outbox, which are back as they were.
-    this.epochs = new Epochs(this.graph, this.outbox, (slot, target, body) => this.issue(slot, target, body));
+    if (changed)
+      this.epochs = new Epochs(this.graph, this.outbox, (slot, target, body) =>
+        this.issue(slot, target, body),
+      );
     this.unknownBefore = null;
     this.inTransaction = false;
     this.activeRule = "";

@@ -31,8 +31,9 @@ interface UndoStep {
 
 export class Outbox {
   private next = 1;
-  /** Undo steps since the first savepoint; null outside a transaction. */
-  private journal: UndoStep[] | null = null;
+  /** Undo steps since the first savepoint, while `journaling` (reused between transactions). */
+  private readonly journal: UndoStep[] = [];
+  private journaling = false;
   /** By command id; insertion order is issue order (ids are numbered). */
   private readonly byId = new Map<string, OutboxEntry>();
   private readonly bySlot = new Map<string, string>();
@@ -66,11 +67,11 @@ export class Outbox {
       const old = this.byId.get(previous);
       superseded = old?.command;
       this.byId.delete(previous);
-      if (old) this.journal?.push({ add: false, entry: old });
+      if (old && this.journaling) this.journal.push({ add: false, entry: old });
     }
     const entry = { command, slot };
     this.occupy(entry);
-    this.journal?.push({ add: true, entry });
+    if (this.journaling) this.journal.push({ add: true, entry });
     return superseded ? { command, superseded } : { command };
   }
 
@@ -83,20 +84,20 @@ export class Outbox {
     const entry = this.byId.get(id);
     if (!entry) return undefined;
     this.remove(entry);
-    this.journal?.push({ add: false, entry });
+    if (this.journaling) this.journal.push({ add: false, entry });
     return entry;
   }
 
   /** Starts (or nests in) a transaction; undo(savepoint) reverses what follows it. */
   savepoint(): OutboxSavepoint {
-    this.journal ??= [];
+    this.journaling = true;
     return { next: this.next, journal: this.journal.length };
   }
 
   /** Puts the outbox back as it was at `sp`: same commands, same order, same numbering. */
   undo(sp: OutboxSavepoint): void {
     const journal = this.journal;
-    if (journal === null) throw new Error("outbox undo without a savepoint");
+    if (!this.journaling) throw new Error("outbox undo without a savepoint");
     let readded = false;
     for (let i = journal.length - 1; i >= sp.journal; i--) {
       const step = journal[i] as UndoStep;
@@ -116,9 +117,15 @@ export class Outbox {
     }
   }
 
+  /** Whether anything changed since the savepoint. */
+  changedSince(sp: OutboxSavepoint): boolean {
+    return this.journal.length > sp.journal || this.next !== sp.next;
+  }
+
   /** Ends the transaction. */
   commit(): void {
-    this.journal = null;
+    this.journaling = false;
+    this.journal.length = 0;
   }
 
   /** Drops every command of a family ("epoch" for "epoch:n1", ...), except the slot `keep`; in slot order. */

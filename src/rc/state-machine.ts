@@ -237,6 +237,11 @@ export class RcStateMachine implements StateMachine {
     return this.dedup.size;
   }
 
+  /** Whether `n` more event ids fit in the dedup table (the gate refuses a batch that does not). */
+  dedupHasRoom(n: number): boolean {
+    return this.dedup.size + n <= this.config.dedupMaxIds;
+  }
+
   /** Faults (undone events and timers) by rule, and the most recent ones with their index. */
   faultLog(): Readonly<FaultLog> {
     return this.faults;
@@ -310,7 +315,7 @@ export class RcStateMachine implements StateMachine {
   }
 
   private applyEvent(ev: Event): EventResult {
-    let id = "";
+    let id: string;
     try {
       id = eventId(ev);
     } catch (err) {
@@ -330,10 +335,16 @@ export class RcStateMachine implements StateMachine {
         code: "dedup-full",
         reason: "too many events within the dedup retention; send it again later",
       };
+    let domain;
+    try {
+      domain = validateEvent(ev);
+    } catch (err) {
+      return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err, "") };
+    }
     const c = this.coordinator;
     const sp = c.savepoint();
     try {
-      const outcome = c.handle(id, validateEvent(ev));
+      const outcome = c.handle(id, domain);
       c.checkRules(sp);
       c.commit();
       this.dedup.remember(id, c.now);

@@ -53,7 +53,7 @@ function optionalId(value: unknown, field: string): string {
 function text(value: unknown, field: string): string {
   if (value === undefined) return "";
   if (typeof value !== "string" || value.length > MAX_TEXT)
-    fail(`${field} must be a string of at most ${MAX_TEXT}`);
+    fail(`${field} must be a string of at most ${MAX_TEXT} characters`);
   return value;
 }
 
@@ -97,7 +97,10 @@ export function validateEvent(ev: Event): DomainEvent {
   text(ev.source, "source");
   const present = EVENT_BODIES.filter((b) => ev[b] !== undefined);
   if (present.length > 1)
-    throw new RcRejection("several-bodies", `event has several bodies: ${present.join(", ")}`);
+    throw new RcRejection(
+      "several-bodies",
+      `body: the event has several bodies (${present.join(", ")}); one is allowed`,
+    );
   if (present.length === 0) return { type: "unknown", name: "(no body this version knows)" };
   if (ev.processFailed) {
     const b = ev.processFailed;
@@ -192,20 +195,23 @@ export function validateEvent(ev: Event): DomainEvent {
  * graph: the rules check that part).
  */
 export function validateTopology(t: TopologyDeclared): TopologyDeclared {
-  optionalId(t.clusterName, "topology.cluster_name");
+  optionalId(t.clusterName, "topology_declared.cluster_name");
   if (!Array.isArray(t.hosts) || t.hosts.length > MAX_DECLARED_HOSTS)
-    fail(`topology.hosts must be a list of at most ${MAX_DECLARED_HOSTS}`);
+    fail(`topology_declared.hosts must be a list of at most ${MAX_DECLARED_HOSTS}`);
   const seen = new Map<string, string>();
   const claim = (id: string, what: string): void => {
     const before = seen.get(id);
     if (before !== undefined && before !== what)
-      throw new RcRejection("conflict", `id "${id}" is declared both as ${before} and as ${what}`);
+      throw new RcRejection(
+        "conflict",
+        `topology_declared: id "${id}" is declared both as ${before} and as ${what}`,
+      );
     if (before === what && what !== "rack" && what !== "enclosure" && what !== "service")
-      throw new RcRejection("conflict", `${what} "${id}" is declared twice`);
+      throw new RcRejection("conflict", `topology_declared: ${what} "${id}" is declared twice`);
     seen.set(id, what);
   };
   t.hosts.forEach((h: DeclaredHost, i) => {
-    const at = `topology.hosts[${i}]`;
+    const at = `topology_declared.hosts[${i}]`;
     claim(checkIdField(h.id, `${at}.id`), "host");
     claim(checkIdField(h.rackId, `${at}.rack_id`), "rack");
     claim(checkIdField(h.enclosureId, `${at}.enclosure_id`), "enclosure");
@@ -227,10 +233,10 @@ export function validateTopology(t: TopologyDeclared): TopologyDeclared {
       );
     });
   });
-  list(t.pools, "topology.pools", BOUNDS.declaredPools).forEach((p, i) => {
-    claim(checkIdField(p.id, `topology.pools[${i}].id`), "pool");
-    list(p.diskIds, `topology.pools[${i}].disk_ids`, BOUNDS.disksPerPool).forEach((d, j) =>
-      checkIdField(d, `topology.pools[${i}].disk_ids[${j}]`),
+  list(t.pools, "topology_declared.pools", BOUNDS.declaredPools).forEach((p, i) => {
+    claim(checkIdField(p.id, `topology_declared.pools[${i}].id`), "pool");
+    list(p.diskIds, `topology_declared.pools[${i}].disk_ids`, BOUNDS.disksPerPool).forEach((d, j) =>
+      checkIdField(d, `topology_declared.pools[${i}].disk_ids[${j}]`),
     );
   });
   return t;

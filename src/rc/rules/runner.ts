@@ -62,6 +62,7 @@ export function rulesFor(
 
 /** Before-images of one transaction: per rule, the instances touched (null: there was none). */
 interface Journal {
+  active: boolean;
   time: number | null;
   seq: number;
   rules: Map<string, { global: unknown; instances: Map<string, InstanceState | null> | "all" }>;
@@ -81,7 +82,8 @@ export interface RuleErrorText {
 export class RuleRunner {
   /** Filled by every step, drained by the state machine into the replica's log; never state. */
   readonly errorTexts: RuleErrorText[] = [];
-  private journal: Journal | null = null;
+  /** Reused between transactions: most events touch one instance, and allocate little. */
+  private readonly journal: Journal = { active: false, time: null, seq: 0, rules: new Map() };
   private wholeRules = new Map<string, WholeRule>();
 
   constructor(
@@ -115,7 +117,7 @@ export class RuleRunner {
 
   feed(time: number, event: RuleEvent, incidents: EngineIncident[]): TimedIntent[] {
     if (this.state.time !== null && time < this.state.time) time = this.state.time;
-    if (this.journal !== null)
+    if (this.journal.active)
       for (const p of this.engine.processors) {
         if (p.kind !== "rule") continue;
         let key: string | undefined;
@@ -131,12 +133,18 @@ export class RuleRunner {
 
   /** Starts journaling: undo() returns the rule state to this point. */
   savepoint(): void {
-    this.journal = { time: this.state.time, seq: this.state.seq, rules: new Map() };
+    const j = this.journal;
+    j.active = true;
+    j.time = this.state.time;
+    j.seq = this.state.seq;
+    if (j.rules.size > 0) j.rules.clear();
   }
 
   /** Ends the transaction: the journal is dropped. */
   commit(): void {
-    this.journal = null;
+    this.journal.active = false;
+    if (this.journal.rules.size > 0) this.journal.rules.clear();
+    if (this.wholeRules.size > 0) this.wholeRules.clear();
   }
 
   /**
@@ -145,7 +153,13 @@ export class RuleRunner {
    */
   undo(quarantine?: { rule: string; key: string }): void {
     const j = this.journal;
-    if (j === null) throw new Error("rules undo without a savepoint");
+    if (!j.active) throw new Error("rules undo without a savepoint");
+    if (j.rules.size === 0 && quarantine === undefined && this.state.seq === j.seq) {
+      // Nothing was touched: nothing to put back, and the indexes are still right.
+      this.state.time = j.time;
+      this.commit();
+      return;
+    }
     const processors: EngineState["processors"] = this.state.processors;
     for (const [name, before] of j.rules) {
       const rs = processors[name] as RuleState;
@@ -168,8 +182,7 @@ export class RuleRunner {
     }
     // A new state object: the engine rebuilds its indexes (timer queue) from the restored data.
     this.state = { time: j.time, seq: j.seq, processors };
-    this.journal = null;
-    this.wholeRules.clear();
+    this.commit();
   }
 
   /** The earliest pending timer, so that the leader knows when a Tick is due. */
@@ -192,12 +205,12 @@ export class RuleRunner {
   /** Copies the instance of (rule, key) before its first change in this transaction. */
   private remember(rule: string, key: string): void {
     const j = this.journal;
-    if (j === null) return;
+    if (!j.active) return;
     const rs = this.state.processors[rule];
     if (rs === undefined || rs.kind !== "rule") return;
     let before = j.rules.get(rule);
     if (before === undefined) {
-      before = { global: structuredClone(rs.global), instances: new Map() };
+      before = { global: plainCopy(rs.global), instances: new Map() };
       j.rules.set(rule, before);
     }
     if (before.instances === "all") return;
@@ -239,6 +252,15 @@ export class RuleRunner {
   }
 }
 
+/** A deep copy of plain data (rule state is JSON data: the engine's snapshots require it). */
+function plainCopy<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(plainCopy) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) out[k] = plainCopy((value as Record<string, unknown>)[k]);
+  return out as T;
+}
+
 /** A deep copy with fresh timer records (the engine reuses and mutates its records). */
 function copyInstance(inst: InstanceState): InstanceState {
   const timers: InstanceState["timers"] = {};
@@ -246,7 +268,7 @@ function copyInstance(inst: InstanceState): InstanceState {
     timers[name] = { ...(inst.timers[name] as InstanceState["timers"][string]) };
   return {
     phase: inst.phase,
-    local: structuredClone(inst.local),
+    local: plainCopy(inst.local),
     created: inst.created,
     touched: inst.touched,
     timers,
