@@ -2,9 +2,12 @@
 // nothing, stable codes without engine text, a rule that fails on every event
 // switched off by a rules-version entry, log time bounded per entry, and a
 // dedup window nothing a client sends can cut short.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventOutcome } from "../../src/gen/halon/v1/events.js";
+import { Graph } from "../../src/graph/index.js";
 import { encodeRulesVersion, encodeTick } from "../../src/rc/entry.js";
+import { Outbox } from "../../src/rc/outbox.js";
+import { RuleRunner } from "../../src/rc/rules/runner.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
 import { BOUNDS } from "../../src/rc/validate.js";
 import { outcomeOf, runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
@@ -66,37 +69,69 @@ describe("bounded fields (issue case 1)", () => {
   });
 });
 
+/**
+ * node-1 is down with one process under recovery; another of its processes
+ * has an instance from an unbounded build. Its join changes the graph (node,
+ * host online), the rules (node recovery ends, the process recovery respawns)
+ * and the outbox (a respawn command) before starting the other process at
+ * instance + 1 fails.
+ */
+function failingJoin(): {
+  s: Scenario;
+  before: string;
+  pendingBefore: unknown;
+  r: ReturnType<Scenario["event"]>;
+} {
+  const s = new Scenario();
+  runningCluster(s, { hosts: 2, processesPerNode: 2, disksPerHost: 1, pools: 1 });
+  s.tick(10_000);
+  s.event({ nodeSilent: { nodeId: "node-1" } });
+  s.tickUntil(s.time + 200_000, 5_000);
+  s.event(failed("proc-1-0", 1));
+  s.sm.graph.setAttr("proc-1-1", "instance", Number.MAX_SAFE_INTEGER);
+  s.tick(s.time + 1_000);
+  const before = comparable(s.sm);
+  const pendingBefore = s.pending();
+  const r = s.event({ nodeJoined: { nodeId: "node-1", hostId: "host-1", address: "", epoch: 0 } });
+  return { s, before, pendingBefore, r };
+}
+
 describe("all or nothing (issue case 4)", () => {
-  it("an event that fails half way is undone exactly: graph, outbox, rules, hash", () => {
-    const s = new Scenario();
-    runningCluster(s, { hosts: 2, processesPerNode: 2, disksPerHost: 1, pools: 1 });
-    s.time = 10_000;
-    // node-1 goes silent and down, its process recovery waits for it.
-    s.event({ nodeSilent: { nodeId: "node-1" } });
-    s.tickUntil(s.time + 200_000, 5_000);
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("an event that fails half way is undone exactly: graph, rules, outbox", () => {
+    const { s, before, pendingBefore, r } = failingJoin();
     expect(s.attr("node-1", "state")).toBe("down");
-    // A process of node-1 with an instance from an unbounded build: bringing
-    // node-1 back online starts it at instance + 1, which the graph refuses,
-    // after the join already changed the node, the host, the epochs, the rules.
-    s.sm.graph.setAttr("proc-1-1", "instance", Number.MAX_SAFE_INTEGER);
-    const before = comparable(s.sm);
-    const pendingBefore = s.pending();
-    const r = s.event({ nodeJoined: { nodeId: "node-1", hostId: "host-1", address: "", epoch: 0 } });
+    expect(s.sm.rulePhase("process-recovery", "proc-1-0")).toBe("waiting-node");
     expect(r.events[0]).toMatchObject({ outcome: EventOutcome.EVENT_OUTCOME_REJECTED, code: "internal" });
     expect(r.commands).toEqual([]);
-    expect(s.attr("node-1", "state")).toBe("down");
     expect(s.pending()).toEqual(pendingBefore);
     // Everything but the fault record and the applied index is as before the event.
     expect(comparable(s.sm)).toBe(before);
     expect(s.sm.faultLog().recent.at(-1)).toMatchObject({ code: "internal", eventId: r.events[0]!.eventId });
-    // The same event after a repair applies: the id was not remembered by the failed attempt.
+    // The same event after a repair applies: the failed attempt did not remember its id.
     s.sm.graph.setAttr("proc-1-1", "instance", 5);
     const again = s.events([
       { id: r.events[0]!.eventId, nodeJoined: { nodeId: "node-1", hostId: "host-1", address: "", epoch: 0 } },
     ]);
     expect(outcomeOf(again)).toBe(EventOutcome.EVENT_OUTCOME_APPLIED);
     expect(s.attr("node-1", "state")).toBe("online");
+    expect(again.commands.some((c) => c.respawnProcess?.processId === "proc-1-0")).toBe(true);
   });
+
+  // Planted bugs: without any one part's undo, the same scenario shows the change.
+  for (const [name, plant] of [
+    ["the graph", () => vi.spyOn(Graph.prototype, "undo").mockImplementation(() => {})],
+    ["the rules", () => vi.spyOn(RuleRunner.prototype, "undo").mockImplementation(() => {})],
+    ["the outbox", () => vi.spyOn(Outbox.prototype, "undo").mockImplementation(() => {})],
+  ] as const)
+    it(`catches a planted bug: ${name} not undone`, () => {
+      plant();
+      const { s, before } = failingJoin();
+      expect(comparable(s.sm)).not.toBe(before);
+    });
 });
 
 describe("a rule that fails on every event", () => {
