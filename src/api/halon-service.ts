@@ -10,7 +10,7 @@ import {
   ProposalDroppedError,
   RaftStoppedError,
 } from "../raft/core/errors.js";
-import { GrpcError, toServiceError } from "./grpc-errors.js";
+import { GrpcError, quote, toServiceError } from "./grpc-errors.js";
 import type { ReplicaControl } from "./replica-control.js";
 import {
   DEFAULT_RC_LIMITS,
@@ -39,6 +39,9 @@ export const DEFAULT_LIMITS: HalonServiceLimits = {
 };
 
 const ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export const PROPOSE_CLOSED =
+  "Propose is closed on recovery-coordinator replicas: only the coordinator writes its log; send events with SubmitEvents";
 
 /**
  * @param rc the recovery coordinator's state, when the replica runs it; the
@@ -86,14 +89,22 @@ export function createHalonService(
     void call;
   }
 
-  function requireId(id: string): string {
-    if (!ID.test(id)) throw new GrpcError(status.INVALID_ARGUMENT, `"${id}" is not a replica id`);
+  function requireId(id: string, field = "id"): string {
+    if (!ID.test(id))
+      throw new GrpcError(
+        status.INVALID_ARGUMENT,
+        `${field}: ${quote(id)} is not a replica id (1 to 63 of a-z, 0-9, ".", "_", "-", starting with a letter or digit)`,
+      );
     return id;
   }
 
   return {
     propose: (call, callback) =>
       answer(call, callback, async () => {
+        // Only the coordinator decides what enters its log: raw entries would
+        // bypass validation and could forge ticks (moving log time). Propose
+        // serves the hash-chain test machine (Raft tests, bench-raft) only.
+        if (rc !== null) throw new GrpcError(status.FAILED_PRECONDITION, PROPOSE_CLOSED);
         const payload = call.request.payload;
         if (payload.length === 0) throw new GrpcError(status.INVALID_ARGUMENT, "payload is empty");
         if (payload.length > limits.maxPayloadBytes) {
@@ -118,7 +129,7 @@ export function createHalonService(
       ),
     transferLeadership: (call, callback) =>
       answer(call, callback, () => {
-        const target = call.request.targetId === "" ? null : requireId(call.request.targetId);
+        const target = call.request.targetId === "" ? null : requireId(call.request.targetId, "target_id");
         return control.transferLeadership(target);
       }),
     submitEvents: (call, callback) =>

@@ -24,6 +24,7 @@ import {
 } from "../rc/index.js";
 import type { TlsMaterial } from "../raft/transport/tls.js";
 import { CommandDispatcher, DEFAULT_DISPATCHER_CONFIG, type DispatcherConfig } from "./command-dispatcher.js";
+import { LeaderClock } from "./leader-clock.js";
 import { topologyEvent, topologyPresent } from "./topology-seed.js";
 
 export interface RcDutiesConfig {
@@ -69,6 +70,8 @@ export interface RcLeaderDutiesOptions {
   logger: Logger;
   /** Takes the index/term prefix off what a proposal resolved with. */
   unwrap: (bytes: Uint8Array) => Uint8Array;
+  /** What entries are stamped with (default: a LeaderClock from now). */
+  clock?: { now(): number };
 }
 
 export class RcLeaderDuties {
@@ -91,9 +94,11 @@ export class RcLeaderDuties {
   private readonly plan: DispatchPlan;
   private readonly dispatcher: CommandDispatcher;
   private readonly log: Logger;
+  private readonly clock: { now(): number };
 
   constructor(private readonly opts: RcLeaderDutiesOptions) {
     this.log = opts.logger;
+    this.clock = opts.clock ?? new LeaderClock();
     const d = opts.duties;
     this.detector = new FailureDetector({
       silentAfterMs: d.nodeSilentMs,
@@ -173,8 +178,10 @@ export class RcLeaderDuties {
       this.enqueue(this.detector.silentEvent(nodeId));
     }
     this.flush();
-    if (!this.tickInFlight && (sm.tickDue(now) || now - sm.timeMs >= this.opts.duties.idleTickMs))
-      this.tick(now);
+    // Log time follows the leader's clock (stamps), not the wall clock: see leader-clock.ts.
+    const stamp = this.clock.now();
+    if (!this.tickInFlight && (sm.tickDue(stamp) || stamp - sm.timeMs >= this.opts.duties.idleTickMs))
+      this.tick(stamp);
     const pending = sm.pendingCommands();
     this.dispatcher.prune(pending);
     if (pending.length > 0) this.dispatcher.deliver(this.plan.due(sm, now), now);
@@ -281,7 +288,7 @@ export class RcLeaderDuties {
   /** Proposes events; true when applied (whatever each event's outcome). */
   private async propose(events: Event[]): Promise<boolean> {
     const res = decodeApplyResult(
-      this.opts.unwrap(await this.node!.propose(encodeEventBatch(Date.now(), events))),
+      this.opts.unwrap(await this.node!.propose(encodeEventBatch(this.clock.now(), events))),
     );
     if (res.error !== "") {
       this.log.error({ error: res.error }, "the coordinator refused the leader's entry");

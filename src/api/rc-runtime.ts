@@ -12,6 +12,7 @@ import type { TlsMaterial } from "../raft/transport/tls.js";
 import { changeMessage } from "./graph-view.js";
 import { GraphWatchHub } from "./graph-watch-hub.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
+import { LeaderClock } from "./leader-clock.js";
 import {
   DEFAULT_RC_DUTIES,
   RcLeaderDuties,
@@ -70,11 +71,29 @@ export class RcRuntime implements RcAccess {
   readonly hub = new GraphWatchHub();
   readonly stateMachine: WatchedMachine;
   private readonly duties: RcLeaderDuties;
+  private readonly clock = new LeaderClock();
 
   constructor(opts: RcRuntimeOptions) {
     this.machine = new RcStateMachine({
       config: rcConfigOf(opts.config()),
       onGraphChanges: (index, changes) => this.hub.publish(index, changes.map(changeMessage)),
+      // Loudly: a fault is a bug or a broken rule. The state keeps the rule and
+      // index (faultLog()); the error's text and stack are for this log only.
+      onFault: (f) =>
+        opts.logger.error(
+          {
+            index: f.index,
+            code: f.code,
+            rule: f.rule,
+            key: f.key,
+            event: f.eventId,
+            err: f.error instanceof Error ? f.error.message : String(f.error),
+            stack: f.error instanceof Error ? f.error.stack : undefined,
+          },
+          f.rule === ""
+            ? "coordinator fault: undone and rejected"
+            : `rule "${f.rule}" failed: undone; disable it with a rules-version entry if it keeps failing`,
+        ),
     });
     this.stateMachine = new WatchedMachine(this.machine, this.hub);
     this.duties = new RcLeaderDuties({
@@ -88,6 +107,7 @@ export class RcRuntime implements RcAccess {
       },
       tls: opts.tls,
       logger: opts.logger,
+      clock: this.clock,
       unwrap: (bytes) => IndexedStateMachine.unwrap(bytes).result,
     });
   }
@@ -102,5 +122,9 @@ export class RcRuntime implements RcAccess {
 
   heard(events: Event[]): void {
     this.duties.heard(events);
+  }
+
+  now(): number {
+    return this.clock.now();
   }
 }

@@ -14,9 +14,15 @@ import type {
   WatchGraphRequest,
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
-import { decodeApplyResult, encodeEventBatch, type RcStateMachine } from "../rc/index.js";
+import {
+  decodeApplyResult,
+  encodeEventBatch,
+  RcRejection,
+  validateEvent,
+  type RcStateMachine,
+} from "../rc/index.js";
 import { LeadershipLostError } from "../raft/core/errors.js";
-import { GrpcError } from "./grpc-errors.js";
+import { GrpcError, quote } from "./grpc-errors.js";
 import type { GraphWatchHub } from "./graph-watch-hub.js";
 import { neighbourhood, wholeGraph } from "./graph-view.js";
 import type { ReplicaControl } from "./replica-control.js";
@@ -27,6 +33,8 @@ export interface RcAccess {
   readonly hub: GraphWatchHub;
   /** The leader saw these events arrive (signs of life for its failure detector). */
   heard(events: Event[]): void;
+  /** The time to stamp an entry with: the leader's clock (see leader-clock.ts). */
+  now(): number;
 }
 
 export interface RcLimits {
@@ -65,10 +73,13 @@ export async function submitEvents(
       status.RESOURCE_EXHAUSTED,
       `events: ${events.length} events is over the limit of ${limits.maxEvents} per call; split the batch`,
     );
-  events.forEach((e, i) => {
-    if (e.id === "") throw new GrpcError(status.INVALID_ARGUMENT, `events[${i}].id: an event needs an id`);
-  });
-  const payload = encodeEventBatch(Date.now(), events);
+  checkAtTheGate(events);
+  if (!rc.machine.dedupHasRoom(events.length))
+    throw new GrpcError(
+      status.RESOURCE_EXHAUSTED,
+      "events: too many events within the dedup retention; retry later (resubmit with the same ids)",
+    );
+  const payload = encodeEventBatch(rc.now(), events);
   if (payload.length > limits.maxBatchBytes)
     throw new GrpcError(
       status.RESOURCE_EXHAUSTED,
@@ -89,6 +100,23 @@ export async function submitEvents(
   return { index: res.index, results: applied.events, commands: applied.commands };
 }
 
+/**
+ * Every check that needs no state, before proposing: an event that would be
+ * rejected whatever the state never enters the log. The answer names the event
+ * and the field. Checks that need the graph stay at apply.
+ */
+export function checkAtTheGate(events: Event[]): void {
+  events.forEach((e, i) => {
+    if (e.id === "") throw new GrpcError(status.INVALID_ARGUMENT, `events[${i}].id: an event needs an id`);
+    try {
+      validateEvent(e);
+    } catch (err) {
+      if (!(err instanceof RcRejection)) throw err;
+      throw new GrpcError(status.INVALID_ARGUMENT, `events[${i}].${err.message} (${err.code})`);
+    }
+  });
+}
+
 const ID = /^[^\s\p{Cc}]{1,256}$/u;
 
 export function getGraph(control: ReplicaControl, rc: RcAccess, req: GetGraphRequest): GetGraphResponse {
@@ -97,12 +125,15 @@ export function getGraph(control: ReplicaControl, rc: RcAccess, req: GetGraphReq
   if (req.resourceId === "") graph = wholeGraph(sm.graph);
   else {
     if (!ID.test(req.resourceId))
-      throw new GrpcError(status.INVALID_ARGUMENT, `resource_id: "${req.resourceId}" is not a resource id`);
+      throw new GrpcError(
+        status.INVALID_ARGUMENT,
+        `resource_id: ${quote(req.resourceId)} is not a resource id (1 to 256 characters, no spaces or control characters)`,
+      );
     const view = neighbourhood(sm.graph, req.resourceId);
     if (!view)
       throw new GrpcError(
         status.NOT_FOUND,
-        `resource_id: no resource "${req.resourceId}" in the graph (at index ${sm.lastApplied})`,
+        `resource_id: no resource ${quote(req.resourceId)} in the graph (at index ${sm.lastApplied})`,
       );
     graph = view;
   }

@@ -9,6 +9,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { HalonServiceService, type HalonServiceServer } from "../gen/halon/v1/client.js";
 import { serverCredentials, type TlsMaterial } from "../raft/transport/tls.js";
+import { guardHandlers, guardService } from "./request-guard.js";
 
 export const HALON_SERVICE_NAME = "halon.v1.HalonService";
 
@@ -30,7 +31,8 @@ export class ReplicaServer {
 
   constructor(private readonly opts: ReplicaServerOptions) {
     this.server = new Server(opts.options);
-    this.server.addService(HalonServiceService, opts.halon);
+    // Requests that do not decode get INVALID_ARGUMENT naming the field (see request-guard.ts).
+    this.server.addService(guardService(HalonServiceService), guardHandlers(HalonServiceService, opts.halon));
     this.server.addService(opts.peer.definition, opts.peer.implementation);
     this.health.addToServer(this.server);
     const protos = reflectionDefinition();

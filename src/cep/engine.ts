@@ -41,6 +41,11 @@ export interface EngineOptions<E, O> {
 export interface StepOptions {
   /** Return a trace of what every rule did, or why it did nothing. Slower; for debugging and tests. */
   readonly explain?: boolean;
+  /**
+   * Fire at most this many due timers (the rest stay due, for the next step at the same time):
+   * lets a caller make each timer a transaction of its own (see nextTimer).
+   */
+  readonly maxTimers?: number;
 }
 
 const NO_OUTPUTS: readonly Output<never>[] = Object.freeze([]);
@@ -107,7 +112,8 @@ export class Engine<E, O> {
     out.trace = options?.explain === true ? [] : undefined;
     const time = input.time;
     const timers = rt.timers;
-    if (timers.size > 0 && timers.topDue <= time) this.fireTimers(state, rt, time);
+    if (timers.size > 0 && timers.topDue <= time)
+      this.fireTimers(state, rt, time, options?.maxTimers ?? Number.POSITIVE_INFINITY);
     state.time = time;
     const event = input.event;
     const hasEvent = event !== undefined;
@@ -182,6 +188,15 @@ export class Engine<E, O> {
   /** The earliest pending timer's due time, or undefined: when the next Tick is worth sending. */
   nextDue(state: EngineState): number | undefined {
     return earliestDue(this.runtime(state));
+  }
+
+  /** The timer that fires next: its rule, instance key and due time; undefined when none is pending. */
+  nextTimer(state: EngineState): { rule: string; key: string; due: number } | undefined {
+    const rt = this.runtime(state);
+    const due = earliestDue(rt);
+    if (due === undefined) return undefined;
+    const rec = rt.timers.topRef as TimerState;
+    return { rule: (this.processors[rec.proc] as Processor<E, O>).name, key: rec.key, due };
   }
 
   // ---- rules ----
@@ -411,9 +426,10 @@ export class Engine<E, O> {
 
   // ---- timers ----
 
-  private fireTimers(state: EngineState, rt: Runtime, until: number): void {
+  private fireTimers(state: EngineState, rt: Runtime, until: number, max: number): void {
     const queue = rt.timers;
-    while (queue.size > 0 && queue.topDue <= until) {
+    let fired = 0;
+    while (queue.size > 0 && queue.topDue <= until && fired < max) {
       const due = queue.topDue;
       const seq = queue.topSeq;
       const rec = queue.topRef as TimerState;
@@ -436,6 +452,7 @@ export class Engine<E, O> {
       else delete inst.timers[name];
       release(rt, rec);
       rt.liveTimers--;
+      fired++;
       state.time = due;
       const shape = this.shapes[proc];
       if (

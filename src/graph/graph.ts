@@ -35,6 +35,23 @@ interface Vertex {
 
 const MAX_ID_LENGTH = 256;
 
+/**
+ * One step of the undo journal: what reverses one change. Records rather than
+ * closures, because every change of an event is journaled while it runs.
+ */
+type UndoStep =
+  | { t: "add"; v: Vertex }
+  | { t: "remove"; v: Vertex }
+  | { t: "attr"; v: Vertex; key: string; old: AttrValue | undefined }
+  | { t: "connect"; a: Vertex; b: Vertex; key: string }
+  | { t: "disconnect"; a: Vertex; b: Vertex; key: string };
+
+/** Where a transaction started: undo() goes back to it. */
+export interface GraphSavepoint {
+  readonly journal: number;
+  readonly changes: number;
+}
+
 export function checkId(id: unknown): asserts id is string {
   if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH)
     throw new GraphError("bad-id", `a resource id is a string of 1 to ${MAX_ID_LENGTH} characters`);
@@ -51,6 +68,9 @@ export class Graph {
    * still checked, but not copied, and no changes are recorded.
    */
   private loading = false;
+  /** Undo steps since the first savepoint, while `journaling` (reused between transactions). */
+  private readonly journal: UndoStep[] = [];
+  private journaling = false;
 
   constructor(schema: GraphSchema | CompiledSchema) {
     this.schema = schema instanceof CompiledSchema ? schema : new CompiledSchema(schema);
@@ -222,6 +242,7 @@ export class Graph {
     const v: Vertex = { id, kind, spec: k, attrs: checked, out: NO_EDGES, in: NO_EDGES };
     this.vertices.set(id, v);
     (this.byKindIndex.get(kind) as Set<string>).add(id);
+    if (this.journaling) this.journal.push({ t: "add", v });
     if (!this.loading) this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
     return v;
   }
@@ -232,6 +253,7 @@ export class Graph {
     for (const e of this.edgesOf(v)) this.disconnect(e.from, e.relation, e.to);
     this.vertices.delete(id);
     (this.byKindIndex.get(v.kind) as Set<string>).delete(id);
+    if (this.journaling) this.journal.push({ t: "remove", v });
     this.changes.push({ op: "remove", id, kind: v.kind });
   }
 
@@ -241,6 +263,7 @@ export class Graph {
     this.schema.checkAttr(v.spec, key, value);
     const old = v.attrs[key];
     if (old !== undefined && sameValue(old, value)) return;
+    if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     v.attrs[key] = own(value);
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
   }
@@ -255,6 +278,7 @@ export class Graph {
       throw new GraphError("unknown-attribute", `${v.kind} has no attribute "${key}"`);
     const old = v.attrs[key];
     if (old === undefined) return;
+    if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     delete v.attrs[key];
     this.changes.push({ op: "unset", id, key, old });
   }
@@ -282,6 +306,7 @@ export class Graph {
     addTo(a.out, rel.key, to);
     addTo(b.in, rel.key, from);
     this.edgeCount++;
+    if (this.journaling) this.journal.push({ t: "connect", a, b, key: rel.key });
     if (!this.loading) this.changes.push({ op: "connect", from, relation, to });
   }
 
@@ -294,7 +319,68 @@ export class Graph {
     removeFrom(a.out, rel.key, to);
     removeFrom(b.in, rel.key, from);
     this.edgeCount--;
+    if (this.journaling) this.journal.push({ t: "disconnect", a, b, key: rel.key });
     this.changes.push({ op: "disconnect", from, relation, to });
+  }
+
+  // ---- transactions ----
+
+  /**
+   * Starts (or nests in) a transaction: every change from here on is journaled
+   * until commit(), and undo(savepoint) reverses the changes made after it,
+   * recorded changes included, so watchers never see them.
+   */
+  savepoint(): GraphSavepoint {
+    this.journaling = true;
+    return { journal: this.journal.length, changes: this.changes.length };
+  }
+
+  /** Puts the graph back as it was at `sp`, exactly (same attribute values, same edges). */
+  undo(sp: GraphSavepoint): void {
+    const journal = this.journal;
+    if (!this.journaling) throw new Error("graph undo without a savepoint");
+    for (let i = journal.length - 1; i >= sp.journal; i--) {
+      const step = journal[i] as UndoStep;
+      switch (step.t) {
+        case "add":
+          this.vertices.delete(step.v.id);
+          (this.byKindIndex.get(step.v.kind) as Set<string>).delete(step.v.id);
+          break;
+        case "remove":
+          this.vertices.set(step.v.id, step.v);
+          (this.byKindIndex.get(step.v.kind) as Set<string>).add(step.v.id);
+          break;
+        case "attr":
+          if (step.old === undefined) delete step.v.attrs[step.key];
+          else step.v.attrs[step.key] = step.old;
+          break;
+        case "connect":
+          removeFrom(step.a.out, step.key, step.b.id);
+          removeFrom(step.b.in, step.key, step.a.id);
+          this.edgeCount--;
+          break;
+        case "disconnect":
+          if (step.a.out === NO_EDGES) step.a.out = new Map();
+          if (step.b.in === NO_EDGES) step.b.in = new Map();
+          addTo(step.a.out, step.key, step.b.id);
+          addTo(step.b.in, step.key, step.a.id);
+          this.edgeCount++;
+          break;
+      }
+    }
+    journal.length = sp.journal;
+    if (this.changes.length > sp.changes) this.changes.length = sp.changes;
+  }
+
+  /** Whether anything changed since the savepoint. */
+  changedSince(sp: GraphSavepoint): boolean {
+    return this.journal.length > sp.journal;
+  }
+
+  /** Ends the transaction: the journal is dropped, and changes are no longer journaled. */
+  commit(): void {
+    this.journaling = false;
+    this.journal.length = 0;
   }
 
   /**

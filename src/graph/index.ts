@@ -2,7 +2,15 @@
 // schema is one schema among others.
 export { GraphError, type GraphErrorCode } from "./errors.js";
 export type { GraphChange } from "./changes.js";
-export { Graph, checkId, compareEdges, type Direction, type Edge, type Resource } from "./graph.js";
+export {
+  Graph,
+  checkId,
+  compareEdges,
+  type Direction,
+  type Edge,
+  type GraphSavepoint,
+  type Resource,
+} from "./graph.js";
 export {
   CompiledSchema,
   relationKey,

@@ -24,6 +24,13 @@ export interface RcConfig {
   dedupMaxIds: number;
   /** How many unknown events are kept for the record (the count is kept in full). */
   unknownEventsKept: number;
+  /**
+   * The most one entry may move log time forward. The leader stamps entries
+   * from a monotonic clock and ticks every few seconds, so a real step is far
+   * smaller; a leader whose wall clock jumped still moves time at most this
+   * much per entry (a forward jump of an hour takes 60 entries at the default).
+   */
+  maxTimeStepMs: number;
 }
 
 export const DEFAULT_RC_CONFIG: RcConfig = {
@@ -35,6 +42,7 @@ export const DEFAULT_RC_CONFIG: RcConfig = {
   dedupRetentionMs: 10 * 60_000,
   dedupMaxIds: 1_000_000,
   unknownEventsKept: 100,
+  maxTimeStepMs: 60_000,
 };
 
 /** The delay before retry number `attempt` (1 is the first retry). */

@@ -5,12 +5,12 @@
 // Epochs and the broadcast bookkeeping live in epochs.ts.
 import type { Command } from "../gen/halon/v1/events.js";
 import { EventOutcome } from "../gen/halon/v1/events.js";
-import type { Graph } from "../graph/index.js";
+import type { Graph, GraphSavepoint } from "../graph/index.js";
 import { compareStrings } from "../graph/index.js";
 import type { RcConfig } from "./config.js";
 import { RcRejection, type DomainEvent } from "./domain.js";
 import { BROADCAST, Epochs, type VectorChange } from "./epochs.js";
-import type { Outbox } from "./outbox.js";
+import type { Outbox, OutboxSavepoint } from "./outbox.js";
 import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
 import type { Intent, RuleEvent } from "./rules/types.js";
 import { applyTopology, CLUSTER_ID, ensureCluster, UNPLACED_ENCLOSURE, UNPLACED_RACK } from "./topology.js";
@@ -30,14 +30,49 @@ export interface UnknownRecord {
   recent: [string, string, number][];
 }
 
+/** Where a transaction (one event, or one timer) started. */
+export interface CoordinatorSavepoint {
+  graph: GraphSavepoint;
+  outbox: OutboxSavepoint;
+  issued: number;
+  incidents: number;
+}
+
+/** A rule function threw while the transaction ran: the whole transaction is undone. */
+export class RuleFailed extends Error {
+  constructor(
+    readonly rule: string,
+    readonly key: string,
+    readonly during: string,
+  ) {
+    super(`rule "${rule}" failed (${during}) on "${key}"`);
+    this.name = "RuleFailed";
+  }
+}
+
+/** A timer whose work failed: undone, and its rule instance dropped (it would fail again at once). */
+export interface TimerFault {
+  rule: string;
+  key: string;
+  due: number;
+  error: unknown;
+}
+
 export class Coordinator {
   /** Log time: the largest entry time seen; never goes back. */
   now = 0;
-  /** Epochs, failure vectors and the broadcast's bookkeeping. */
-  private readonly epochs: Epochs;
+  /** Epochs, failure vectors and the broadcast's bookkeeping (derived from the graph). */
+  private epochs: Epochs;
   /** Commands issued since the caller last took them (for the apply result). */
   issued: Command[] = [];
   incidents: EngineIncident[] = [];
+  /** Timers undone since the caller last took them. */
+  timerFaults: TimerFault[] = [];
+  /** The rule whose intent is being carried out ("" outside), to name it when that fails. */
+  activeRule = "";
+  /** The unknown-event record as it was at the savepoint, once an event changed it. */
+  private unknownBefore: UnknownRecord | null = null;
+  private inTransaction = false;
 
   constructor(
     readonly config: RcConfig,
@@ -54,10 +89,84 @@ export class Coordinator {
     return this.epochs.nodesAwaiting();
   }
 
-  /** Moves time to `time` (if later) and carries out whatever timers fall due. */
+  /**
+   * Moves time to `time` (if later) and carries out whatever timers fall due,
+   * each timer a transaction of its own: one whose work fails is undone, its
+   * rule instance dropped, and reported in timerFaults; the others go on.
+   */
   advanceTo(time: number): void {
     if (time > this.now) this.now = time;
+    for (;;) {
+      const next = this.rules.nextTimer();
+      if (next === undefined || next.due > this.now) break;
+      const sp = this.savepoint();
+      try {
+        this.execute(this.rules.fireNext(this.incidents));
+        this.checkRules(sp);
+        this.commit();
+      } catch (error) {
+        this.undo(sp, { rule: next.rule, key: next.key });
+        this.timerFaults.push({ rule: next.rule, key: next.key, due: next.due, error });
+      }
+    }
     this.execute(this.rules.advance(this.now, this.incidents));
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /** Starts a transaction over everything an event or a timer can change. */
+  savepoint(): CoordinatorSavepoint {
+    this.inTransaction = true;
+    this.unknownBefore = null;
+    this.rules.savepoint();
+    return {
+      graph: this.graph.savepoint(),
+      outbox: this.outbox.savepoint(),
+      issued: this.issued.length,
+      incidents: this.incidents.length,
+    };
+  }
+
+  /** Throws RuleFailed when a rule function threw since the savepoint (the engine only dropped its part). */
+  checkRules(sp: CoordinatorSavepoint): void {
+    for (let i = sp.incidents; i < this.incidents.length; i++) {
+      const inc = this.incidents[i] as EngineIncident;
+      if (inc.kind === "error") throw new RuleFailed(inc.rule, inc.key, inc.detail);
+    }
+  }
+
+  commit(): void {
+    this.graph.commit();
+    this.outbox.commit();
+    this.rules.commit();
+    this.unknownBefore = null;
+    this.inTransaction = false;
+    this.activeRule = "";
+  }
+
+  /** Undoes everything since the savepoint, exactly; `quarantine` names a rule instance to drop. */
+  undo(sp: CoordinatorSavepoint, quarantine?: { rule: string; key: string }): void {
+    const changed = this.graph.changedSince(sp.graph) || this.outbox.changedSince(sp.outbox);
+    this.graph.undo(sp.graph);
+    this.graph.commit();
+    this.outbox.undo(sp.outbox);
+    this.outbox.commit();
+    this.rules.undo(quarantine);
+    this.issued.length = sp.issued;
+    this.incidents.length = sp.incidents;
+    if (this.unknownBefore !== null) {
+      this.unknown.count = this.unknownBefore.count;
+      this.unknown.recent.length = 0;
+      this.unknown.recent.push(...this.unknownBefore.recent);
+    }
+    // Derived from the graph and the outbox, which are back as they were.
+    if (changed)
+      this.epochs = new Epochs(this.graph, this.outbox, (slot, target, body) =>
+        this.issue(slot, target, body),
+      );
+    this.unknownBefore = null;
+    this.inTransaction = false;
+    this.activeRule = "";
   }
 
   /** Applies one validated event. Throws RcRejection (or GraphError) before changing anything. */
@@ -98,6 +207,8 @@ export class Coordinator {
   }
 
   recordUnknown(id: string, name: string): void {
+    if (this.inTransaction && this.unknownBefore === null)
+      this.unknownBefore = { count: this.unknown.count, recent: this.unknown.recent.slice() };
     this.unknown.count++;
     this.unknown.recent.push([id, name, this.now]);
     if (this.unknown.recent.length > this.config.unknownEventsKept) this.unknown.recent.shift();
@@ -296,10 +407,13 @@ export class Coordinator {
   private execute(intents: TimedIntent[]): void {
     const queue = intents;
     for (let i = 0; i < queue.length; i++) {
-      const { time, intent } = queue[i] as TimedIntent;
+      const { time, rule, intent } = queue[i] as TimedIntent;
+      this.activeRule = rule;
       for (const e of this.carryOut(intent, time))
         queue.push(...this.rules.feed(this.now, e, this.incidents));
     }
+    // Still set when carrying an intent out throws: the failure is then the rule's.
+    this.activeRule = "";
   }
 
   /** Returns the rule events that follow from the intent. */

@@ -1,7 +1,9 @@
 // The ids of events already applied, remembered for a retention measured in
 // log time: a resubmission within it is acknowledged and not applied again.
 // Ids are kept in the order they were applied, which is the same on every
-// replica, so the table serialises to the same data everywhere. Two parallel
+// replica, so the table serialises to the same data everywhere. The table
+// holds at most maxIds ids: beyond it new events are refused, never are ids
+// forgotten early (that would let a client flood the table to replay an event). Two parallel
 // lists rather than a list of pairs: hundreds of thousands of ids are live at
 // once, and fewer objects mean less garbage-collector work.
 
@@ -32,11 +34,19 @@ export class DedupTable {
     return this.seen.has(id);
   }
 
+  /**
+   * True when no more ids fit. An id is never forgotten before its retention
+   * ends, whatever clients send: a full table refuses new events instead
+   * (they are rejected with code "dedup-full" and can be sent again later).
+   */
+  get full(): boolean {
+    return this.seen.size >= this.maxIds;
+  }
+
   remember(id: string, time: number): void {
     this.seen.add(id);
     this.ids.push(id);
     this.times.push(time);
-    while (this.seen.size > this.maxIds) this.forgetOldest();
   }
 
   /** Forgets the ids applied before `now - retention`. */

@@ -17,8 +17,13 @@ export function encodeTick(timeMs: number): Uint8Array {
   return RcEntry.encode({ tick: { timeMs } }).finish();
 }
 
-export function encodeRulesVersion(version: number, timeMs: number): Uint8Array {
-  return RcEntry.encode({ rulesVersion: { version, timeMs } }).finish();
+/** A rules-version entry; `disabledRules` switches those rules off (the list replaces the one before). */
+export function encodeRulesVersion(
+  version: number,
+  timeMs: number,
+  disabledRules: string[] = [],
+): Uint8Array {
+  return RcEntry.encode({ rulesVersion: { version, timeMs, disabledRules } }).finish();
 }
 
 export function decodeApplyResult(bytes: Uint8Array): RcApplyResultMessage {

@@ -17,8 +17,23 @@ export interface OutboxData {
   pending: OutboxEntry[];
 }
 
+/** Where a transaction started (see savepoint()). */
+export interface OutboxSavepoint {
+  readonly next: number;
+  readonly journal: number;
+}
+
+/** What reverses one change: a command that entered ("add") or left ("del") the outbox. */
+interface UndoStep {
+  add: boolean;
+  entry: OutboxEntry;
+}
+
 export class Outbox {
   private next = 1;
+  /** Undo steps since the first savepoint, while `journaling` (reused between transactions). */
+  private readonly journal: UndoStep[] = [];
+  private journaling = false;
   /** By command id; insertion order is issue order (ids are numbered). */
   private readonly byId = new Map<string, OutboxEntry>();
   private readonly bySlot = new Map<string, string>();
@@ -49,10 +64,14 @@ export class Outbox {
     const previous = this.bySlot.get(slot);
     let superseded: Command | undefined;
     if (previous !== undefined) {
-      superseded = this.byId.get(previous)?.command;
+      const old = this.byId.get(previous);
+      superseded = old?.command;
       this.byId.delete(previous);
+      if (old && this.journaling) this.journal.push({ add: false, entry: old });
     }
-    this.occupy({ command, slot });
+    const entry = { command, slot };
+    this.occupy(entry);
+    if (this.journaling) this.journal.push({ add: true, entry });
     return superseded ? { command, superseded } : { command };
   }
 
@@ -64,10 +83,49 @@ export class Outbox {
   acknowledge(id: string): OutboxEntry | undefined {
     const entry = this.byId.get(id);
     if (!entry) return undefined;
-    this.byId.delete(id);
-    this.bySlot.delete(entry.slot);
-    this.families.get(familyOf(entry.slot))?.delete(entry.slot);
+    this.remove(entry);
+    if (this.journaling) this.journal.push({ add: false, entry });
     return entry;
+  }
+
+  /** Starts (or nests in) a transaction; undo(savepoint) reverses what follows it. */
+  savepoint(): OutboxSavepoint {
+    this.journaling = true;
+    return { next: this.next, journal: this.journal.length };
+  }
+
+  /** Puts the outbox back as it was at `sp`: same commands, same order, same numbering. */
+  undo(sp: OutboxSavepoint): void {
+    const journal = this.journal;
+    if (!this.journaling) throw new Error("outbox undo without a savepoint");
+    let readded = false;
+    for (let i = journal.length - 1; i >= sp.journal; i--) {
+      const step = journal[i] as UndoStep;
+      if (step.add) this.remove(step.entry);
+      else {
+        this.occupy(step.entry);
+        readded = true;
+      }
+    }
+    journal.length = sp.journal;
+    this.next = sp.next;
+    if (readded) {
+      // Commands are kept in issue order (their number): put the re-added ones back in place.
+      const entries = [...this.byId.values()].sort((a, b) => numberOf(a) - numberOf(b));
+      this.byId.clear();
+      for (const e of entries) this.byId.set(e.command.id, e);
+    }
+  }
+
+  /** Whether anything changed since the savepoint. */
+  changedSince(sp: OutboxSavepoint): boolean {
+    return this.journal.length > sp.journal || this.next !== sp.next;
+  }
+
+  /** Ends the transaction. */
+  commit(): void {
+    this.journaling = false;
+    this.journal.length = 0;
   }
 
   /** Drops every command of a family ("epoch" for "epoch:n1", ...), except the slot `keep`; in slot order. */
@@ -104,6 +162,14 @@ export class Outbox {
     return o;
   }
 
+  private remove(entry: OutboxEntry): void {
+    this.byId.delete(entry.command.id);
+    if (this.bySlot.get(entry.slot) === entry.command.id) {
+      this.bySlot.delete(entry.slot);
+      this.families.get(familyOf(entry.slot))?.delete(entry.slot);
+    }
+  }
+
   private occupy(entry: OutboxEntry): void {
     this.byId.set(entry.command.id, entry);
     this.bySlot.set(entry.slot, entry.command.id);
@@ -112,6 +178,11 @@ export class Outbox {
     if (set) set.add(entry.slot);
     else this.families.set(family, new Set([entry.slot]));
   }
+}
+
+/** Ids are "c" and the issue number. */
+function numberOf(e: OutboxEntry): number {
+  return Number(e.command.id.slice(1));
 }
 
 function familyOf(slot: string): string {

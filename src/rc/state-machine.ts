@@ -1,9 +1,14 @@
 // The replicated state machine of the recovery coordinator: what every
 // replica applies to each committed entry of the log (src/raft's StateMachine).
 //
-// apply() never throws for bad input: an undecodable entry, an unknown rules
-// version or a bad event becomes a typed refusal in the returned result, and
-// the same refusal on every replica.
+// apply() is total: it returns for every entry. An undecodable entry, an
+// unknown rules version or a bad event becomes a typed refusal in the returned
+// result, the same on every replica. Each event, and each timer that falls
+// due, is a transaction: when anything inside fails (a rule that throws, a
+// bug), its changes are undone, the event gets a rejection with a stable code
+// ("rule-failed", "internal"), the fault is recorded in the state (rule,
+// index) and the error itself goes to the replica's log only: its text
+// depends on the JavaScript engine and must not enter replicated state.
 import {
   EventOutcome,
   RcApplyResult,
@@ -25,35 +30,53 @@ import {
 import { EntryType, type Entry } from "../raft/types.js";
 import type { StateMachine } from "../raft/storage.js";
 import { DEFAULT_RC_CONFIG, KNOWN_RULES_VERSIONS, type RcConfig } from "./config.js";
-import { Coordinator, type UnknownRecord } from "./coordinator.js";
+import { Coordinator, RuleFailed, type TimerFault, type UnknownRecord } from "./coordinator.js";
 import { DedupTable } from "./dedup.js";
 import { RcRejection } from "./domain.js";
 import { Outbox } from "./outbox.js";
-import { RuleRunner, rulesFor } from "./rules/runner.js";
+import { RULE_NAMES, RuleRunner, rulesFor } from "./rules/runner.js";
 import {
   RC_SNAPSHOT_FORMAT,
   RC_SNAPSHOT_VERSION,
   RcSnapshotError,
+  type FaultLog,
+  type FaultRecord,
   type IncidentRecord,
   type RcStateData,
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
-import { eventId, validateEvent } from "./validate.js";
+import { BOUNDS, eventId, validateEvent } from "./validate.js";
 
 const SCHEMA = new CompiledSchema(HALON_SCHEMA);
 const INCIDENTS_KEPT = 100;
+const FAULTS_KEPT = 100;
+
+/** What the replica's log gets about a fault: everything, the error's text and stack included. Not state. */
+export interface FaultReport {
+  index: number;
+  code: string;
+  rule: string;
+  key: string;
+  eventId: string;
+  error: unknown;
+}
 
 export interface RcStateMachineOptions {
   config?: RcConfig;
   /** Called after each applied entry with the graph changes it made (for watchers). Not state. */
   onGraphChanges?: (index: number, changes: GraphChange[]) => void;
+  /** Called for every fault (undone event or timer), for the replica's log. Not state. */
+  onFault?: (fault: FaultReport) => void;
 }
 
 export class RcStateMachine implements StateMachine {
   readonly config: RcConfig;
   private onGraphChanges: ((index: number, changes: GraphChange[]) => void) | undefined;
+  private onFault: ((fault: FaultReport) => void) | undefined;
   private appliedIndex = 0;
   private rulesVersion = 1;
+  private disabledRules: string[] = [];
+  private faults: FaultLog = { byRule: {}, count: 0, recent: [] };
   private dedup: DedupTable;
   private incidents: IncidentRecord = { count: 0, recent: [] };
   private coordinator: Coordinator;
@@ -62,6 +85,7 @@ export class RcStateMachine implements StateMachine {
   constructor(options: RcStateMachineOptions = {}) {
     this.config = options.config ?? DEFAULT_RC_CONFIG;
     this.onGraphChanges = options.onGraphChanges;
+    this.onFault = options.onFault;
     this.dedup = new DedupTable(this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.coordinator = new Coordinator(
       this.config,
@@ -93,11 +117,22 @@ export class RcStateMachine implements StateMachine {
       let decoded: RcEntry | undefined;
       try {
         decoded = RcEntry.decode(entry.data);
-      } catch (err) {
-        result.error = `undecodable entry: ${(err as Error).message}`;
+      } catch {
+        // The decoder's own text is a library's: the result says only what it is.
+        result.error = "undecodable entry: not an RcEntry message";
       }
-      if (decoded) this.applyDecoded(decoded, result);
+      try {
+        if (decoded) this.applyDecoded(decoded, result);
+      } catch (err) {
+        // Last resort, outside any event or timer (those are transactions of
+        // their own): the entry stops here, the same way on every replica.
+        result.error = "internal error while applying the entry (see the replicas' logs)";
+        this.recordFault({ code: "internal", rule: c.activeRule, key: "", eventId: "", error: err });
+      }
     }
+    for (const f of c.timerFaults) this.recordTimerFault(f);
+    c.timerFaults = [];
+    this.logRuleErrors();
     result.commands = c.issued;
     c.issued = [];
     result.timeMs = c.now;
@@ -202,53 +237,172 @@ export class RcStateMachine implements StateMachine {
     return this.dedup.size;
   }
 
+  /** Whether `n` more event ids fit in the dedup table (the gate refuses a batch that does not). */
+  dedupHasRoom(n: number): boolean {
+    return this.dedup.size + n <= this.config.dedupMaxIds;
+  }
+
+  /** Faults (undone events and timers) by rule, and the most recent ones with their index. */
+  faultLog(): Readonly<FaultLog> {
+    return this.faults;
+  }
+
+  /** The rules version and the rules switched off. */
+  rules(): { version: number; disabled: readonly string[] } {
+    return { version: this.rulesVersion, disabled: this.disabledRules };
+  }
+
   // ---------------------------------------------------------------- internals
 
   private applyDecoded(decoded: RcEntry, result: RcApplyResult): void {
     const c = this.coordinator;
-    if (decoded.events) {
-      c.advanceTo(decoded.events.timeMs);
-      this.dedup.expire(c.now);
-      for (const ev of decoded.events.events) result.events.push(this.applyEvent(ev));
-    } else if (decoded.tick) {
-      c.advanceTo(decoded.tick.timeMs);
-      this.dedup.expire(c.now);
-    } else if (decoded.rulesVersion) {
-      const v = decoded.rulesVersion.version;
-      if (!KNOWN_RULES_VERSIONS.includes(v)) {
-        result.error = `unknown rules version ${v}; this build runs ${KNOWN_RULES_VERSIONS.join(", ")}`;
-        return;
-      }
-      c.advanceTo(decoded.rulesVersion.timeMs);
-      if (v !== this.rulesVersion) {
-        // Carry the rule state over through the CEP library's migrations.
-        const engine = rulesFor(v, this.config);
-        c.rules = RuleRunner.fromData(engine, c.rules.toData());
-        this.rulesVersion = v;
-      }
-    } else {
+    const timeMs = decoded.events?.timeMs ?? decoded.tick?.timeMs ?? decoded.rulesVersion?.timeMs;
+    if (timeMs === undefined) {
       result.error = "empty entry: neither events, tick nor rules_version";
+      return;
+    }
+    if (!Number.isSafeInteger(timeMs) || timeMs < 0 || timeMs > BOUNDS.timeMs) {
+      result.error = `entry time ${timeMs} is outside 0..${BOUNDS.timeMs}`;
+      return;
+    }
+    if (decoded.rulesVersion && !this.rulesChangeValid(decoded.rulesVersion, result)) return;
+    c.advanceTo(this.boundedTime(timeMs));
+    this.dedup.expire(c.now);
+    if (decoded.events) {
+      for (const ev of decoded.events.events) result.events.push(this.applyEvent(ev));
+    } else if (decoded.rulesVersion) {
+      const { version, disabledRules } = decoded.rulesVersion;
+      const disabled = [...new Set(disabledRules)].sort();
+      if (version !== this.rulesVersion || disabled.join() !== this.disabledRules.join()) {
+        // Carry the rule state over through the CEP library's migrations; a
+        // disabled rule's state is dropped (it starts afresh if enabled again).
+        const engine = rulesFor(version, this.config, disabled);
+        const data = c.rules.toData() as { processors: Record<string, unknown> };
+        const kept: Record<string, unknown> = {};
+        for (const p of engine.processors)
+          if (Object.hasOwn(data.processors, p.name)) kept[p.name] = data.processors[p.name];
+        c.rules = RuleRunner.fromData(engine, { ...data, processors: kept });
+        this.rulesVersion = version;
+        this.disabledRules = disabled;
+      }
     }
   }
 
+  /**
+   * Log time after an entry stamped `timeMs`: never back, and at most
+   * maxTimeStepMs forward per entry (the first entry sets it).
+   */
+  private boundedTime(timeMs: number): number {
+    const now = this.coordinator.now;
+    if (now === 0) return timeMs;
+    return Math.min(timeMs, now + this.config.maxTimeStepMs);
+  }
+
+  private rulesChangeValid(change: NonNullable<RcEntry["rulesVersion"]>, result: RcApplyResult): boolean {
+    if (!KNOWN_RULES_VERSIONS.includes(change.version)) {
+      result.error = `unknown rules version ${change.version}; this build runs ${KNOWN_RULES_VERSIONS.join(", ")}`;
+      return false;
+    }
+    const unknown = change.disabledRules.filter((r) => !RULE_NAMES.includes(r));
+    if (unknown.length > 0) {
+      result.error = `disabled_rules: no rule named ${unknown
+        .slice(0, 3)
+        .map((r) => JSON.stringify(r.slice(0, 64)))
+        .join(", ")}; the rules are ${RULE_NAMES.join(", ")}`;
+      return false;
+    }
+    return true;
+  }
+
   private applyEvent(ev: Event): EventResult {
-    let id = "";
+    let id: string;
     try {
       id = eventId(ev);
-      if (this.dedup.has(id))
-        return {
-          eventId: id,
-          outcome: EventOutcome.EVENT_OUTCOME_DUPLICATE,
-          code: "",
-          reason: "already applied",
-        };
-      const domain = validateEvent(ev);
-      const outcome = this.coordinator.handle(id, domain);
-      this.dedup.remember(id, this.coordinator.now);
+    } catch (err) {
+      return { eventId: "", outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err, "") };
+    }
+    if (this.dedup.has(id))
+      return {
+        eventId: id,
+        outcome: EventOutcome.EVENT_OUTCOME_DUPLICATE,
+        code: "",
+        reason: "already applied",
+      };
+    if (this.dedup.full)
+      return {
+        eventId: id,
+        outcome: EventOutcome.EVENT_OUTCOME_REJECTED,
+        code: "dedup-full",
+        reason: "too many events within the dedup retention; send it again later",
+      };
+    let domain;
+    try {
+      domain = validateEvent(ev);
+    } catch (err) {
+      return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err, "") };
+    }
+    const c = this.coordinator;
+    const sp = c.savepoint();
+    try {
+      const outcome = c.handle(id, domain);
+      c.checkRules(sp);
+      c.commit();
+      this.dedup.remember(id, c.now);
       return { eventId: id, outcome: outcome.outcome, code: "", reason: outcome.reason ?? "" };
     } catch (err) {
-      return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err) };
+      // All or nothing: whatever the event changed before the failure is undone.
+      const rule = err instanceof RuleFailed ? err.rule : c.activeRule;
+      c.undo(sp);
+      const r = rejection(err, rule);
+      if (r.code === "rule-failed" || r.code === "internal")
+        this.recordFault({
+          code: r.code,
+          rule,
+          key: err instanceof RuleFailed ? err.key : "",
+          eventId: id,
+          error: err,
+        });
+      return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...r };
     }
+  }
+
+  private recordTimerFault(f: TimerFault): void {
+    const code = f.error instanceof RuleFailed ? "rule-failed" : "internal";
+    this.recordFault({ code, rule: f.rule, key: f.key, eventId: "", error: f.error });
+  }
+
+  /** Keeps the fault in the state (stable fields only) and hands the whole of it to the log. */
+  private recordFault(f: Omit<FaultReport, "index">): void {
+    const record: FaultRecord = {
+      code: f.code,
+      eventId: f.eventId,
+      index: this.appliedIndex,
+      key: f.key,
+      rule: f.rule,
+      time: this.coordinator.now,
+    };
+    this.faults.count++;
+    this.faults.byRule[f.rule] = (this.faults.byRule[f.rule] ?? 0) + 1;
+    this.faults.byRule = sortedKeysDeep(this.faults.byRule);
+    this.faults.recent.push(record);
+    if (this.faults.recent.length > FAULTS_KEPT) this.faults.recent.shift();
+    this.onFault?.({ ...f, index: this.appliedIndex });
+  }
+
+  /** What rule functions threw goes to the replica's log (the state keeps only a code). */
+  private logRuleErrors(): void {
+    const texts = this.coordinator.rules.errorTexts;
+    if (texts.length === 0) return;
+    for (const t of texts)
+      this.onFault?.({
+        index: this.appliedIndex,
+        code: `rule-threw:${t.during}`,
+        rule: t.rule,
+        key: t.key,
+        eventId: "",
+        error: t.message,
+      });
+    texts.length = 0;
   }
 
   private keepIncidents(): void {
@@ -268,6 +422,8 @@ export class RcStateMachine implements StateMachine {
     return {
       appliedIndex: this.appliedIndex,
       dedup: this.dedup.toData(),
+      disabledRules: this.disabledRules,
+      faults: this.faults,
       format: RC_SNAPSHOT_FORMAT,
       graph: { edges: graph.edges, resources: graph.resources },
       incidents: this.incidents,
@@ -298,11 +454,16 @@ export class RcStateMachine implements StateMachine {
     if (!isUnknownRecord(d.unknown)) throw new RcSnapshotError("unknown-event record is malformed");
     if (typeof d.incidents !== "object" || d.incidents === null || !Array.isArray(d.incidents.recent))
       throw new RcSnapshotError("incident record is malformed");
+    const disabled = d.disabledRules ?? [];
+    if (!Array.isArray(disabled) || !disabled.every((r) => RULE_NAMES.includes(r)))
+      throw new RcSnapshotError("disabled rules are malformed");
+    const faults = d.faults ?? { byRule: {}, count: 0, recent: [] };
+    if (!isFaultLog(faults)) throw new RcSnapshotError("fault record is malformed");
     let graph: Graph;
     let rules: RuleRunner;
     try {
       graph = graphFromData(SCHEMA, d.graph, { owned: true });
-      rules = RuleRunner.fromData(rulesFor(d.rulesVersion as number, this.config), d.rules);
+      rules = RuleRunner.fromData(rulesFor(d.rulesVersion as number, this.config, disabled), d.rules);
     } catch (err) {
       throw new RcSnapshotError(`snapshot content refused: ${(err as Error).message}`);
     }
@@ -314,17 +475,40 @@ export class RcStateMachine implements StateMachine {
     this.rulesVersion = d.rulesVersion as number;
     this.dedup = DedupTable.fromData(d.dedup, this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.incidents = d.incidents;
+    this.faults = faults;
+    this.disabledRules = disabled;
   }
 }
 
-function rejection(err: unknown): { code: string; reason: string } {
+/** Graph errors that an event's content can cause (the rest are the coordinator's bugs). */
+const INPUT_GRAPH_CODES = new Set(["no-such-resource", "duplicate-resource", "bad-id", "cardinality"]);
+
+function rejection(err: unknown, rule: string): { code: string; reason: string } {
   if (err instanceof RcRejection) return { code: err.code, reason: err.message };
-  if (err instanceof GraphError) {
+  if (err instanceof RuleFailed)
+    return { code: "rule-failed", reason: `${err.message}; the event was undone (see the replicas' logs)` };
+  if (err instanceof GraphError && rule === "" && INPUT_GRAPH_CODES.has(err.code)) {
     const code = err.code === "no-such-resource" ? "unknown-resource" : err.code;
     return { code, reason: err.message };
   }
-  // A bug, not bad input; still the same answer on every replica, and no crash.
-  return { code: "internal", reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+  // A bug, not bad input: the same answer on every replica, no engine text, no crash.
+  const where = rule === "" ? "" : ` carrying out rule "${rule}"`;
+  return {
+    code: "internal",
+    reason: `internal error${where}; the event was undone (see the replicas' logs)`,
+  };
+}
+
+function isFaultLog(x: unknown): x is FaultLog {
+  if (typeof x !== "object" || x === null) return false;
+  const f = x as FaultLog;
+  return (
+    Number.isSafeInteger(f.count) &&
+    typeof f.byRule === "object" &&
+    f.byRule !== null &&
+    Object.values(f.byRule).every((n) => Number.isSafeInteger(n)) &&
+    Array.isArray(f.recent)
+  );
 }
 
 function isOutboxData(x: unknown): x is RcStateData["outbox"] {

@@ -5,8 +5,35 @@ import type { DeclaredHost, Event, TopologyDeclared } from "../gen/halon/v1/even
 import { RcRejection, type DomainEvent } from "./domain.js";
 
 const ID = /^[^\s\p{Cc}]{1,256}$/u;
-const MAX_TEXT = 4096;
-const MAX_DECLARED_HOSTS = 100_000;
+
+/**
+ * The bound of every field (docs/api.md, "Bounds"). Numbers stay far below
+ * 2^53, so that everything derived from them (instance + 1 on every respawn,
+ * the next epoch, a timer's due time) stays an exact integer the graph accepts.
+ */
+export const BOUNDS = {
+  /** Characters of an id (no spaces or control characters). */
+  idChars: 256,
+  /** Characters of a free-text field (reason, address, command, serial, detail...). */
+  textChars: 4096,
+  /** A process instance (2^48): room for 2^53 - 2^48 respawns after the largest one reported. */
+  instance: 2 ** 48,
+  /** A cluster epoch a node reports (2^48). */
+  epoch: 2 ** 48,
+  /** Log time, ms since 1970 (2^48: the year 10889); a timer's due time stays safe past it. */
+  timeMs: 2 ** 48,
+  /** Bytes of an opaque event's payload. */
+  opaquePayloadBytes: 64 * 1024,
+  declaredHosts: 100_000,
+  disksPerHost: 1_024,
+  processesPerHost: 1_024,
+  servicesPerProcess: 256,
+  declaredPools: 10_000,
+  disksPerPool: 100_000,
+} as const;
+
+const MAX_TEXT = BOUNDS.textChars;
+const MAX_DECLARED_HOSTS = BOUNDS.declaredHosts;
 
 function fail(reason: string): never {
   throw new RcRejection("bad-field", reason);
@@ -26,13 +53,18 @@ function optionalId(value: unknown, field: string): string {
 function text(value: unknown, field: string): string {
   if (value === undefined) return "";
   if (typeof value !== "string" || value.length > MAX_TEXT)
-    fail(`${field} must be a string of at most ${MAX_TEXT}`);
+    fail(`${field} must be a string of at most ${MAX_TEXT} characters`);
   return value;
 }
 
-function count(value: unknown, field: string, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
-    fail(`${field} must be an integer of at least ${min}`);
+function count(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max)
+    fail(`${field} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function list<T>(value: readonly T[] | undefined, field: string, max: number): readonly T[] {
+  if (!Array.isArray(value) || value.length > max) fail(`${field} must be a list of at most ${max}`);
   return value;
 }
 
@@ -65,14 +97,17 @@ export function validateEvent(ev: Event): DomainEvent {
   text(ev.source, "source");
   const present = EVENT_BODIES.filter((b) => ev[b] !== undefined);
   if (present.length > 1)
-    throw new RcRejection("several-bodies", `event has several bodies: ${present.join(", ")}`);
+    throw new RcRejection(
+      "several-bodies",
+      `body: the event has several bodies (${present.join(", ")}); one is allowed`,
+    );
   if (present.length === 0) return { type: "unknown", name: "(no body this version knows)" };
   if (ev.processFailed) {
     const b = ev.processFailed;
     return {
       type: "process-failed",
       processId: checkIdField(b.processId, "process_failed.process_id"),
-      instance: count(b.instance, "process_failed.instance", 1),
+      instance: count(b.instance, "process_failed.instance", 1, BOUNDS.instance),
       reason: text(b.reason, "process_failed.reason"),
     };
   }
@@ -81,7 +116,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "process-started",
       processId: checkIdField(b.processId, "process_started.process_id"),
-      instance: count(b.instance, "process_started.instance", 1),
+      instance: count(b.instance, "process_started.instance", 1, BOUNDS.instance),
     };
   }
   if (ev.processLocalRestart) {
@@ -89,7 +124,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "process-local-restart",
       processId: checkIdField(b.processId, "process_local_restart.process_id"),
-      instance: count(b.instance, "process_local_restart.instance", 1),
+      instance: count(b.instance, "process_local_restart.instance", 1, BOUNDS.instance),
       reason: text(b.reason, "process_local_restart.reason"),
     };
   }
@@ -98,7 +133,7 @@ export function validateEvent(ev: Event): DomainEvent {
     return {
       type: "node-heartbeat",
       nodeId: checkIdField(b.nodeId, "node_heartbeat.node_id"),
-      epoch: count(b.epoch, "node_heartbeat.epoch", 0),
+      epoch: count(b.epoch, "node_heartbeat.epoch", 0, BOUNDS.epoch),
     };
   }
   if (ev.nodeJoined) {
@@ -108,7 +143,7 @@ export function validateEvent(ev: Event): DomainEvent {
       nodeId: checkIdField(b.nodeId, "node_joined.node_id"),
       hostId: checkIdField(b.hostId, "node_joined.host_id"),
       address: text(b.address, "node_joined.address"),
-      epoch: count(b.epoch, "node_joined.epoch", 0),
+      epoch: count(b.epoch, "node_joined.epoch", 0, BOUNDS.epoch),
     };
   }
   if (ev.nodeSilent)
@@ -149,6 +184,8 @@ export function validateEvent(ev: Event): DomainEvent {
     };
   }
   const opaque = ev.opaque as NonNullable<Event["opaque"]>;
+  if (!(opaque.payload instanceof Uint8Array) || opaque.payload.length > BOUNDS.opaquePayloadBytes)
+    fail(`opaque.payload must be at most ${BOUNDS.opaquePayloadBytes} bytes`);
   return { type: "unknown", name: checkIdField(opaque.type, "opaque.type") };
 }
 
@@ -158,26 +195,31 @@ export function validateEvent(ev: Event): DomainEvent {
  * graph: the rules check that part).
  */
 export function validateTopology(t: TopologyDeclared): TopologyDeclared {
-  optionalId(t.clusterName, "topology.cluster_name");
+  optionalId(t.clusterName, "topology_declared.cluster_name");
   if (!Array.isArray(t.hosts) || t.hosts.length > MAX_DECLARED_HOSTS)
-    fail(`topology.hosts must be a list of at most ${MAX_DECLARED_HOSTS}`);
+    fail(`topology_declared.hosts must be a list of at most ${MAX_DECLARED_HOSTS}`);
   const seen = new Map<string, string>();
   const claim = (id: string, what: string): void => {
     const before = seen.get(id);
     if (before !== undefined && before !== what)
-      throw new RcRejection("conflict", `id "${id}" is declared both as ${before} and as ${what}`);
+      throw new RcRejection(
+        "conflict",
+        `topology_declared: id "${id}" is declared both as ${before} and as ${what}`,
+      );
     if (before === what && what !== "rack" && what !== "enclosure" && what !== "service")
-      throw new RcRejection("conflict", `${what} "${id}" is declared twice`);
+      throw new RcRejection("conflict", `topology_declared: ${what} "${id}" is declared twice`);
     seen.set(id, what);
   };
   t.hosts.forEach((h: DeclaredHost, i) => {
-    const at = `topology.hosts[${i}]`;
+    const at = `topology_declared.hosts[${i}]`;
     claim(checkIdField(h.id, `${at}.id`), "host");
     claim(checkIdField(h.rackId, `${at}.rack_id`), "rack");
     claim(checkIdField(h.enclosureId, `${at}.enclosure_id`), "enclosure");
     text(h.address, `${at}.address`);
     text(h.infraEndpoint, `${at}.infra_endpoint`);
     if (h.nodeId !== "") claim(checkIdField(h.nodeId, `${at}.node_id`), "node");
+    list(h.disks, `${at}.disks`, BOUNDS.disksPerHost);
+    list(h.processes, `${at}.processes`, BOUNDS.processesPerHost);
     if (h.processes.length > 0 && h.nodeId === "") fail(`${at}: processes need a node_id to run on`);
     h.disks.forEach((d, j) => {
       claim(checkIdField(d.id, `${at}.disks[${j}].id`), "disk");
@@ -186,14 +228,16 @@ export function validateTopology(t: TopologyDeclared): TopologyDeclared {
     h.processes.forEach((p, j) => {
       claim(checkIdField(p.id, `${at}.processes[${j}].id`), "process");
       text(p.command, `${at}.processes[${j}].command`);
-      p.serviceIds.forEach((s, k) =>
+      list(p.serviceIds, `${at}.processes[${j}].service_ids`, BOUNDS.servicesPerProcess).forEach((s, k) =>
         claim(checkIdField(s, `${at}.processes[${j}].service_ids[${k}]`), "service"),
       );
     });
   });
-  t.pools.forEach((p, i) => {
-    claim(checkIdField(p.id, `topology.pools[${i}].id`), "pool");
-    p.diskIds.forEach((d, j) => checkIdField(d, `topology.pools[${i}].disk_ids[${j}]`));
+  list(t.pools, "topology_declared.pools", BOUNDS.declaredPools).forEach((p, i) => {
+    claim(checkIdField(p.id, `topology_declared.pools[${i}].id`), "pool");
+    list(p.diskIds, `topology_declared.pools[${i}].disk_ids`, BOUNDS.disksPerPool).forEach((d, j) =>
+      checkIdField(d, `topology_declared.pools[${i}].disk_ids[${j}]`),
+    );
   });
   return t;
 }

@@ -26,7 +26,7 @@ const machine = new RcStateMachine({
   onGraphChanges: (index, changes) => hub.publish(index, changes.map(changeMessage)),
 });
 const heard: Event[] = [];
-const rc: RcAccess = { machine, hub, heard: (events) => heard.push(...events) };
+const rc: RcAccess = { machine, hub, heard: (events) => heard.push(...events), now: () => Date.now() };
 let leading = true;
 let index = 0;
 

@@ -16,7 +16,8 @@ export const protobufFileName = "halon/v1/events.proto";
  * the commands the coordinator sends to node services, and the entries and
  * results of its state machine. Every field is validated when an entry is
  * applied (src/rc/validate.ts); a bad event is rejected with a reason, never a
- * crash.
+ * crash. Numeric fields have bounds (docs/api.md, "Bounds"): a client request
+ * past them is refused at the gate with INVALID_ARGUMENT naming the field.
  */
 
 export enum EventOutcome {
@@ -285,10 +286,16 @@ export interface Tick {
   timeMs: number;
 }
 
-/** Switches the rule set; only versions this build knows are accepted. */
+/**
+ * Switches the rule set; only versions this build knows are accepted. A rule
+ * named in disabled_rules does not run (its state is dropped): the way out
+ * when a rule fails on every event, until a build with a fixed rule runs.
+ * The list replaces the one before; an empty list runs every rule.
+ */
 export interface RulesVersionChange {
   version: number;
   timeMs: number;
+  disabledRules: string[];
 }
 
 export interface EventResult {
@@ -2878,7 +2885,7 @@ export const Tick: MessageFns<Tick> = {
 };
 
 function createBaseRulesVersionChange(): RulesVersionChange {
-  return { version: 0, timeMs: 0 };
+  return { version: 0, timeMs: 0, disabledRules: [] };
 }
 
 export const RulesVersionChange: MessageFns<RulesVersionChange> = {
@@ -2888,6 +2895,9 @@ export const RulesVersionChange: MessageFns<RulesVersionChange> = {
     }
     if (message.timeMs !== 0) {
       writer.uint32(16).uint64(message.timeMs);
+    }
+    for (const v of message.disabledRules) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -2921,6 +2931,14 @@ export const RulesVersionChange: MessageFns<RulesVersionChange> = {
             message.timeMs = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.disabledRules.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2940,6 +2958,7 @@ export const RulesVersionChange: MessageFns<RulesVersionChange> = {
     const message = createBaseRulesVersionChange();
     message.version = object.version ?? 0;
     message.timeMs = object.timeMs ?? 0;
+    message.disabledRules = object.disabledRules?.map((e) => e) || [];
     return message;
   },
 };
