@@ -23,6 +23,7 @@ import { contextKey } from "../core/read-only.js";
 import type { Ready } from "../core/ready.js";
 import { Role } from "../core/ready.js";
 import type { LogStore, Snapshot, SnapshotStore, StateMachine } from "../storage.js";
+import { StorageCorruptionError } from "../storage.js";
 import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
 
@@ -137,6 +138,7 @@ export class RaftNode {
       await opts.logStore.persist({ hardState: hs, entries: [first] });
       persisted = { hardState: hs, entries: [first], compactedIndex: 0, compactedTerm: 0 };
     }
+    checkSnapshotCoversCompaction(opts.snapshotStore, snapshot, persisted.compactedIndex);
     if (snapshot !== null) opts.stateMachine.restore(snapshot.data);
     const clock = opts.clock ?? systemClock;
     const random =
@@ -574,7 +576,10 @@ export class RaftNode {
     try {
       await this.opts.snapshotStore.save(snapshot);
       if (this.stopped) return;
-      const compactTo = Math.max(0, snapshot.meta.index - this.config.trailingEntries);
+      // Never past the previous snapshot (the snapshot store keeps it): if the new file is
+      // later found torn, the replica falls back to the previous one and needs the log after it.
+      const previous = this.snapshotIndex;
+      const compactTo = Math.max(0, Math.min(snapshot.meta.index - this.config.trailingEntries, previous));
       const compactTerm = this.core.log.term(compactTo);
       this.core.compact(snapshot, compactTo);
       this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.meta.index);
@@ -605,6 +610,28 @@ export class RaftNode {
     this.stop();
     for (const o of this.observers) o.fatal?.(e);
   }
+}
+
+/**
+ * The log was compacted to `compactedIndex`; the state up to there must come
+ * from a snapshot. If no snapshot that verifies reaches it (the newer ones are
+ * torn or gone), the replica cannot rebuild its state: corrupt storage.
+ */
+function checkSnapshotCoversCompaction(
+  store: SnapshotStore,
+  snapshot: Snapshot | null,
+  compactedIndex: number,
+): void {
+  const covered = snapshot?.meta.index ?? 0;
+  if (compactedIndex <= covered) return;
+  const where = (store as { directory?: string }).directory ?? "the snapshot store";
+  throw new StorageCorruptionError(
+    where,
+    null,
+    `the log is compacted to index ${compactedIndex} but the newest snapshot that verifies ` +
+      (snapshot === null ? "does not exist" : `covers only index ${covered}`) +
+      "; refusing to start (see docs/operations.md: move the data directory aside and start with --join)",
+  );
 }
 
 function hashId(s: string): number {
