@@ -89,21 +89,26 @@ export class Replica implements ReplicaControl {
   status(): ReplicaStatus {
     const s = this.node.status();
     const learner = s.membership.learners.includes(this.id);
+    // A replica whose disk is full is frozen: whatever its core last was, it leads and campaigns no more.
     const role =
-      s.role === Role.Leader
-        ? ReplicaRole.REPLICA_ROLE_LEADER
-        : s.role === Role.Candidate || s.role === Role.PreCandidate
-          ? ReplicaRole.REPLICA_ROLE_CANDIDATE
-          : learner
-            ? ReplicaRole.REPLICA_ROLE_LEARNER
-            : ReplicaRole.REPLICA_ROLE_FOLLOWER;
+      s.diskFull && learner
+        ? ReplicaRole.REPLICA_ROLE_LEARNER
+        : s.diskFull
+          ? ReplicaRole.REPLICA_ROLE_FOLLOWER
+          : s.role === Role.Leader
+            ? ReplicaRole.REPLICA_ROLE_LEADER
+            : s.role === Role.Candidate || s.role === Role.PreCandidate
+              ? ReplicaRole.REPLICA_ROLE_CANDIDATE
+              : learner
+                ? ReplicaRole.REPLICA_ROLE_LEARNER
+                : ReplicaRole.REPLICA_ROLE_FOLLOWER;
     const summary = this.stateMachine.summary?.();
     return {
       id: this.id,
       role,
       term: s.term,
-      leaderId: s.leader ?? "",
-      leaderAddress: (s.leader && this.addressOf(s.leader)) ?? "",
+      leaderId: (!s.diskFull && s.leader) || "",
+      leaderAddress: (!s.diskFull && s.leader && this.addressOf(s.leader)) || "",
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
       lastLogIndex: s.lastIndex,
@@ -115,6 +120,10 @@ export class Replica implements ReplicaControl {
       learners: s.membership.learners,
       snapshotIndex: s.snapshotIndex,
       stateHash: summary ? `${summary.count}:${summary.hash}` : "",
+      alarms: s.diskFull ? ["NOSPACE"] : [],
+      alarmDetails: s.diskFull
+        ? [`disk full since ${new Date(s.diskFull.since).toISOString()}: ${s.diskFull.error}`]
+        : [],
     };
   }
 
@@ -259,6 +268,18 @@ export class Replica implements ReplicaControl {
         leaderChange: (leader, term) => this.log.info({ leader, term }, "leader changed"),
         peerUnreachable: (peer, reason) => this.log.debug({ peer, reason }, "peer unreachable"),
         badMessage: (reason) => this.log.warn({ reason }, "dropped a bad message"),
+        diskFull: (error, successor) =>
+          this.log.error(
+            { alarm: "NOSPACE", dataDir: me.dataDir, err: error.message, handedTo: successor },
+            "disk full: alarm NOSPACE raised; acknowledging and voting nothing until space is freed (probing every second)",
+          ),
+        diskSpaceBack: (fullForMs) =>
+          this.log.warn(
+            { alarm: "NOSPACE", fullForMs },
+            "disk space is back: alarm NOSPACE cleared; running again",
+          ),
+        snapshotFailed: (error) =>
+          this.log.warn({ err: error.message }, "could not write a snapshot (no space); retrying later"),
         fatal: (error) => {
           this.log.fatal(
             { err: error.message, stack: error.stack },

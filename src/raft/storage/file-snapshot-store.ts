@@ -71,9 +71,13 @@ export class FileSnapshotStore implements SnapshotStore {
         await file.write(data.subarray(offset, Math.min(data.length, offset + CHUNK)));
       }
       await file.sync();
-    } finally {
-      await file.close();
+    } catch (err) {
+      // A full disk, most likely: give back the space the half file took.
+      await file.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw err;
     }
+    await file.close();
     await rename(temp, final);
     await syncDirectory(this.options.dir);
     await this.prune();
