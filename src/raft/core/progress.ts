@@ -52,6 +52,13 @@ export class Progress {
     }
   }
 
+  /** Forgets the match (the follower lost entries, or its answers were impossible) and probes from `next`. */
+  reset(next: number): void {
+    this.resetState(ProgressState.Probe);
+    this.match = 0;
+    this.next = next;
+  }
+
   becomeReplicate(): void {
     this.resetState(ProgressState.Replicate);
     this.next = this.match + 1;

@@ -99,7 +99,11 @@ export class RaftCore extends Leadership {
       return;
     }
     const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
+    if (pr === undefined) {
+      if (m.type !== MessageType.VoteResponse && m.type !== MessageType.PreVoteResponse)
+        this.dropped.push(`${m.from} is not a member: dropped its ${MessageType[m.type]}`);
+      return;
+    }
     switch (m.type) {
       case MessageType.AppendResponse:
         pr.recentActive = true;
@@ -109,7 +113,11 @@ export class RaftCore extends Leadership {
       case MessageType.HeartbeatResponse:
         this.handleHeartbeatResponse(m, pr);
         break;
+      case MessageType.VoteResponse:
+      case MessageType.PreVoteResponse:
+        break; // late answers to our campaign
       default:
+        this.dropped.push(`dropped a ${MessageType[m.type]} from ${m.from}: unexpected at the leader`);
         break;
     }
   }
@@ -199,6 +207,8 @@ export class RaftCore extends Leadership {
       this.log.hasNextCommittedEntries() ||
       this.readStates.length > 0 ||
       this.newlyUnreachable.length > 0 ||
+      this.dropped.length > 0 ||
+      this.snapshotWanted ||
       this.hardStateChanged() ||
       this.lead !== this.prevSoft.leader ||
       this.role !== this.prevSoft.role
@@ -233,7 +243,11 @@ export class RaftCore extends Leadership {
       messagesAfterPersist: this.msgsAfterPersist,
       readStates: this.readStates,
       unreachable: this.newlyUnreachable,
+      dropped: this.dropped,
+      snapshotWanted: this.snapshotWanted,
     };
+    this.dropped = [];
+    this.snapshotWanted = false;
     this.msgs = [];
     this.msgsAfterPersist = [];
     this.readStates = [];

@@ -38,4 +38,8 @@ export interface Ready {
   readStates: ReadState[];
   /** Peers the leader has not heard from for an election timeout (reported once per outage). */
   unreachable: ReplicaId[];
+  /** Messages dropped and peers reset, with the reason: the driver logs them. */
+  dropped: string[];
+  /** A follower needs a snapshot and none covers what it lacks: take one now. */
+  snapshotWanted: boolean;
 }

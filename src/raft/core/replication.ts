@@ -41,7 +41,13 @@ export abstract class Replication extends RaftState {
   protected handleHeartbeat(m: Message): void {
     // The leader sends min(match, commit), so this never commits an entry we lack.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(makeMessage(MessageType.HeartbeatResponse, this.id, m.from, { context: m.context }));
+    // Our last index lets the leader notice that we lost entries it believes we hold.
+    this.send(
+      makeMessage(MessageType.HeartbeatResponse, this.id, m.from, {
+        context: m.context,
+        index: this.log.lastIndex(),
+      }),
+    );
   }
 
   protected handleSnapshot(m: Message): void {
@@ -66,6 +72,11 @@ export abstract class Replication extends RaftState {
   protected sendAppend(to: ReplicaId, sendIfEmpty: boolean): boolean {
     const pr = this.progress.get(to);
     if (pr === undefined || to === this.id || pr.isPaused()) return false;
+    if (pr.next > this.log.lastIndex() + 1 || pr.match > this.log.lastIndex()) {
+      // Progress past our own log cannot be: start over from a probe at our end.
+      this.resetProgress(to, pr, `its progress (next ${pr.next}) is beyond our last index`);
+      if (pr.isPaused()) return false;
+    }
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     const ents =
@@ -97,7 +108,12 @@ export abstract class Replication extends RaftState {
     // Snapshots are expensive: only to a follower that answers.
     if (!pr.recentActive) return false;
     const snap = this.log.snapshot;
-    if (snap === null) throw new Error(`no snapshot to send to ${to}: the log was compacted without one`);
+    if (snap === null || snap.meta.index < pr.next - 1) {
+      // None that covers what the follower lacks: ask the driver to take one now
+      // (it can, everything compacted is applied) and probe again meanwhile.
+      this.snapshotWanted = true;
+      return false;
+    }
     this.send(makeMessage(MessageType.Snapshot, this.id, to, { snapshot: snap }));
     pr.becomeSnapshot(snap.meta.index);
     return true;
@@ -119,8 +135,38 @@ export abstract class Replication extends RaftState {
     }
   }
 
+  /**
+   * Forgets what we believed `to` holds and probes it again from the end of
+   * our log (its answers lead the leader back to where it matches). Used when
+   * its answers are impossible or show that it lost entries (a wiped disk).
+   */
+  protected resetProgress(to: ReplicaId, pr: Progress, why: string): void {
+    this.dropped.push(`${to}: ${why}; probing it again`);
+    pr.reset(this.log.lastIndex() + 1);
+  }
+
   protected handleAppendResponse(m: Message, pr: Progress): void {
+    if (m.index > this.log.lastIndex()) {
+      // A follower cannot hold or reject what we never had: a bug or a lie.
+      this.resetProgress(
+        m.from,
+        pr,
+        `dropped an append ${m.reject ? "rejection" : "acknowledgement"} at ${m.index}, beyond our last index ${this.log.lastIndex()}`,
+      );
+      this.sendAppend(m.from, true);
+      return;
+    }
     if (m.reject) {
+      if (m.index <= pr.match && pr.state !== ProgressState.Snapshot) {
+        // It no longer has an entry it acknowledged: it lost its disk or its
+        // tail (or this is an old rejection, overtaken). Either way, probe it
+        // again below its old match, from where it says its log may match.
+        const hint = Math.min(m.rejectHint, m.index);
+        this.resetProgress(m.from, pr, `it rejected index ${m.index}, at or below its match ${pr.match}`);
+        pr.next = Math.max(1, Math.min(pr.next, hint + 1));
+        this.sendAppend(m.from, true);
+        return;
+      }
       let hint = m.rejectHint;
       if (m.hintTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.hintTerm)[0];
       if (pr.maybeDecrTo(m.index, hint)) {
@@ -148,6 +194,11 @@ export abstract class Replication extends RaftState {
   protected handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     this.unreachable.delete(m.from);
+    if (m.index < pr.match && pr.state !== ProgressState.Snapshot) {
+      // Its log ends before what it acknowledged: it lost entries (or the answer is old).
+      this.resetProgress(m.from, pr, `its log ends at ${m.index}, below its match ${pr.match}`);
+      pr.next = Math.max(1, m.index + 1);
+    }
     pr.probeSent = false;
     // Appends may have been lost: let one more through so that the follower can reject and we re-probe.
     if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();

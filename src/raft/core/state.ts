@@ -61,6 +61,10 @@ export abstract class RaftState {
   protected msgsAfterPersist: Message[] = [];
   protected readStates: ReadState[] = [];
   protected newlyUnreachable: ReplicaId[] = [];
+  /** Why messages were dropped or peers reset, for the driver to log (Ready.dropped). */
+  protected dropped: string[] = [];
+  /** A follower needs a snapshot newer than ours: the driver should take one (Ready.snapshotWanted). */
+  protected snapshotWanted = false;
   protected prevHard: HardState;
   protected prevSoft: SoftState;
 

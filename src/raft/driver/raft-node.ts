@@ -447,6 +447,7 @@ export class RaftNode {
     }
     for (const peer of rd.unreachable)
       for (const o of this.observers) o.peerUnreachable?.(peer, "no answer for an election timeout");
+    for (const reason of rd.dropped) for (const o of this.observers) o.badMessage?.(reason);
     this.sendAll(rd.messages);
 
     if (rd.snapshot !== null) {
@@ -498,7 +499,7 @@ export class RaftNode {
     }
     this.core.advance(rd);
     this.releaseReads();
-    this.maybeSnapshot();
+    this.maybeSnapshot(rd.snapshotWanted);
   }
 
   private apply(entries: Entry[]): void {
@@ -593,11 +594,15 @@ export class RaftNode {
     );
   }
 
-  /** Takes a snapshot in the background when enough entries were applied since the last one. */
-  private maybeSnapshot(): void {
+  /**
+   * Takes a snapshot in the background when enough entries were applied since
+   * the last one, or when the core needs one for a follower (`wanted`).
+   */
+  private maybeSnapshot(wanted = false): void {
     const threshold = this.config.snapshotThreshold;
     const applied = this.core.log.applied;
-    if (threshold === 0 || this.snapshotting || applied - this.snapshotIndex < threshold) return;
+    if (this.snapshotting || applied <= this.snapshotIndex) return;
+    if (!wanted && (threshold === 0 || applied - this.snapshotIndex < threshold)) return;
     if (this.ticks < this.snapshotNotBefore) return;
     const term = this.core.log.term(applied);
     if (term === undefined) return;

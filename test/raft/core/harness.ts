@@ -24,11 +24,17 @@ export class CoreNet {
   readonly cores = new Map<string, RaftCore>();
   readonly applied = new Map<string, Entry[]>();
   readonly sent: Message[] = [];
+  /** Every Ready.dropped line, as "<core>: <reason>". */
+  readonly dropped: string[] = [];
   /** Return false to drop a message. */
   filter: (m: Message) => boolean = () => true;
   private readonly down = new Set<string>();
 
-  constructor(ids: string[], config: Partial<CoreConfig> = {}, seed = 1) {
+  constructor(
+    ids: string[],
+    private readonly config: Partial<CoreConfig> = {},
+    seed = 1,
+  ) {
     for (const [k, id] of ids.entries()) {
       const core = new RaftCore({
         config: { id, ...config },
@@ -43,6 +49,22 @@ export class CoreNet {
       this.applied.set(id, []);
     }
     this.stabilize();
+  }
+
+  /** Replaces `id` by a replica that lost its disk and joins empty (no hard state, no log). */
+  wipe(id: string, extra: Partial<CoreConfig> = {}): RaftCore {
+    const core = new RaftCore({
+      config: { id, ...this.config, ...extra },
+      random: new SeededRandom(999),
+      hardState: null,
+      entries: [],
+      compactedIndex: 0,
+      compactedTerm: 0,
+      snapshot: null,
+    });
+    this.cores.set(id, core);
+    this.applied.set(id, []);
+    return core;
   }
 
   core(id: string): RaftCore {
@@ -67,6 +89,7 @@ export class CoreNet {
         while (core.hasReady()) {
           const rd: Ready = core.ready();
           msgs.push(...rd.messages, ...rd.messagesAfterPersist);
+          for (const d of rd.dropped) this.dropped.push(`${id}: ${d}`);
           (this.applied.get(id) as Entry[]).push(...rd.committedEntries);
           core.advance(rd);
         }
