@@ -133,4 +133,27 @@ describe.skipIf(!ROOT)("a full disk with real processes", { timeout: 240_000 }, 
     expect(cluster.processes.get(victim)!.pid).toBe(pid);
     expect(cluster.logOf(victim)).not.toContain("unrecoverable");
   });
+
+  it("a follower restarted on a full disk waits instead of crash-looping, and catches up once space is freed", async () => {
+    cluster = await Cluster.create();
+    for (const id of ALL) mountTmpfs(cluster.dataDir(id), "24m");
+    cluster.startAll();
+    const leader = await cluster.waitForLeader();
+    const victim = ALL.find((id) => id !== leader)!;
+    load = new WriteLoad(cluster.client(), 4);
+    await until(() => load!.acks.length >= 100, "100 acknowledged writes");
+    expect(await cluster.kill(victim, "SIGTERM")).toBe(0);
+    const filler = join(cluster.dataDir(victim), "filler");
+    fill(filler);
+    cluster.start(victim);
+    await until(() => cluster!.logOf(victim).includes("NOSPACE"), "the NOSPACE alarm in the log", 30_000);
+    const before = load.acks.length;
+    await until(() => load!.acks.length >= before + 100, "100 more writes without it", 60_000);
+    expect(cluster.processes.get(victim)!.exitCode, "still running").toBeNull();
+    rmSync(filler);
+    await load.stop();
+    const hash = await cluster.waitForConvergence(ALL, 90_000);
+    expect(load.problems(countOf(hash))).toEqual([]);
+    expect(countOf(hash)).toBeGreaterThanOrEqual(load.acks.length);
+  });
 });
