@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.js";
 import { NotLeaderError } from "../raft/core/errors.js";
 import { Role } from "../raft/core/ready.js";
 import { RaftNode } from "../raft/driver/raft-node.js";
-import type { StateMachine } from "../raft/storage.js";
+import { isNoSpaceError, type StateMachine } from "../raft/storage.js";
 import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.js";
 import { LevelLogStore } from "../raft/storage/level-log-store.js";
 import { GrpcTransport } from "../raft/transport/grpc-transport.js";
@@ -89,21 +89,26 @@ export class Replica implements ReplicaControl {
   status(): ReplicaStatus {
     const s = this.node.status();
     const learner = s.membership.learners.includes(this.id);
+    // A replica whose disk is full is frozen: whatever its core last was, it leads and campaigns no more.
     const role =
-      s.role === Role.Leader
-        ? ReplicaRole.REPLICA_ROLE_LEADER
-        : s.role === Role.Candidate || s.role === Role.PreCandidate
-          ? ReplicaRole.REPLICA_ROLE_CANDIDATE
-          : learner
-            ? ReplicaRole.REPLICA_ROLE_LEARNER
-            : ReplicaRole.REPLICA_ROLE_FOLLOWER;
+      s.diskFull && learner
+        ? ReplicaRole.REPLICA_ROLE_LEARNER
+        : s.diskFull
+          ? ReplicaRole.REPLICA_ROLE_FOLLOWER
+          : s.role === Role.Leader
+            ? ReplicaRole.REPLICA_ROLE_LEADER
+            : s.role === Role.Candidate || s.role === Role.PreCandidate
+              ? ReplicaRole.REPLICA_ROLE_CANDIDATE
+              : learner
+                ? ReplicaRole.REPLICA_ROLE_LEARNER
+                : ReplicaRole.REPLICA_ROLE_FOLLOWER;
     const summary = this.stateMachine.summary?.();
     return {
       id: this.id,
       role,
       term: s.term,
-      leaderId: s.leader ?? "",
-      leaderAddress: (s.leader && this.addressOf(s.leader)) ?? "",
+      leaderId: (!s.diskFull && s.leader) || "",
+      leaderAddress: (!s.diskFull && s.leader && this.addressOf(s.leader)) || "",
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
       lastLogIndex: s.lastIndex,
@@ -115,6 +120,10 @@ export class Replica implements ReplicaControl {
       learners: s.membership.learners,
       snapshotIndex: s.snapshotIndex,
       stateHash: summary ? `${summary.count}:${summary.hash}` : "",
+      alarms: s.diskFull ? ["NOSPACE"] : [],
+      alarmDetails: s.diskFull
+        ? [`disk full since ${new Date(s.diskFull.since).toISOString()}: ${s.diskFull.error}`]
+        : [],
     };
   }
 
@@ -199,12 +208,14 @@ export class Replica implements ReplicaControl {
     const me = this.self;
     const tls = readTls(this.config);
     const warn = (message: string, details: Record<string, unknown>) => this.log.warn(details, message);
-    this.logStore = new LevelLogStore({
-      dir: join(me.dataDir, "log"),
-      truncateCorruptTail: this.opts.truncateCorruptTail ?? false,
-      onWarning: warn,
-    });
-    this.snapshotStore = new FileSnapshotStore({ dir: join(me.dataDir, "snapshots"), onWarning: warn });
+    const openStores = () => {
+      this.logStore = new LevelLogStore({
+        dir: join(me.dataDir, "log"),
+        truncateCorruptTail: this.opts.truncateCorruptTail ?? false,
+        onWarning: warn,
+      });
+      this.snapshotStore = new FileSnapshotStore({ dir: join(me.dataDir, "snapshots"), onWarning: warn });
+    };
     const kind = this.opts.stateMachine ?? "rc";
     if (kind === "rc") {
       this.rc = new RcRuntime({
@@ -240,35 +251,66 @@ export class Replica implements ReplicaControl {
     };
     const bootstrap = this.opts.join || me.learner ? undefined : founding;
     const raft = this.config.raft;
-    this.node = await RaftNode.start({
-      id: this.id,
-      logStore: this.logStore,
-      snapshotStore: this.snapshotStore,
-      stateMachine: new IndexedStateMachine(this.stateMachine),
-      transport: this.transport,
-      bootstrap,
-      config: {
-        heartbeatIntervalMs: raft.heartbeatMs,
-        electionTimeoutMs: raft.electionTimeoutMs,
-        maxBytesPerMessage: raft.maxBytesPerMessage,
-        maxEntriesPerMessage: raft.maxEntriesPerMessage,
-        maxInflightMessages: raft.maxInflightMessages,
-        snapshotThreshold: raft.snapshotThreshold,
-        trailingEntries: raft.trailingEntries,
-      },
-      observer: {
-        leaderChange: (leader, term) => this.log.info({ leader, term }, "leader changed"),
-        peerUnreachable: (peer, reason) => this.log.debug({ peer, reason }, "peer unreachable"),
-        badMessage: (reason) => this.log.warn({ reason }, "dropped a bad message"),
-        fatal: (error) => {
-          this.log.fatal(
-            { err: error.message, stack: error.stack },
-            "raft stopped after an unrecoverable error",
-          );
-          void this.stop().finally(() => process.exit(70));
+    const start = () =>
+      RaftNode.start({
+        id: this.id,
+        logStore: this.logStore,
+        snapshotStore: this.snapshotStore,
+        stateMachine: new IndexedStateMachine(this.stateMachine),
+        transport: this.transport,
+        bootstrap,
+        config: {
+          heartbeatIntervalMs: raft.heartbeatMs,
+          electionTimeoutMs: raft.electionTimeoutMs,
+          maxBytesPerMessage: raft.maxBytesPerMessage,
+          maxEntriesPerMessage: raft.maxEntriesPerMessage,
+          maxInflightMessages: raft.maxInflightMessages,
+          snapshotThreshold: raft.snapshotThreshold,
+          trailingEntries: raft.trailingEntries,
         },
-      },
-    });
+        observer: {
+          leaderChange: (leader, term) => this.log.info({ leader, term }, "leader changed"),
+          peerUnreachable: (peer, reason) => this.log.debug({ peer, reason }, "peer unreachable"),
+          badMessage: (reason) => this.log.warn({ reason }, "dropped a bad message"),
+          diskFull: (error, successor) =>
+            this.log.error(
+              { alarm: "NOSPACE", dataDir: me.dataDir, err: error.message, handedTo: successor },
+              "disk full: alarm NOSPACE raised; acknowledging and voting nothing until space is freed (probing every second)",
+            ),
+          diskSpaceBack: (fullForMs) =>
+            this.log.warn(
+              { alarm: "NOSPACE", fullForMs },
+              "disk space is back: alarm NOSPACE cleared; running again",
+            ),
+          snapshotFailed: (error) =>
+            this.log.warn({ err: error.message }, "could not write a snapshot (no space); retrying later"),
+          fatal: (error) => {
+            this.log.fatal(
+              { err: error.message, stack: error.stack },
+              "raft stopped after an unrecoverable error",
+            );
+            void this.stop().finally(() => process.exit(70));
+          },
+        },
+      });
+    // Starting on a full disk (LevelDB writes a table of its write-ahead log when it opens, a
+    // founding replica its first entry) is waited out like a full disk while running, not a crash.
+    for (let attempt = 1; ; attempt++) {
+      openStores();
+      try {
+        this.node = await start();
+        break;
+      } catch (err) {
+        if (!isNoSpaceError(err)) throw err;
+        await this.logStore.close().catch(() => undefined);
+        if (attempt === 1)
+          this.log.error(
+            { alarm: "NOSPACE", dataDir: me.dataDir, err: (err as Error).message },
+            "disk full at start: alarm NOSPACE raised; retrying every second until space is freed",
+          );
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
     this.server = new ReplicaServer({
       address: me.grpcAddress,
       tls,

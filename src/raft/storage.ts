@@ -37,6 +37,12 @@ export interface LogStore {
    * get compact() instead, which leaves entries after `index` in place.
    */
   resetTo?(index: number, term: number): Promise<void>;
+  /**
+   * Optional: after a write failed for lack of space, makes the store writable
+   * again (LevelDB keeps a failed write as a permanent error until reopened).
+   * Throws while that is not possible yet. The driver then repeats the write.
+   */
+  reopen?(): Promise<void>;
   close(): Promise<void>;
   /**
    * Optional: the storage identity kept with the log (null while none was
@@ -81,4 +87,17 @@ export class StorageCorruptionError extends Error {
     super(`${file}${index === null ? "" : ` at index ${index}`}: ${detail}`);
     this.name = "StorageCorruptionError";
   }
+}
+
+/**
+ * A write failed because the disk (or the quota) is full: a state the replica
+ * waits out, not a crash. Node reports `code`; LevelDB only a message.
+ */
+export function isNoSpaceError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT") return true;
+    if (/No space left on device|Disk quota exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }

@@ -50,6 +50,9 @@ interface StatusRow {
   /** How far this replica's applied index is behind the leader's commit index. */
   lag: number | null;
   leader: string | null;
+  /** Conditions an operator must act on (NOSPACE: the disk is full), with why. */
+  alarms: string[];
+  alarmDetails: string[];
   error?: string;
 }
 
@@ -76,6 +79,8 @@ export function statusRows(
         lastIndex: null,
         lag: null,
         leader: null,
+        alarms: [],
+        alarmDetails: [],
         error: a.error,
       };
     }
@@ -90,14 +95,18 @@ export function statusRows(
       lastIndex: s.lastLogIndex,
       lag: leader ? Math.max(0, leader.commitIndex - s.appliedIndex) : null,
       leader: s.leaderId || null,
+      alarms: s.alarms,
+      alarmDetails: s.alarmDetails,
     };
   });
 }
 
 function table(rows: StatusRow[]): string {
-  const head = ["ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG"];
+  const head = ["ID", "ADDRESS", "ROLE", "TERM", "COMMIT", "APPLIED", "LAG", "ALARMS"];
   const body = rows.map((r) =>
-    [r.id, r.address, r.role, r.term, r.commit, r.applied, r.lag].map((v) => (v === null ? "-" : String(v))),
+    [r.id, r.address, r.role, r.term, r.commit, r.applied, r.lag, r.alarms.join(",") || null].map((v) =>
+      v === null ? "-" : String(v),
+    ),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body]

@@ -44,4 +44,13 @@ export interface RaftObserver {
   badMessage?(reason: string): void;
   /** The node stopped itself after an error it cannot recover from (a store failure, a safety check). */
   fatal?(error: Error): void;
+  /**
+   * A write failed for lack of space: the node stopped acknowledging and voting
+   * until a probe write succeeds. `successor`: whom a leader asked to take over.
+   */
+  diskFull?(error: Error, successor: ReplicaId | null): void;
+  /** The failed write went through after `fullForMs`: the node runs again. */
+  diskSpaceBack?(fullForMs: number): void;
+  /** A background snapshot failed for lack of space; retried later. */
+  snapshotFailed?(error: Error): void;
 }

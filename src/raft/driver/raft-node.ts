@@ -16,7 +16,7 @@ import {
 import type { MembershipChange } from "../core/membership.js";
 import { cloneMembership, encodeConfigEntry } from "../core/membership.js";
 import type { Message } from "../core/messages.js";
-import { EMPTY_BYTES, MessageType, validateMessage } from "../core/messages.js";
+import { EMPTY_BYTES, MessageType, makeMessage, validateMessage } from "../core/messages.js";
 import { RaftCore } from "../core/raft.js";
 import type { RandomSource } from "../core/random.js";
 import { SeededRandom } from "../core/random.js";
@@ -24,6 +24,7 @@ import { contextKey } from "../core/read-only.js";
 import type { Ready } from "../core/ready.js";
 import { Role } from "../core/ready.js";
 import type { LogStore, Snapshot, SnapshotStore, StateMachine } from "../storage.js";
+import { StorageCorruptionError, isNoSpaceError } from "../storage.js";
 import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
 
@@ -58,7 +59,18 @@ export interface RaftStatus {
   membership: Membership;
   /** This replica's storage identity ("" when its log store keeps none). */
   storageId: string;
+  /** Set while a write failed for lack of space: the node acknowledges, votes and applies nothing. */
+  diskFull: DiskFullState | null;
 }
+
+export interface DiskFullState {
+  /** When the first write failed (the node's clock). */
+  since: number;
+  error: string;
+}
+
+/** How often a node whose disk is full tries its failed write again. */
+const DISK_PROBE_MS = 1_000;
 
 interface PendingProposal {
   term: number;
@@ -108,6 +120,11 @@ export class RaftNode {
   private readCounter = 0;
   private snapshotIndex: number;
   private snapshotting = false;
+  /** No background snapshot before this tick (one failed for lack of space). */
+  private snapshotNotBefore = 0;
+  private diskFull: DiskFullState | null = null;
+  /** Resolves the wait of a write that failed for lack of space, at the next probe. */
+  private diskProbe: { atTick: number; resolve: () => void } | null = null;
 
   private constructor(opts: RaftNodeOptions, core: RaftCore, config: RaftNodeConfig, snapshotIndex: number) {
     this.id = opts.id;
@@ -140,6 +157,7 @@ export class RaftNode {
       await opts.logStore.persist({ hardState: hs, entries: [first] });
       persisted = { hardState: hs, entries: [first], compactedIndex: 0, compactedTerm: 0 };
     }
+    checkSnapshotCoversCompaction(opts.snapshotStore, snapshot, persisted.compactedIndex);
     if (snapshot !== null) opts.stateMachine.restore(snapshot.data);
     const clock = opts.clock ?? systemClock;
     const random =
@@ -193,6 +211,7 @@ export class RaftNode {
       snapshotIndex: this.snapshotIndex,
       membership: cloneMembership(this.core.membership),
       storageId: this.core.cfg.storageId,
+      diskFull: this.diskFull && { ...this.diskFull },
     };
   }
 
@@ -215,6 +234,7 @@ export class RaftNode {
    */
   propose(data: Uint8Array): Promise<Uint8Array> {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
+    if (this.diskFull) return Promise.reject(this.diskFullError());
     if (!(data instanceof Uint8Array))
       return Promise.reject(new ProposalDroppedError("data must be a Uint8Array"));
     if (data.length > this.config.maxBytesPerMessage)
@@ -248,6 +268,7 @@ export class RaftNode {
    */
   async changeMembership(changes: MembershipChange[], opts: { force?: boolean } = {}): Promise<Membership> {
     if (this.stopped) throw new RaftStoppedError();
+    if (this.diskFull) throw this.diskFullError();
     // The leader's own disk registrations go through the log like any change:
     // wait for them rather than refuse the caller.
     for (let i = 0; i < 3; i++) {
@@ -318,6 +339,7 @@ export class RaftNode {
    */
   readIndex(): Promise<number> {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
+    if (this.diskFull) return Promise.reject(this.diskFullError());
     const ctx = new Uint8Array(8);
     const n = ++this.readCounter;
     new DataView(ctx.buffer).setFloat64(0, n);
@@ -340,6 +362,7 @@ export class RaftNode {
   /** Hands leadership to `to` (or the most up-to-date voter); resolves with the new leader. */
   transferLeadership(to?: ReplicaId): Promise<ReplicaId> {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
+    if (this.diskFull) return Promise.reject(this.diskFullError());
     try {
       this.core.transferLeadership(to);
     } catch (e) {
@@ -353,7 +376,8 @@ export class RaftNode {
 
   /** Feeds a message from the transport. Malformed messages are dropped and reported. */
   receive(m: Message): void {
-    if (this.stopped) return;
+    // A node whose disk is full is as good as paused: it must answer nothing it could not persist.
+    if (this.stopped || this.diskFull) return;
     const why = validateMessage(m);
     if (why !== null || m.to !== this.id) {
       const reason = why ?? `message for ${String(m.to)} delivered to ${this.id}`;
@@ -374,7 +398,7 @@ export class RaftNode {
    * queue). The leader stops pipelining to it and probes again.
    */
   reportUnreachable(peer: ReplicaId, reason = "reported by the transport"): void {
-    if (this.stopped) return;
+    if (this.stopped || this.diskFull) return;
     this.core.reportUnreachable(peer);
     for (const o of this.observers) o.peerUnreachable?.(peer, reason);
     this.schedule();
@@ -387,6 +411,8 @@ export class RaftNode {
     if (this.timer !== null) this.clock.clearInterval(this.timer);
     this.timer = null;
     this.rejectAll(() => new RaftStoppedError());
+    this.diskProbe?.resolve();
+    this.diskProbe = null;
   }
 
   // ---------------------------------------------------------------- the loop
@@ -398,6 +424,15 @@ export class RaftNode {
   private tick(): void {
     if (this.stopped) return;
     this.ticks++;
+    if (this.diskFull) {
+      // Frozen: no election timeout runs out, no heartbeat goes out; only the probe.
+      if (this.diskProbe !== null && this.ticks >= this.diskProbe.atTick) {
+        const probe = this.diskProbe;
+        this.diskProbe = null;
+        probe.resolve();
+      }
+      return;
+    }
     this.core.tick();
     this.expireRequests();
     this.checkCatchUps();
@@ -440,13 +475,16 @@ export class RaftNode {
 
     if (rd.snapshot !== null) {
       const s = rd.snapshot;
-      await this.opts.snapshotStore.save(s);
+      await this.durably(() => this.opts.snapshotStore.save(s));
       if (this.stopped) return;
       this.opts.stateMachine.restore(s.data);
       this.snapshotIndex = s.meta.index;
       const store = this.opts.logStore;
-      if (store.resetTo !== undefined) await store.resetTo(s.meta.index, s.meta.term);
-      else await store.compact(s.meta.index, s.meta.term);
+      await this.durably(() =>
+        store.resetTo !== undefined
+          ? store.resetTo(s.meta.index, s.meta.term)
+          : store.compact(s.meta.index, s.meta.term),
+      );
       if (this.stopped) return;
     }
     // Committed entries that were already on disk before this Ready need not
@@ -468,7 +506,7 @@ export class RaftNode {
       const update: { hardState?: HardState; entries?: Entry[] } = {};
       if (rd.hardState !== null) update.hardState = rd.hardState;
       if (rd.entries.length > 0) update.entries = rd.entries;
-      await this.opts.logStore.persist(update);
+      await this.durably(() => this.opts.logStore.persist(update));
       if (this.stopped) return;
     }
     this.sendAll(rd.messagesAfterPersist);
@@ -588,6 +626,7 @@ export class RaftNode {
     const applied = this.core.log.applied;
     if (this.snapshotting || applied <= this.snapshotIndex) return;
     if (!wanted && (threshold === 0 || applied - this.snapshotIndex < threshold)) return;
+    if (this.ticks < this.snapshotNotBefore) return;
     const term = this.core.log.term(applied);
     if (term === undefined) return;
     const snapshot: Snapshot = {
@@ -602,17 +641,101 @@ export class RaftNode {
     try {
       await this.opts.snapshotStore.save(snapshot);
       if (this.stopped) return;
-      const compactTo = Math.max(0, snapshot.meta.index - this.config.trailingEntries);
+      // Never past the previous snapshot (the snapshot store keeps it): if the new file is
+      // later found torn, the replica falls back to the previous one and needs the log after it.
+      const previous = this.snapshotIndex;
+      const compactTo = Math.max(0, Math.min(snapshot.meta.index - this.config.trailingEntries, previous));
       const compactTerm = this.core.log.term(compactTo);
       this.core.compact(snapshot, compactTo);
       this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.meta.index);
       if (compactTerm !== undefined && compactTo > 0)
         await this.opts.logStore.compact(compactTo, compactTerm);
     } catch (e) {
-      this.fail(e as Error);
+      if (!isNoSpaceError(e)) {
+        this.fail(e as Error);
+        return;
+      }
+      // The log keeps growing until there is room for a snapshot; try again after a probe interval.
+      this.snapshotNotBefore = this.ticks + this.probeTicks();
+      for (const o of this.observers) o.snapshotFailed?.(e as Error);
     } finally {
       this.snapshotting = false;
     }
+  }
+
+  // ---------------------------------------------------------------- a full disk
+
+  /**
+   * Runs a write the node must not go on without. If it fails for lack of
+   * space, the node freezes (see enterDiskFull) and repeats the write at every
+   * probe, reopening the log store first, until it succeeds or the node stops.
+   * Writes are idempotent, so a repeat after a half-finished one is harmless.
+   */
+  private async durably(write: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        await write();
+        if (this.diskFull !== null) this.leaveDiskFull();
+        return;
+      } catch (e) {
+        if (!isNoSpaceError(e) || this.stopped) throw e;
+        if (this.diskFull === null) this.enterDiskFull(e as Error);
+      }
+      await new Promise<void>((resolve) => {
+        this.diskProbe = { atTick: this.ticks + this.probeTicks(), resolve };
+      });
+      if (this.stopped) return;
+      try {
+        await this.opts.logStore.reopen?.();
+      } catch (e) {
+        if (!isNoSpaceError(e)) throw e;
+      }
+    }
+  }
+
+  private probeTicks(): number {
+    return Math.max(1, Math.ceil(DISK_PROBE_MS / this.config.heartbeatIntervalMs));
+  }
+
+  /**
+   * Stops acknowledging, voting and applying: incoming messages are dropped and
+   * the core no longer ticks, so the node looks paused to its peers. A leader
+   * first asks the most up-to-date voter to campaign at once (TimeoutNow), so
+   * the cluster does not wait an election timeout. Its own unsynced entries do
+   * not matter: the others count it only for what it persisted.
+   */
+  private enterDiskFull(e: Error): void {
+    this.diskFull = { since: this.clock.now(), error: e.message };
+    let successor: ReplicaId | null = null;
+    if (this.core.role === Role.Leader) {
+      let best = -1;
+      for (const id of this.core.membership.voters) {
+        const pr = this.core.progress.get(id);
+        if (id === this.id || pr === undefined || pr.match <= best) continue;
+        best = pr.match;
+        successor = id;
+      }
+      if (successor !== null)
+        this.opts.transport.send([
+          makeMessage(MessageType.TimeoutNow, this.id, successor, { term: this.core.term }),
+        ]);
+    }
+    for (const [index, p] of this.proposals) p.reject(new LeadershipLostError(index));
+    this.proposals.clear();
+    this.rejectAll(() => this.diskFullError());
+    for (const o of this.observers) o.diskFull?.(e, successor);
+  }
+
+  private leaveDiskFull(): void {
+    const since = this.diskFull?.since ?? this.clock.now();
+    this.diskFull = null;
+    for (const o of this.observers) o.diskSpaceBack?.(this.clock.now() - since);
+  }
+
+  private diskFullError(): Error {
+    return new ProposalDroppedError(
+      `the disk of ${this.id} is full (alarm NOSPACE); it acknowledges nothing until space is freed`,
+    );
   }
 
   private rejectAll(err: () => Error): void {
@@ -652,6 +775,28 @@ async function loadStorageIdentity(store: LogStore, random: RandomSource | undef
   } else id = randomUUID();
   await store.writeIdentity(id);
   return id;
+}
+
+/**
+ * The log was compacted to `compactedIndex`; the state up to there must come
+ * from a snapshot. If no snapshot that verifies reaches it (the newer ones are
+ * torn or gone), the replica cannot rebuild its state: corrupt storage.
+ */
+function checkSnapshotCoversCompaction(
+  store: SnapshotStore,
+  snapshot: Snapshot | null,
+  compactedIndex: number,
+): void {
+  const covered = snapshot?.meta.index ?? 0;
+  if (compactedIndex <= covered) return;
+  const where = (store as { directory?: string }).directory ?? "the snapshot store";
+  throw new StorageCorruptionError(
+    where,
+    null,
+    `the log is compacted to index ${compactedIndex} but the newest snapshot that verifies ` +
+      (snapshot === null ? "does not exist" : `covers only index ${covered}`) +
+      "; refusing to start (see docs/operations.md: move the data directory aside and start with --join)",
+  );
 }
 
 function hashId(s: string): number {

@@ -14,6 +14,7 @@ import { crc32c } from "./crc32c.js";
 const MAGIC = Buffer.from("HALONSN1", "ascii");
 const NAME = /^snap-(\d{20})-(\d{20})\.snap$/;
 const TEMP_SUFFIX = ".tmp";
+const CORRUPT_SUFFIX = ".corrupt";
 /** Writes and checksums go in pieces of this size, so large payloads never need a second copy. */
 const CHUNK = 1 << 20;
 
@@ -70,9 +71,13 @@ export class FileSnapshotStore implements SnapshotStore {
         await file.write(data.subarray(offset, Math.min(data.length, offset + CHUNK)));
       }
       await file.sync();
-    } finally {
-      await file.close();
+    } catch (err) {
+      // A full disk, most likely: give back the space the half file took.
+      await file.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw err;
     }
+    await file.close();
     await rename(temp, final);
     await syncDirectory(this.options.dir);
     await this.prune();
@@ -86,8 +91,11 @@ export class FileSnapshotStore implements SnapshotStore {
         return await readSnapshotFile(path);
       } catch (err) {
         if (!(err instanceof SnapshotFileError)) throw err;
+        // Renamed aside, so that it neither counts among the snapshots kept nor is read again.
+        await rename(path, path + CORRUPT_SUFFIX);
         this.options.onWarning?.("skipping a snapshot that does not verify", {
           file: path,
+          movedTo: path + CORRUPT_SUFFIX,
           reason: err.message,
         });
       }

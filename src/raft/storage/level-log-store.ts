@@ -4,9 +4,22 @@
 // proposals costs one fsync (TOOLING.md: the chained form is about 3x cheaper
 // than the array form). Writes are serialised here because two batches handed
 // to LevelDB's thread pool at once may land in either order.
+//
+// Integrity: at load, the log must reach the durable mark (durable-mark.ts) and
+// LevelDB must not report having skipped anything while recovering its
+// write-ahead log (leveldb-info-log.ts); otherwise load() throws a
+// StorageCorruptionError naming the missing range.
+//
+// A failed write (a full disk) leaves the store refusing every write with that
+// error until reopen() succeeds: LevelDB keeps a failed sync as a permanent
+// background error, and a half-written record followed by good ones would read
+// as corruption at the next start.
 import { ClassicLevel } from "classic-level";
 import { StorageCorruptionError, type LogStore, type PersistedLog } from "../storage.js";
 import type { Entry, HardState } from "../types.js";
+import { DurableMark, type MarkValue } from "./durable-mark.js";
+import { droppedAtOpen } from "./leveldb-info-log.js";
+import { damagedTables } from "./leveldb-tables.js";
 import {
   COMPACTION_KEY,
   ENTRY_KEY_END,
@@ -38,6 +51,8 @@ export interface LevelLogStoreOptions {
   sync?: boolean;
   /** Told about anything repaired or dropped at load. */
   onWarning?: (message: string, details: Record<string, unknown>) => void;
+  /** How long a raise of the durable mark may wait (ms); default 100. */
+  markIntervalMs?: number;
 }
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -56,6 +71,11 @@ export class LevelLogStore implements LogStore {
   private latestVote: string | null = null;
   /** The tail of the write queue: each write starts after the previous one ended. */
   private queue: Promise<unknown> = Promise.resolve();
+  private mark: DurableMark | null = null;
+  /** The highest term written with a synced write. */
+  private durableTerm = 0;
+  /** Set by a failed write; every write is refused with it until reopen(). */
+  private failure: Error | null = null;
 
   constructor(private readonly options: LevelLogStoreOptions) {
     this.db = new ClassicLevel<Buffer, Buffer>(options.dir, {
@@ -70,18 +90,54 @@ export class LevelLogStore implements LogStore {
   }
 
   async load(): Promise<PersistedLog> {
+    // Before LevelDB reads them: a damaged table can abort the process inside LevelDB.
+    const damaged = await damagedTables(this.options.dir);
+    if (damaged.length > 0)
+      throw this.corruption(null, `LevelDB table damaged: ${damaged.join(" | ")}; refusing to start`);
     try {
       await this.db.open();
     } catch (err) {
       throw this.wrapLevelError(err, null);
     }
     try {
-      return await this.readAll();
+      const dropped = await droppedAtOpen(this.options.dir);
+      const opened = await DurableMark.open(this.options.dir, {
+        intervalMs: this.options.markIntervalMs,
+        onWarning: this.options.onWarning,
+      });
+      this.mark = opened.mark;
+      const persisted = await this.readAll();
+      await this.checkAgainstMark(opened.stored, dropped, persisted.hardState);
+      return persisted;
     } catch (err) {
       // Release LevelDB's lock, so that the operator (or a test) can reopen with other options.
+      await this.mark?.close().catch(() => undefined);
+      this.mark = null;
       await this.db.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * After a failed write (a full disk): closes and reopens LevelDB, which clears
+   * its sticky error and starts a new write-ahead log. Throws while that is not
+   * possible yet (opening writes a table of the recovered log, so it needs space).
+   * The driver then repeats the write that failed; writes are idempotent.
+   */
+  async reopen(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    if (this.failure === null) return;
+    if (this.db.status === "open") await this.db.close();
+    await this.db.open();
+    this.failure = null;
+    // The failed write may or may not have reached the disk: sync the next hard state whatever it is.
+    this.latestTerm = -1;
+    this.latestVote = null;
+  }
+
+  /** The error that stopped writes, until reopen() succeeds. */
+  get writeFailure(): Error | null {
+    return this.failure;
   }
 
   private async readAll(): Promise<PersistedLog> {
@@ -138,8 +194,10 @@ export class LevelLogStore implements LogStore {
         for (let i = newLast + 1; i <= this.lastIndex; i++) batch.del(entryKey(i));
       }
       if (hs) batch.put(HARD_STATE_KEY, encodeHardState(hs));
-      await batch.write({ sync: this.sync && !onlyCommit });
+      if (newLast < this.lastIndex) await this.io(this.lowerMark(newLast));
+      await this.io(batch.write({ sync: this.sync && !onlyCommit }));
       this.lastIndex = newLast;
+      if (!onlyCommit) this.synced(hs);
     });
     if (!onlyCommit) return write;
     // Nobody waits for it, so a failure is reported here; the next synced write would fail too.
@@ -161,8 +219,9 @@ export class LevelLogStore implements LogStore {
       const dropTo = Math.min(index, this.lastIndex);
       for (let i = this.firstIndex; i <= dropTo; i++) batch.del(entryKey(i));
       // When index is past the end of the log (a snapshot from the leader), dropTo covers the whole log.
-      // Not synced (the contract allows it): losing it only means compacting again.
-      await batch.write({ sync: false });
+      // Not synced (the contract allows it): losing it only means compacting again. Nor is
+      // the mark raised: lastIndex moves here only once a later synced write covers it.
+      await this.io(batch.write({ sync: false }));
       this.compactedIndex = index;
       this.compactedTerm = term;
       this.firstIndex = index + 1;
@@ -180,11 +239,13 @@ export class LevelLogStore implements LogStore {
       const batch = this.db.batch();
       batch.put(COMPACTION_KEY, encodeCompaction(index, term));
       for (let i = this.firstIndex; i <= this.lastIndex; i++) batch.del(entryKey(i));
-      await batch.write({ sync: this.sync });
+      if (index < this.lastIndex) await this.io(this.lowerMark(index));
+      await this.io(batch.write({ sync: this.sync }));
       this.compactedIndex = index;
       this.compactedTerm = term;
       this.firstIndex = index + 1;
       this.lastIndex = index;
+      this.synced(undefined);
     });
   }
 
@@ -208,13 +269,95 @@ export class LevelLogStore implements LogStore {
 
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
+    await this.mark?.close().catch(() => undefined);
+    this.mark = null;
     if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(work, work);
+    const guarded = async () => {
+      if (this.failure !== null) throw this.failure;
+      await work();
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** A write to disk: its failure stops every later write until reopen(). */
+  private async io(write: Promise<void>): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
+  }
+
+  /** After a synced write: everything written so far is on disk. */
+  private synced(hs: HardState | undefined): void {
+    if (!this.sync) return;
+    if (hs) this.durableTerm = Math.max(this.durableTerm, hs.term);
+    this.mark?.raise({ lastIndex: this.lastIndex, term: this.durableTerm });
+  }
+
+  /** Before the log shrinks on purpose: the mark must not claim entries about to be dropped. */
+  private lowerMark(lastIndex: number): Promise<void> {
+    return this.mark?.set({ lastIndex, term: this.durableTerm }) ?? Promise.resolve();
+  }
+
+  /**
+   * The log must reach the durable mark, the hard state its term, and LevelDB
+   * must not have skipped write-ahead-log records. --truncate-corrupt-tail
+   * accepts lost entries (not a lost term: a vote may be gone with it).
+   */
+  private async checkAgainstMark(
+    stored: MarkValue | null,
+    dropped: string[],
+    hardState: HardState | null,
+  ): Promise<void> {
+    const mark = this.mark!;
+    const term = hardState?.term ?? 0;
+    this.durableTerm = term;
+    const current = { lastIndex: this.lastIndex, term };
+    if (stored === null) {
+      // A new directory, or one from before the mark existed.
+      await mark.set(current);
+      return;
+    }
+    const leveldb = dropped.length > 0 ? `; LevelDB reports: ${dropped.join(" | ")}` : "";
+    const missing = this.lastIndex < stored.lastIndex;
+    if (term < stored.term) {
+      const entriesToo = missing
+        ? `, and entries ${this.lastIndex + 1}..${stored.lastIndex} are missing`
+        : "";
+      throw this.corruption(
+        missing ? this.lastIndex + 1 : null,
+        `the hard state is at term ${term} but term ${stored.term} was synced (${mark.path}): ` +
+          `the term and vote were lost${entriesToo}${leveldb}; refusing to start (see docs/operations.md: move the data directory aside and start with --join)`,
+      );
+    }
+    if (!missing && dropped.length === 0) {
+      if (this.lastIndex !== stored.lastIndex || term !== stored.term) await mark.set(current);
+      return;
+    }
+    const what = missing
+      ? `entries ${this.lastIndex + 1}..${stored.lastIndex} are missing: the log was synced up to ` +
+        `${stored.lastIndex} (${mark.path}) but holds entries only up to ${this.lastIndex}`
+      : "LevelDB skipped part of its write-ahead log while opening";
+    if (!this.options.truncateCorruptTail) {
+      throw this.corruption(
+        missing ? this.lastIndex + 1 : null,
+        `${what}${leveldb}; refusing to start (see docs/operations.md: --truncate-corrupt-tail)`,
+      );
+    }
+    this.options.onWarning?.("accepted the loss of log entries (--truncate-corrupt-tail)", {
+      dir: this.options.dir,
+      reason: what,
+      leveldb: dropped,
+      ...(missing && { fromIndex: this.lastIndex + 1, toIndex: stored.lastIndex }),
+    });
+    await mark.set(current);
   }
 
   private assertLoaded(): void {

@@ -85,6 +85,14 @@ export interface ReplicaStatus {
   snapshotIndex: number;
   /** A hash of the state machine as of applied_index, to compare replicas. */
   stateHash: string;
+  /**
+   * Conditions an operator must act on. "NOSPACE": a write failed because the
+   * disk is full; the replica acknowledges, votes and applies nothing until a
+   * probe write succeeds (see docs/operations.md).
+   */
+  alarms: string[];
+  /** Why, for each alarm (the failed write's error and since when). */
+  alarmDetails: string[];
 }
 
 export interface AddMemberRequest {
@@ -440,6 +448,8 @@ function createBaseReplicaStatus(): ReplicaStatus {
     learners: [],
     snapshotIndex: 0,
     stateHash: "",
+    alarms: [],
+    alarmDetails: [],
   };
 }
 
@@ -483,6 +493,12 @@ export const ReplicaStatus: MessageFns<ReplicaStatus> = {
     }
     if (message.stateHash !== "") {
       writer.uint32(106).string(message.stateHash);
+    }
+    for (const v of message.alarms) {
+      writer.uint32(114).string(v!);
+    }
+    for (const v of message.alarmDetails) {
+      writer.uint32(122).string(v!);
     }
     return writer;
   },
@@ -604,6 +620,22 @@ export const ReplicaStatus: MessageFns<ReplicaStatus> = {
             message.stateHash = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.alarms.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.alarmDetails.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -634,6 +666,8 @@ export const ReplicaStatus: MessageFns<ReplicaStatus> = {
     message.learners = object.learners?.map((e) => e) || [];
     message.snapshotIndex = object.snapshotIndex ?? 0;
     message.stateHash = object.stateHash ?? "";
+    message.alarms = object.alarms?.map((e) => e) || [];
+    message.alarmDetails = object.alarmDetails?.map((e) => e) || [];
     return message;
   },
 };
