@@ -74,12 +74,20 @@ export class ClusterClient {
     return this.onLeader((c) => c.addMember.bind(c) as Unary<object, MembershipResponse>, { id });
   }
 
-  promoteMember(id: string): Promise<MembershipResponse> {
-    return this.onLeader((c) => c.promoteMember.bind(c) as Unary<object, MembershipResponse>, { id });
+  /** Refused unless the learner has caught up and a live quorum remains; `force` skips those checks. */
+  promoteMember(id: string, force = false): Promise<MembershipResponse> {
+    return this.onLeader((c) => c.promoteMember.bind(c) as Unary<object, MembershipResponse>, {
+      id,
+      force,
+    });
   }
 
-  removeMember(id: string): Promise<MembershipResponse> {
-    return this.onLeader((c) => c.removeMember.bind(c) as Unary<object, MembershipResponse>, { id });
+  /** Refused when the voters left would have no live quorum; `force` skips that check. */
+  removeMember(id: string, force = false): Promise<MembershipResponse> {
+    return this.onLeader((c) => c.removeMember.bind(c) as Unary<object, MembershipResponse>, {
+      id,
+      force,
+    });
   }
 
   transferLeadership(targetId: string | null): Promise<TransferLeadershipResponse> {

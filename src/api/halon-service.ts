@@ -109,9 +109,13 @@ export function createHalonService(
     addMember: (call, callback) =>
       answer(call, callback, () => control.changeMembership("addLearner", requireId(call.request.id))),
     promoteMember: (call, callback) =>
-      answer(call, callback, () => control.changeMembership("promote", requireId(call.request.id))),
+      answer(call, callback, () =>
+        control.changeMembership("promote", requireId(call.request.id), call.request.force),
+      ),
     removeMember: (call, callback) =>
-      answer(call, callback, () => control.changeMembership("remove", requireId(call.request.id))),
+      answer(call, callback, () =>
+        control.changeMembership("remove", requireId(call.request.id), call.request.force),
+      ),
     transferLeadership: (call, callback) =>
       answer(call, callback, () => {
         const target = call.request.targetId === "" ? null : requireId(call.request.targetId);

@@ -21,7 +21,8 @@ export interface ReplicaControl {
   /** Resolves once the payload is committed and applied here; throws NotLeaderError on a follower. */
   propose(payload: Uint8Array): Promise<ProposeResult>;
   status(): ReplicaStatus;
-  changeMembership(op: MembershipOp, id: string): Promise<MembershipResult>;
+  /** `force` skips the checks that protect the quorum (promote and remove only). */
+  changeMembership(op: MembershipOp, id: string, force?: boolean): Promise<MembershipResult>;
   /** Resolves once `target` (or a voter the leader picks) leads. */
   transferLeadership(target: string | null): Promise<{ leaderId: string; term: number }>;
   /** The client address of a replica, from the cluster config; null when unknown. */

@@ -127,9 +127,10 @@ export class Replica implements ReplicaControl {
     };
   }
 
-  async changeMembership(op: MembershipOp, id: string): Promise<MembershipResult> {
+  async changeMembership(op: MembershipOp, id: string, force = false): Promise<MembershipResult> {
     if (!this.node.isLeader) throw new NotLeaderError(this.node.leader);
-    if (op === "addLearner" && this.addressOf(id) === null) {
+    // Only replicas the cluster knows how to reach join or vote.
+    if (op !== "remove" && this.addressOf(id) === null) {
       this.refreshAddresses(true);
       if (this.addressOf(id) === null) {
         throw new GrpcError(
@@ -149,13 +150,13 @@ export class Replica implements ReplicaControl {
         !now.learners.includes(id) &&
         !(now.outgoing ?? []).includes(id));
     if (settled) return { voters: now.voters, learners: now.learners, index: this.node.status().commitIndex };
-    this.log.info({ op, member: id }, "membership change requested");
+    this.log.info({ op, member: id, force }, "membership change requested");
     const membership =
       op === "addLearner"
         ? await this.node.addLearner(id)
         : op === "promote"
-          ? await this.node.addVoter(id)
-          : await this.node.removeServer(id);
+          ? await this.node.addVoter(id, { force })
+          : await this.node.removeServer(id, { force });
     return {
       voters: membership.voters,
       learners: membership.learners,
@@ -337,6 +338,7 @@ export class Replica implements ReplicaControl {
         dataDir: me.dataDir,
         term: s.term,
         lastIndex: s.lastIndex,
+        storageId: s.storageId,
         bootstrap: !!bootstrap,
       },
       "replica started",

@@ -44,6 +44,15 @@ export interface LogStore {
    */
   reopen?(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional: the storage identity kept with the log (null while none was
+   * written). The driver makes one when there is none and writes it (durable on
+   * resolve) before anything else: a replica whose data directory was lost or
+   * rebuilt comes back with a new identity, which the cluster recognises.
+   * Without these methods disk loss goes undetected.
+   */
+  readIdentity?(): Promise<string | null>;
+  writeIdentity?(id: string): Promise<void>;
 }
 
 export interface Snapshot {

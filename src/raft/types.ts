@@ -34,6 +34,15 @@ export interface Membership {
   voters: ReplicaId[];
   learners: ReplicaId[];
   outgoing?: ReplicaId[];
+  /**
+   * The storage identity (the disk) registered for each member by the leader.
+   * A voter's votes and acknowledgements count only from that disk; a replica
+   * that comes back with another (a lost or rebuilt data directory) counts for
+   * nothing until it holds the log again and the leader registers its new disk.
+   * A value starting with "-" is a revoked disk ("-" + its identity): the member
+   * counts for nothing. A member absent here is not registered yet and counts.
+   */
+  storage?: Record<ReplicaId, string>;
 }
 
 export interface SnapshotMeta {

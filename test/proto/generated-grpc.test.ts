@@ -137,6 +137,7 @@ describe("generated gRPC code", () => {
               rejectHint: 0,
               hintTerm: 0,
               context: Buffer.alloc(0),
+              storageId: "",
             })),
           });
         }

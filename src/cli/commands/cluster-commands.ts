@@ -144,31 +144,48 @@ export function registerClusterCommands(program: Command): void {
   const change = (
     name: string,
     description: string,
-    call: (c: ClusterClient, id: string) => Promise<{ voters: string[]; learners: string[]; index: number }>,
-  ) =>
-    members
+    call: (
+      c: ClusterClient,
+      id: string,
+      force: boolean,
+    ) => Promise<{ voters: string[]; learners: string[]; index: number }>,
+    forceHelp?: string,
+  ) => {
+    const cmd = members
       .command(name)
       .description(description)
       .argument("<id>", "a replica id from the cluster config")
-      .requiredOption("--config <file>", "the cluster-config YAML file")
-      .action((id: string, opts: { config: string }) =>
-        run(async () => {
-          const { client } = clientFor(opts.config);
-          try {
-            const res = await call(client, id);
-            console.log(
-              `voters: ${res.voters.join(", ") || "-"}; learners: ${res.learners.join(", ") || "-"} (at index ${res.index})`,
-            );
-          } finally {
-            client.close();
-          }
-        }),
-      );
+      .requiredOption("--config <file>", "the cluster-config YAML file");
+    if (forceHelp !== undefined) cmd.option("--force", forceHelp);
+    return cmd.action((id: string, opts: { config: string; force?: boolean }) =>
+      run(async () => {
+        const { client } = clientFor(opts.config);
+        try {
+          const res = await call(client, id, opts.force === true);
+          console.log(
+            `voters: ${res.voters.join(", ") || "-"}; learners: ${res.learners.join(", ") || "-"} (at index ${res.index})`,
+          );
+        } finally {
+          client.close();
+        }
+      }),
+    );
+  };
   change("add", "add a replica as a learner (it must be in the config and running)", (c, id) =>
     c.addMember(id),
   );
-  change("promote", "make a learner a voter", (c, id) => c.promoteMember(id));
-  change("remove", "remove a replica from the cluster", (c, id) => c.removeMember(id));
+  change(
+    "promote",
+    "make a learner a voter, once it has caught up",
+    (c, id, force) => c.promoteMember(id, force),
+    "promote even a learner that has not caught up, or when no live quorum would remain",
+  );
+  change(
+    "remove",
+    "remove a replica from the cluster",
+    (c, id, force) => c.removeMember(id, force),
+    "remove even when the voters left would have no live quorum",
+  );
 
   program
     .command("transfer-leader")

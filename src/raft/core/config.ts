@@ -21,6 +21,11 @@ export interface CoreConfig {
   preVote: boolean;
   /** A leader that hears from no majority within an election timeout steps down. */
   checkQuorum: boolean;
+  /**
+   * This replica's storage identity: made once when its disk is new, kept by
+   * the log store. "" for a store without one (then disk loss is not detected).
+   */
+  storageId: string;
   /** Test-only fault injection; never set it in production. */
   unsafe?: UnsafeOptions;
 }
@@ -37,6 +42,8 @@ export interface UnsafeOptions {
   skipNoop?: boolean;
   /** Send votes and acknowledgements before the state they promise is persisted. */
   acknowledgeBeforePersist?: boolean;
+  /** Count votes and acknowledgements from any disk: a replica that lost its disk votes at once. */
+  ignoreStorageIdentity?: boolean;
 }
 
 export const CORE_DEFAULTS: Omit<CoreConfig, "id"> = {
@@ -48,6 +55,7 @@ export const CORE_DEFAULTS: Omit<CoreConfig, "id"> = {
   maxInflightBytes: 64 << 20,
   preVote: true,
   checkQuorum: true,
+  storageId: "",
 };
 
 function positiveInt(name: string, v: unknown): void {
@@ -60,6 +68,8 @@ export function resolveCoreConfig(partial: Partial<CoreConfig> & { id: ReplicaId
   const c: CoreConfig = { ...CORE_DEFAULTS, ...stripUndefined(partial), id: partial.id };
   if (typeof c.id !== "string" || c.id.length === 0)
     throw new RaftConfigError("id must be a non-empty string");
+  if (typeof c.storageId !== "string" || c.storageId.length > 64 || c.storageId.startsWith("-"))
+    throw new RaftConfigError(`storageId must be a string of at most 64 characters, not starting with "-"`);
   positiveInt("electionTick", c.electionTick);
   positiveInt("heartbeatTick", c.heartbeatTick);
   positiveInt("maxBytesPerMessage", c.maxBytesPerMessage);

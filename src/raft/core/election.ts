@@ -87,7 +87,7 @@ export abstract class Election extends ReadIndex {
     const active = hasQuorum(
       this.membership.voters,
       this.membership.outgoing ?? [],
-      (id) => id === this.id || this.progress.get(id)?.recentActive === true,
+      (id) => (id === this.id || this.progress.get(id)?.recentActive === true) && this.progressCounts(id),
     );
     for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
     return active;
@@ -100,6 +100,10 @@ export abstract class Election extends ReadIndex {
 
   protected hup(transfer: boolean): void {
     if (this.role === Role.Leader || !this.promotable()) return;
+    if (this.term >= Number.MAX_SAFE_INTEGER - 1) {
+      this.dropped.push(`cannot campaign: term ${this.term} has no representable successor`);
+      return;
+    }
     if (this.hasUnappliedConfig()) return; // its outcome may change who votes
     if (this.cfg.preVote && !transfer) this.campaign(true, false);
     else this.campaign(false, transfer);
@@ -114,7 +118,7 @@ export abstract class Election extends ReadIndex {
       this.becomeCandidate();
       term = this.term;
     }
-    if (this.poll(this.id, true) === VoteResult.Won) {
+    if (this.poll(this.id, this.counts(this.id, this.cfg.storageId)) === VoteResult.Won) {
       if (pre) this.campaign(false, false);
       else this.becomeLeader();
       return;

@@ -7,7 +7,11 @@ import { EntryType } from "../types.js";
 import { NotLeaderError, ProposalDroppedError } from "./errors.js";
 import type { MembershipChange } from "./membership.js";
 import {
+  allMembers,
+  applyChanges,
   applyConfigEntry,
+  isJoint,
+  REVOKED_PREFIX,
   decodeConfigEntry,
   encodeConfigEntry,
   isVoter,
@@ -15,7 +19,11 @@ import {
 } from "./membership.js";
 import { makeMessage, MessageType } from "./messages.js";
 import type { Progress } from "./progress.js";
+import { hasQuorum } from "./quorum.js";
 import { Role } from "./ready.js";
+
+/** A learner is promoted only when at most this many committed entries behind. */
+const PROMOTE_MAX_LAG = 64;
 
 export abstract class Leadership extends Election {
   protected checkCanPropose(): void {
@@ -25,16 +33,62 @@ export abstract class Leadership extends Election {
     if (!this.promotable()) throw new ProposalDroppedError("this replica is no longer a voter");
   }
 
-  /** Proposes a membership change; returns the index of its Config entry. */
-  proposeMembershipChange(changes: MembershipChange[]): number {
+  /**
+   * The index of the leader's own pending disk registration (see
+   * maintainStorage), if that is what blocks a membership change now: the
+   * driver waits for it to be applied and tries the change again.
+   */
+  pendingStorageRegistration(): number | null {
+    if (this.role !== Role.Leader || this.pendingConfIndex <= this.log.applied) return null;
+    const e = this.log.entryAt(this.pendingConfIndex);
+    if (e === undefined || e.type !== EntryType.Config) return null;
+    try {
+      return decodeConfigEntry(e.data).kind === "storage" ? this.pendingConfIndex : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Proposes a membership change; returns the index of its Config entry.
+   * Refused (ProposalDroppedError, saying why) when it is malformed, promotes
+   * anything but a learner, promotes a learner that has not caught up, or would
+   * leave the configuration without a live quorum (voters heard from within an
+   * election timeout, on the disk registered for them). `force` skips the last
+   * two checks: the operator knows better (e.g. a voter that will come back).
+   */
+  proposeMembershipChange(changes: MembershipChange[], force = false): number {
     this.checkCanPropose();
     if (this.pendingConfIndex > this.log.applied)
       throw new ProposalDroppedError("another membership change is not yet applied");
-    const why = validateChanges(this.membership, changes);
+    const why = validateChanges(this.membership, changes) ?? (force ? null : this.unsafeChange(changes));
     if (why !== null) throw new ProposalDroppedError(why);
     const index = this.appendEntry(EntryType.Config, encodeConfigEntry({ kind: "change", changes }));
     this.pendingConfIndex = index;
     return index;
+  }
+
+  /** Why a valid change would weaken the cluster, or null. */
+  private unsafeChange(changes: MembershipChange[]): string | null {
+    for (const c of changes) {
+      if (c.op !== "addVoter") continue;
+      const pr = this.progress.get(c.id);
+      const behind = pr === undefined ? null : this.log.committed - pr.match;
+      if (behind === null || behind > PROMOTE_MAX_LAG)
+        return `learner ${c.id} has not caught up (${behind === null ? "never heard from" : `${behind} entries behind the commit index`}); retry once it has, or force`;
+    }
+    const live = (id: ReplicaId): boolean => {
+      if (id === this.id) return true;
+      const pr = this.progress.get(id);
+      return (
+        pr !== undefined && this.ticks - pr.lastHeard <= this.cfg.electionTick && this.progressCounts(id)
+      );
+    };
+    const next = applyChanges(this.membership, changes);
+    if (hasQuorum(next.voters, next.outgoing ?? [], live)) return null;
+    const all = [...new Set([...next.voters, ...(next.outgoing ?? [])])];
+    const down = all.filter((id) => !live(id));
+    return `the change would leave no live quorum: ${all.length - down.length} of ${all.length} voters answer (not ${down.join(", ")}); use force to do it anyway`;
   }
 
   /** Hands leadership to `to`, or to the most up-to-date voter. */
@@ -45,7 +99,8 @@ export abstract class Leadership extends Election {
       let best = -1;
       for (const id of this.voters()) {
         const pr = this.progress.get(id);
-        if (id === this.id || pr === undefined) continue;
+        // Never to a voter that lost its disk and counts for nothing yet.
+        if (id === this.id || pr === undefined || !this.progressCounts(id)) continue;
         if (pr.match > best) {
           best = pr.match;
           target = id;
@@ -70,6 +125,67 @@ export abstract class Leadership extends Election {
     } catch {
       // No voter to hand over to (yet): try again at the next election timeout.
     }
+  }
+
+  /**
+   * The leader keeps the registered disks (Membership.storage) in line with
+   * what its members answer from, one Config entry at a time, like any change:
+   * 1. a member whose disk changed is revoked first (it counts for nothing,
+   *    and leftovers of its lost disk are dropped);
+   * 2. a revoked member whose new disk holds every committed entry is registered
+   *    again (it counts again: a single-voter change);
+   * 3. members never registered are registered with the disk they answer from.
+   */
+  protected maintainStorage(): void {
+    if (
+      this.role !== Role.Leader ||
+      this.leadTransferee !== null ||
+      this.pendingConfIndex > this.log.applied ||
+      isJoint(this.membership) ||
+      !this.promotable() ||
+      this.log.term(this.log.committed) !== this.term
+    )
+      return;
+    const registered = this.membership.storage ?? {};
+    const members = allMembers(this.membership);
+    const known = (id: ReplicaId): string | null => {
+      const seen = this.progress.get(id)?.storage;
+      return seen === undefined || seen === "" ? null : seen;
+    };
+    for (const id of members) {
+      const seen = known(id);
+      const r = registered[id];
+      if (seen !== null && r !== undefined && !r.startsWith(REVOKED_PREFIX) && r !== seen) {
+        this.proposeStorage({ [id]: REVOKED_PREFIX + r });
+        return;
+      }
+    }
+    for (const id of members) {
+      const seen = known(id);
+      const r = registered[id];
+      const pr = this.progress.get(id);
+      if (
+        seen !== null &&
+        pr !== undefined &&
+        r !== undefined &&
+        r.startsWith(REVOKED_PREFIX) &&
+        r !== REVOKED_PREFIX + seen &&
+        pr.match >= this.log.committed
+      ) {
+        this.proposeStorage({ [id]: seen });
+        return;
+      }
+    }
+    const fresh: Record<ReplicaId, string> = {};
+    for (const id of members) {
+      const seen = known(id);
+      if (seen !== null && registered[id] === undefined) fresh[id] = seen;
+    }
+    if (Object.keys(fresh).length > 0) this.proposeStorage(fresh);
+  }
+
+  private proposeStorage(ids: Record<ReplicaId, string>): void {
+    this.pendingConfIndex = this.appendEntry(EntryType.Config, encodeConfigEntry({ kind: "storage", ids }));
   }
 
   protected sendTimeoutNow(to: ReplicaId): void {

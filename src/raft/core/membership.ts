@@ -12,7 +12,9 @@ export type ConfigEntryPayload =
   /** The initial membership, written at index 1 by every founding replica. */
   | { kind: "bootstrap"; membership: Membership }
   | { kind: "change"; changes: MembershipChange[] }
-  | { kind: "leaveJoint" };
+  | { kind: "leaveJoint" }
+  /** Registers (or, with "-" + the old identity, revokes) members' storage identities. */
+  | { kind: "storage"; ids: Record<ReplicaId, string> };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -23,7 +25,12 @@ export function encodeConfigEntry(p: ConfigEntryPayload): Uint8Array {
 
 export function decodeConfigEntry(data: Uint8Array): ConfigEntryPayload {
   const p = JSON.parse(decoder.decode(data)) as ConfigEntryPayload;
-  if (p === null || typeof p !== "object" || !["bootstrap", "change", "leaveJoint"].includes(p.kind))
+  if (
+    p === null ||
+    typeof p !== "object" ||
+    !["bootstrap", "change", "leaveJoint", "storage"].includes(p.kind) ||
+    (p.kind === "storage" && (p.ids === null || typeof p.ids !== "object"))
+  )
     throw new Error("malformed configuration entry");
   return p;
 }
@@ -31,7 +38,21 @@ export function decodeConfigEntry(data: Uint8Array): ConfigEntryPayload {
 export function cloneMembership(m: Membership): Membership {
   const out: Membership = { voters: [...m.voters], learners: [...m.learners] };
   if (m.outgoing !== undefined && m.outgoing.length > 0) out.outgoing = [...m.outgoing];
+  if (m.storage !== undefined && Object.keys(m.storage).length > 0) out.storage = { ...m.storage };
   return out;
+}
+
+/** A revoked registration: the member's disk was lost; it counts for nothing. */
+export const REVOKED_PREFIX = "-";
+
+/**
+ * Whether a member's vote or acknowledgement, sent from the disk `seen`,
+ * counts: only from the disk registered for it (or any while none is).
+ */
+export function storageCounts(m: Membership, id: ReplicaId, seen: string | undefined): boolean {
+  const registered = m.storage?.[id];
+  if (registered === undefined) return true;
+  return !registered.startsWith(REVOKED_PREFIX) && registered === seen;
 }
 
 export function isJoint(m: Membership): boolean {
@@ -62,6 +83,8 @@ export function validateChanges(current: Membership, changes: MembershipChange[]
     if (c.op === "remove" && !current.voters.includes(c.id) && !current.learners.includes(c.id))
       return `replica ${c.id} is not a member`;
     if (c.op === "addVoter" && current.voters.includes(c.id)) return `replica ${c.id} is already a voter`;
+    if (c.op === "addVoter" && !current.learners.includes(c.id))
+      return `replica ${c.id} is not a learner: add it as a learner first, and promote it once it has caught up`;
     if (c.op === "addLearner" && current.learners.includes(c.id))
       return `replica ${c.id} is already a learner`;
   }
@@ -105,11 +128,23 @@ export function applyChanges(
   }
   const next: Membership = { voters: [...voters].sort(), learners: [...learners].sort() };
   if (allowJoint && voterDelta(current, next) > 1) next.outgoing = [...current.voters].sort();
+  keepStorage(current, next);
   return next;
 }
 
+/** Carries the registered disks over, for members only (a removed member re-added registers anew). */
+function keepStorage(current: Membership, next: Membership): void {
+  if (current.storage === undefined) return;
+  const members = new Set(allMembers(next));
+  const kept: Record<ReplicaId, string> = {};
+  for (const [id, s] of Object.entries(current.storage)) if (members.has(id)) kept[id] = s;
+  if (Object.keys(kept).length > 0) next.storage = kept;
+}
+
 export function leaveJoint(current: Membership): Membership {
-  return { voters: [...current.voters], learners: [...current.learners] };
+  const next: Membership = { voters: [...current.voters], learners: [...current.learners] };
+  keepStorage(current, next);
+  return next;
 }
 
 /** Applies a decoded Config entry. */
@@ -121,5 +156,14 @@ export function applyConfigEntry(current: Membership, p: ConfigEntryPayload): Me
       return applyChanges(current, p.changes);
     case "leaveJoint":
       return leaveJoint(current);
+    case "storage": {
+      const next = cloneMembership(current);
+      const members = new Set(allMembers(current));
+      const storage = { ...current.storage };
+      for (const [id, s] of Object.entries(p.ids))
+        if (members.has(id) && typeof s === "string" && s !== "") storage[id] = s;
+      if (Object.keys(storage).length > 0) next.storage = storage;
+      return next;
+    }
   }
 }

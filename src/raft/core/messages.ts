@@ -41,9 +41,21 @@ export interface Message {
   context: Uint8Array;
   /** Only on Snapshot messages: the snapshot to install. */
   snapshot?: Snapshot;
+  /** The sender's storage identity (its disk), "" when its store has none. */
+  storage: string;
 }
 
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
+
+/**
+ * Terms grow by one per election, but a faulty member can send any term. One
+ * above this ceiling is accepted only within MAX_TERM_JUMP of our own (so the
+ * cluster can still hold 2^32 elections past it, each term + 1 representable);
+ * a bigger jump is dropped and reported, and the cluster goes on electing.
+ */
+export const TERM_CEILING = Number.MAX_SAFE_INTEGER - 2 ** 32;
+export const MAX_TERM_JUMP = 2 ** 20;
+export const MAX_STORAGE_ID_LENGTH = 64;
 const NO_ENTRIES: Entry[] = [];
 
 /** A message with every field at its zero value, as protobuf would decode it. */
@@ -66,6 +78,7 @@ export function makeMessage(
     rejectHint: 0,
     hintTerm: 0,
     context: EMPTY_BYTES,
+    storage: "",
   };
   return fields === undefined ? m : Object.assign(m, fields);
 }
@@ -75,6 +88,8 @@ export function validateMessage(m: Message): string | null {
   if (typeof m !== "object" || m === null) return "message is not an object";
   if (!(m.type in MessageType) || typeof m.type !== "number") return `unknown message type ${String(m.type)}`;
   if (typeof m.from !== "string" || m.from.length === 0) return "message has no sender";
+  if (typeof m.storage !== "string" || m.storage.length > MAX_STORAGE_ID_LENGTH)
+    return "message has a malformed storage identity";
   for (const k of ["term", "logTerm", "index", "commit", "rejectHint", "hintTerm"] as const) {
     const v = m[k];
     if (!Number.isSafeInteger(v) || v < 0) return `field ${k} is not a non-negative integer: ${String(v)}`;
@@ -86,6 +101,7 @@ export function validateMessage(m: Message): string | null {
     if (e.index !== expect)
       return `entries are not contiguous: expected index ${expect}, got ${String(e.index)}`;
     if (!Number.isSafeInteger(e.term) || e.term < 0) return `entry ${expect} has a bad term`;
+    if (e.term > m.term) return `entry ${expect} has term ${e.term}, beyond the message's ${m.term}`;
     if (!(e.data instanceof Uint8Array)) return `entry ${expect} has no data bytes`;
     expect++;
   }
@@ -93,7 +109,13 @@ export function validateMessage(m: Message): string | null {
     const s = m.snapshot;
     if (s === undefined || !(s.data instanceof Uint8Array) || s.meta === undefined)
       return "snapshot message without a snapshot";
-    if (!Number.isSafeInteger(s.meta.index) || !Number.isSafeInteger(s.meta.term))
+    if (
+      !Number.isSafeInteger(s.meta.index) ||
+      !Number.isSafeInteger(s.meta.term) ||
+      s.meta.index < 0 ||
+      s.meta.term < 0 ||
+      s.meta.term > m.term
+    )
       return "snapshot meta has bad index or term";
     const mem = s.meta.membership;
     if (mem === undefined || !Array.isArray(mem.voters) || !Array.isArray(mem.learners))

@@ -22,6 +22,10 @@ export class Progress {
   recentActive = false;
   /** In Probe: a message is out, wait for an answer or a heartbeat response. */
   probeSent = false;
+  /** The leader's tick count when this member was last heard from (membership checks). */
+  lastHeard = 0;
+  /** The storage identity in the member's latest message (undefined until it answers). */
+  storage: string | undefined = undefined;
   readonly inflights: Inflights;
 
   constructor(

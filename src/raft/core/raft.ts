@@ -14,7 +14,7 @@
 // rest is layered below it: leadership.ts → election.ts → read-index.ts →
 // replication.ts → state.ts.
 import { Leadership } from "./leadership.js";
-import { CAMPAIGN_TRANSFER } from "./messages.js";
+import { CAMPAIGN_TRANSFER, MAX_TERM_JUMP, TERM_CEILING } from "./messages.js";
 import type { Snapshot } from "../storage.js";
 import type { Entry, HardState } from "../types.js";
 import { EntryType } from "../types.js";
@@ -32,12 +32,22 @@ const MAX_APPLY_BATCH = 4096;
 /** One replica's Raft state machine. */
 export class RaftCore extends Leadership {
   tick(): void {
-    if (this.role === Role.Leader) this.tickLeader();
-    else this.tickElection();
+    this.ticks++;
+    if (this.role === Role.Leader) {
+      this.tickLeader();
+      this.maintainStorage();
+    } else this.tickElection();
   }
 
   /** Feeds one message from a peer. Unknown or stale messages are ignored. */
   step(m: Message): void {
+    if (m.term > TERM_CEILING && m.term > this.term + MAX_TERM_JUMP) {
+      // Adopting it could leave no room for the next term: ignore it, keep electing.
+      this.dropped.push(
+        `dropped a ${MessageType[m.type]} from ${m.from} with term ${m.term}: a jump past the term ceiling from ${this.term}`,
+      );
+      return;
+    }
     if (m.term === 0) {
       // Term-less messages: a follower's forwarded read.
     } else if (m.term > this.term) {
@@ -104,6 +114,8 @@ export class RaftCore extends Leadership {
         this.dropped.push(`${m.from} is not a member: dropped its ${MessageType[m.type]}`);
       return;
     }
+    if (!this.checkStorage(m, pr)) return;
+    pr.lastHeard = this.ticks;
     switch (m.type) {
       case MessageType.AppendResponse:
         pr.recentActive = true;
@@ -141,7 +153,8 @@ export class RaftCore extends Leadership {
         break;
     }
     if (m.type !== myResp) return;
-    const result = this.poll(m.from, !m.reject);
+    // A vote counts only from the disk registered for the voter (not from one that lost its state).
+    const result = this.poll(m.from, !m.reject && this.counts(m.from, m.storage));
     if (result === VoteResult.Won) {
       if (this.role === Role.PreCandidate) this.campaign(false, false);
       else this.becomeLeader();
@@ -233,6 +246,8 @@ export class RaftCore extends Leadership {
       hardState = this.hardState();
       this.prevHard = hardState;
     }
+    for (const m of this.msgs) m.storage = this.cfg.storageId;
+    for (const m of this.msgsAfterPersist) m.storage = this.cfg.storageId;
     const rd: Ready = {
       softState,
       hardState,

@@ -4,7 +4,7 @@
 // and the commit rule: a majority, and only in the leader's own term).
 import { RaftState } from "./state.js";
 import type { ReplicaId } from "../types.js";
-import { cloneMembership } from "./membership.js";
+import { cloneMembership, REVOKED_PREFIX } from "./membership.js";
 import type { Message } from "./messages.js";
 import { EMPTY_BYTES, entryBytes, makeMessage, MessageType } from "./messages.js";
 import type { Progress } from "./progress.js";
@@ -145,6 +145,28 @@ export abstract class Replication extends RaftState {
     pr.reset(this.log.lastIndex() + 1);
   }
 
+  /**
+   * The leader tracks each member's disk. A message from another disk than the
+   * last one means the member lost its state and came back: forget its progress
+   * (it counts for nothing until its new disk is registered, see counts()). A
+   * message from a disk already revoked is a leftover of the lost one: dropped.
+   */
+  protected checkStorage(m: Message, pr: Progress): boolean {
+    const registered = this.membership.storage?.[m.from];
+    if (registered !== undefined && registered === REVOKED_PREFIX + m.storage) {
+      this.dropped.push(`dropped a ${MessageType[m.type]} from ${m.from}'s lost disk ${m.storage}`);
+      return false;
+    }
+    if (pr.storage !== undefined && pr.storage !== m.storage)
+      this.resetProgress(
+        m.from,
+        pr,
+        `its disk changed (storage ${pr.storage || "none"} → ${m.storage || "none"})`,
+      );
+    pr.storage = m.storage;
+    return true;
+  }
+
   protected handleAppendResponse(m: Message, pr: Progress): void {
     if (m.index > this.log.lastIndex()) {
       // A follower cannot hold or reject what we never had: a bug or a lie.
@@ -206,16 +228,21 @@ export abstract class Replication extends RaftState {
     if (m.context.length === 0) return;
     const acks = this.readOnly.ack(m.from, m.context);
     if (acks === null) return;
-    if (!hasQuorum(this.membership.voters, this.membership.outgoing ?? [], (id) => acks.has(id))) return;
+    if (
+      !hasQuorum(
+        this.membership.voters,
+        this.membership.outgoing ?? [],
+        (id) => acks.has(id) && this.progressCounts(id),
+      )
+    )
+      return;
     for (const r of this.readOnly.release(m.context)) this.answerRead(r.from, r.index, r.context);
   }
 
   /** Counts replicas; true when the commit index moved. */
   protected maybeCommit(): boolean {
-    const mci = jointCommitted(
-      this.membership.voters,
-      this.membership.outgoing ?? [],
-      (id) => this.progress.get(id)?.match ?? 0,
+    const mci = jointCommitted(this.membership.voters, this.membership.outgoing ?? [], (id) =>
+      this.progressCounts(id) ? (this.progress.get(id)?.match ?? 0) : 0,
     );
     if (mci <= this.log.committed || mci > this.log.lastIndex()) return false;
     if (this.log.term(mci) !== this.term && this.cfg.unsafe?.commitPreviousTermByCounting !== true)

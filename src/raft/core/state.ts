@@ -8,7 +8,7 @@ import { EntryType } from "../types.js";
 import type { CoreConfig } from "./config.js";
 import { resolveCoreConfig } from "./config.js";
 import { RaftLog } from "./log.js";
-import { allMembers, cloneMembership, isVoter } from "./membership.js";
+import { allMembers, cloneMembership, isVoter, storageCounts } from "./membership.js";
 import type { Message } from "./messages.js";
 import { MessageType } from "./messages.js";
 import { Progress } from "./progress.js";
@@ -44,6 +44,8 @@ export abstract class RaftState {
   readonly progress = new Map<ReplicaId, Progress>();
   protected readonly votes = new Map<ReplicaId, boolean>();
 
+  /** Ticks since this core started: when members were last heard from. */
+  protected ticks = 0;
   protected electionElapsed = 0;
   protected heartbeatElapsed = 0;
   protected randomizedElectionTimeout = 0;
@@ -152,12 +154,31 @@ export abstract class RaftState {
           this.cfg.maxInflightBytes,
         );
         p.recentActive = true;
-        if (id === this.id) p.match = this.log.stabled;
+        p.lastHeard = this.ticks;
+        if (id === this.id) {
+          p.match = this.log.stabled;
+          p.storage = this.cfg.storageId;
+        }
         this.progress.set(id, p);
       } else {
         pr.isLearner = learner;
       }
     }
+  }
+
+  /**
+   * Whether `id`'s vote or acknowledgement, sent from the disk `seen`, counts:
+   * a voter that lost its disk counts for nothing until its new disk is
+   * registered (it then holds the log again). Quorum sizes do not change.
+   */
+  protected counts(id: ReplicaId, seen: string | undefined): boolean {
+    if (this.cfg.unsafe?.ignoreStorageIdentity === true) return true;
+    return storageCounts(this.membership, id, id === this.id ? this.cfg.storageId : seen);
+  }
+
+  /** The leader's view: does `id`'s progress count towards commit and quorum? */
+  protected progressCounts(id: ReplicaId): boolean {
+    return this.counts(id, this.progress.get(id)?.storage);
   }
 
   protected voters(): ReplicaId[] {

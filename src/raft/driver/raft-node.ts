@@ -2,6 +2,7 @@
 // machine, transport and clock. It persists before it acknowledges, gathers
 // every proposal made during a write into the next write (group commit),
 // applies committed entries, takes snapshots and compacts the log.
+import { randomUUID } from "node:crypto";
 import type { RaftObserver, Clock, TimerHandle, Transport } from "./interfaces.js";
 import { systemClock } from "./interfaces.js";
 import type { RaftNodeConfig } from "./node-config.js";
@@ -56,6 +57,8 @@ export interface RaftStatus {
   lastIndex: number;
   snapshotIndex: number;
   membership: Membership;
+  /** This replica's storage identity ("" when its log store keeps none). */
+  storageId: string;
   /** Set while a write failed for lack of space: the node acknowledges, votes and applies nothing. */
   diskFull: DiskFullState | null;
 }
@@ -159,8 +162,9 @@ export class RaftNode {
     const clock = opts.clock ?? systemClock;
     const random =
       opts.random ?? new SeededRandom((clock.now() ^ hashId(opts.id) ^ (Math.random() * 0xffffffff)) >>> 0);
+    const storageId = await loadStorageIdentity(opts.logStore, opts.random);
     const core = new RaftCore({
-      config: coreConfigOf(opts.id, config),
+      config: { ...coreConfigOf(opts.id, config), storageId },
       random,
       hardState: persisted.hardState,
       entries: persisted.entries,
@@ -206,6 +210,7 @@ export class RaftNode {
       lastIndex: log.lastIndex(),
       snapshotIndex: this.snapshotIndex,
       membership: cloneMembership(this.core.membership),
+      storageId: this.core.cfg.storageId,
       diskFull: this.diskFull && { ...this.diskFull },
     };
   }
@@ -261,24 +266,42 @@ export class RaftNode {
    * is applied. Several voter changes at once go through joint consensus (the
    * leader leaves the joint state by itself).
    */
-  async changeMembership(changes: MembershipChange[]): Promise<Membership> {
+  async changeMembership(changes: MembershipChange[], opts: { force?: boolean } = {}): Promise<Membership> {
     if (this.stopped) throw new RaftStoppedError();
     if (this.diskFull) throw this.diskFullError();
-    const index = this.core.proposeMembershipChange(changes);
+    // The leader's own disk registrations go through the log like any change:
+    // wait for them rather than refuse the caller.
+    for (let i = 0; i < 3; i++) {
+      const pending = this.core.pendingStorageRegistration();
+      if (pending === null) break;
+      await this.waitForApplied(pending);
+    }
+    const index = this.core.proposeMembershipChange(changes, opts.force === true);
     await this.waitForEntry(index);
     return cloneMembership(this.core.membership);
   }
 
-  addVoter(id: ReplicaId): Promise<Membership> {
-    return this.changeMembership([{ op: "addVoter", id }]);
+  /** Resolves once `index` is applied here (rejects after the request timeout or on stop). */
+  private waitForApplied(index: number): Promise<number> {
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.readsWaiting.push({ deadline: this.deadline(), index, resolve, reject });
+      this.releaseReads();
+    });
+  }
+
+  /** Promotes a learner that has caught up (`force`: even one that has not, or without a live quorum). */
+  addVoter(id: ReplicaId, opts: { force?: boolean } = {}): Promise<Membership> {
+    return this.changeMembership([{ op: "addVoter", id }], opts);
   }
 
   addLearner(id: ReplicaId): Promise<Membership> {
     return this.changeMembership([{ op: "addLearner", id }]);
   }
 
-  removeServer(id: ReplicaId): Promise<Membership> {
-    return this.changeMembership([{ op: "remove", id }]);
+  /** Removes a member; refused when the voters left would have no live quorum, unless `force`. */
+  removeServer(id: ReplicaId, opts: { force?: boolean } = {}): Promise<Membership> {
+    return this.changeMembership([{ op: "remove", id }], opts);
   }
 
   /**
@@ -733,6 +756,25 @@ export class RaftNode {
     this.stop();
     for (const o of this.observers) o.fatal?.(e);
   }
+}
+
+/**
+ * This disk's identity: read from the log store, or made and written (synced)
+ * when the store has none, i.e. when it is new or was rebuilt. "" for a store
+ * that keeps none. Random from `random` when given (the simulator's runs are
+ * reproducible), else from the system's generator.
+ */
+async function loadStorageIdentity(store: LogStore, random: RandomSource | undefined): Promise<string> {
+  if (store.readIdentity === undefined || store.writeIdentity === undefined) return "";
+  const known = await store.readIdentity();
+  if (known !== null && known !== "") return known;
+  let id: string;
+  if (random !== undefined) {
+    id = "";
+    for (let i = 0; i < 4; i++) id += random.nextInt(0x10000).toString(16).padStart(4, "0");
+  } else id = randomUUID();
+  await store.writeIdentity(id);
+  return id;
 }
 
 /**

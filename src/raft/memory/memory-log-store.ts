@@ -1,7 +1,7 @@
 // A LogStore in memory that models a disk: a write is pending until its sync
 // completes, and crash() loses every pending write. The simulator decides
 // when syncs complete, so it can crash a replica between write and sync.
-import type { LogStore, PersistedLog } from "../storage.js";
+import { StorageCorruptionError, type LogStore, type PersistedLog } from "../storage.js";
 import type { Entry, HardState } from "../types.js";
 
 /** Runs `done` when the write is durable; the default is at once (next microtask). */
@@ -9,10 +9,14 @@ export type SyncScheduler = (done: () => void) => void;
 
 type Op =
   | { kind: "persist"; hardState?: HardState; entries?: Entry[] }
-  | { kind: "reset"; index: number; term: number };
+  | { kind: "reset"; index: number; term: number }
+  | { kind: "identity"; id: string };
 
 export class MemoryLogStore implements LogStore {
   private hardState: HardState | null = null;
+  private identity: string | null = null;
+  /** Set by corrupt(): load() refuses, as the LevelDB store does on a bad record. */
+  private corruption: string | null = null;
   private entries: Entry[] = [];
   private compactedIndex = 0;
   private compactedTerm = 0;
@@ -25,6 +29,7 @@ export class MemoryLogStore implements LogStore {
   constructor(private readonly scheduler: SyncScheduler = (done) => queueMicrotask(done)) {}
 
   async load(): Promise<PersistedLog> {
+    if (this.corruption !== null) throw new StorageCorruptionError("memory log", null, this.corruption);
     return {
       hardState: this.hardState === null ? null : { ...this.hardState },
       entries: this.entries.slice(),
@@ -39,6 +44,14 @@ export class MemoryLogStore implements LogStore {
 
   resetTo(index: number, term: number): Promise<void> {
     return this.enqueue({ kind: "reset", index, term });
+  }
+
+  async readIdentity(): Promise<string | null> {
+    return this.identity;
+  }
+
+  writeIdentity(id: string): Promise<void> {
+    return this.enqueue({ kind: "identity", id });
   }
 
   async compact(index: number, term: number): Promise<void> {
@@ -57,6 +70,28 @@ export class MemoryLogStore implements LogStore {
   /** Loses every write not yet synced; their promises never settle (the process is gone). */
   crash(): void {
     this.pending = [];
+  }
+
+  /** The disk is lost (or the data directory rebuilt): nothing survives, the identity included. */
+  wipe(): void {
+    this.pending = [];
+    this.hardState = null;
+    this.identity = null;
+    this.entries = [];
+    this.compactedIndex = 0;
+    this.compactedTerm = 0;
+    this.corruption = null;
+    this.closed = false;
+  }
+
+  /** A record went bad on disk: load() refuses until wipe(). */
+  corrupt(detail: string): void {
+    this.corruption = detail;
+  }
+
+  /** Drops the newest `n` durable entries, as a disk that lost its tail despite fsync would. */
+  loseTail(n: number): void {
+    this.entries.length = Math.max(0, this.entries.length - n);
   }
 
   /** The durable state, for invariant checks. */
@@ -100,6 +135,10 @@ export class MemoryLogStore implements LogStore {
   }
 
   private applyOp(op: Op): void {
+    if (op.kind === "identity") {
+      this.identity = op.id;
+      return;
+    }
     if (op.kind === "reset") {
       this.entries = [];
       this.compactedIndex = op.index;

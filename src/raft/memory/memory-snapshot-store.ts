@@ -28,4 +28,10 @@ export class MemorySnapshotStore implements SnapshotStore {
   crash(): void {
     this.generation++;
   }
+
+  /** The disk is lost: no snapshot survives. */
+  wipe(): void {
+    this.generation++;
+    this.durable = null;
+  }
 }

@@ -273,9 +273,9 @@ async function changeMembership(sim: Simulation, rng: SeededRandom, all: Replica
   if (outsiders.length > 0) options.push([{ op: "addLearner", id: rng.pick(outsiders) }]);
   if (m.learners.length > 0) options.push([{ op: "addVoter", id: rng.pick(m.learners) }]);
   if (m.voters.length > 2) options.push([{ op: "remove", id: rng.pick(m.voters) }]);
-  if (outsiders.length > 0 && m.voters.length > 1)
+  if (m.learners.length > 0 && m.voters.length > 1)
     options.push([
-      { op: "addVoter", id: rng.pick(outsiders) },
+      { op: "addVoter", id: rng.pick(m.learners) },
       { op: "remove", id: rng.pick(m.voters) },
     ]);
   const leader = sim.leader();

@@ -25,13 +25,16 @@ import {
   ENTRY_KEY_END,
   ENTRY_KEY_MIN,
   HARD_STATE_KEY,
+  IDENTITY_KEY,
   RecordError,
   decodeCompaction,
   decodeEntry,
   decodeHardState,
+  decodeIdentity,
   encodeCompaction,
   encodeEntry,
   encodeHardState,
+  encodeIdentity,
   entryKey,
   indexOfEntryKey,
 } from "./log-records.js";
@@ -244,6 +247,24 @@ export class LevelLogStore implements LogStore {
       this.lastIndex = index;
       this.synced(undefined);
     });
+  }
+
+  /** The storage identity (issue 9: disk loss is detected by its change); null while none was written. */
+  async readIdentity(): Promise<string | null> {
+    this.assertLoaded();
+    const value = await this.getRaw(IDENTITY_KEY);
+    if (value === undefined) return null;
+    try {
+      return decodeIdentity(value);
+    } catch (err) {
+      throw this.corruption(null, `storage identity: ${(err as Error).message}`);
+    }
+  }
+
+  /** Written once, synced, before the replica acts on anything. */
+  writeIdentity(id: string): Promise<void> {
+    this.assertLoaded();
+    return this.enqueue(() => this.db.put(IDENTITY_KEY, encodeIdentity(id), { sync: this.sync }));
   }
 
   async close(): Promise<void> {

@@ -6,12 +6,14 @@
 //   value crc32c(4) | term(8) | type(1) | data
 //   key  "h"   value crc32c(4) | term(8) | commit(8) | vote (UTF-8, may be empty)
 //   key  "c"   value crc32c(4) | compactedIndex(8) | compactedTerm(8)
+//   key  "i"   value crc32c(4) | storage identity (UTF-8), written once when the store is new
 import type { EntryType, Entry, HardState } from "../types.js";
 import { crc32c } from "./crc32c.js";
 
 export const ENTRY_PREFIX = 0x65; // "e"
 export const HARD_STATE_KEY = Buffer.from("h");
 export const COMPACTION_KEY = Buffer.from("c");
+export const IDENTITY_KEY = Buffer.from("i");
 
 export class RecordError extends Error {}
 
@@ -106,4 +108,15 @@ export function encodeCompaction(index: number, term: number): Buffer {
 export function decodeCompaction(value: Uint8Array): { index: number; term: number } {
   const buf = unseal(COMPACTION_KEY, value, 20);
   return { index: readU64(buf, 4), term: readU64(buf, 12) };
+}
+
+export function encodeIdentity(id: string): Buffer {
+  const text = Buffer.from(id, "utf8");
+  const value = Buffer.allocUnsafe(4 + text.length);
+  value.set(text, 4);
+  return seal(IDENTITY_KEY, value);
+}
+
+export function decodeIdentity(value: Uint8Array): string {
+  return unseal(IDENTITY_KEY, value, 5).subarray(4).toString("utf8");
 }

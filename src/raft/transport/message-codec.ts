@@ -2,6 +2,12 @@
 // wire's (halon.v1.RaftMessage). The two mirror each other field for field;
 // only the snapshot differs: the core carries it inside a Snapshot message,
 // the wire streams it separately (grpc-transport.ts, InstallSnapshot).
+//
+// Numbers: terms and indexes are uint64 on the wire and JavaScript numbers in
+// the core. The generated decoder refuses a value above 2^53 - 1 (it throws,
+// and the frame is dropped and reported); validateMessage() then refuses what
+// the core cannot use, and the core ignores a term jump past TERM_CEILING
+// (core/messages.ts), so that the next term is always representable.
 import type { EntryType as WireEntryType } from "../../gen/halon/v1/raft.js";
 import {
   type Entry as WireEntry,
@@ -29,6 +35,7 @@ export function toWire(m: Message): RaftMessage {
     rejectHint: m.rejectHint,
     hintTerm: m.hintTerm,
     context: asBuffer(m.context),
+    storageId: m.storage,
   };
 }
 
@@ -46,6 +53,7 @@ export function fromWire(w: RaftMessage, snapshot?: Snapshot): Message {
     rejectHint: w.rejectHint,
     hintTerm: w.hintTerm,
     context: w.context.length === 0 ? EMPTY : w.context,
+    storage: w.storageId,
   };
   if (snapshot) m.snapshot = snapshot;
   return m;

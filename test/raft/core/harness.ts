@@ -37,7 +37,7 @@ export class CoreNet {
   ) {
     for (const [k, id] of ids.entries()) {
       const core = new RaftCore({
-        config: { id, ...config },
+        config: { id, storageId: `${id}-disk1`, ...config },
         random: new SeededRandom(seed * 100 + k),
         hardState: { term: 1, vote: null, commit: 1 },
         entries: [bootstrapEntry(ids)],
@@ -51,10 +51,12 @@ export class CoreNet {
     this.stabilize();
   }
 
-  /** Replaces `id` by a replica that lost its disk and joins empty (no hard state, no log). */
+  private wipes = 0;
+
+  /** Replaces `id` by a replica that lost its disk and joins empty (no hard state, no log, a new disk). */
   wipe(id: string, extra: Partial<CoreConfig> = {}): RaftCore {
     const core = new RaftCore({
-      config: { id, ...this.config, ...extra },
+      config: { id, storageId: `${id}-disk${2 + this.wipes++}`, ...this.config, ...extra },
       random: new SeededRandom(999),
       hardState: null,
       entries: [],

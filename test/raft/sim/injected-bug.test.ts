@@ -27,6 +27,8 @@ async function scriptedFigure8(unsafe: UnsafeOptions): Promise<string[]> {
   const l1 = sim.leader() as string;
   const first = sim.propose(l1, "x0");
   await sim.runUntil(() => first.status === "acked", 5000);
+  // Let the leader register every member's disk first (a Config entry of its own).
+  await sim.runUntil(() => Object.keys(sim.node(l1).status().membership.storage ?? {}).length === 3, 5000);
   sim.isolate(l1);
   sim.propose(l1, "A"); // only l1 has it
   await sim.runUntil(() => sim.leaders().some((id) => id !== l1), 10_000);

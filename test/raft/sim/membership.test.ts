@@ -74,6 +74,8 @@ describe("membership changes", () => {
     sim = await cluster(3, { seed: 43, spares: ["s1"] });
     const leader = await checkOneLeader(sim);
     const old = otherThan(sim, leader, "s1")[0] as string;
+    expect(await settle(sim, sim.changeMembership([{ op: "addLearner", id: "s1" }]))).toBeNull();
+    await sim.runFor(500); // it catches up
     expect(
       await settle(
         sim,

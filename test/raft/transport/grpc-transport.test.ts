@@ -94,6 +94,7 @@ function message(from: string, to: string, index: number, entries = 0): RaftMess
     reject: false,
     rejectHint: 0,
     hintTerm: 0,
+    storageId: "",
     context: Buffer.alloc(0),
   };
 }

@@ -101,12 +101,16 @@ export interface AddMemberRequest {
 }
 
 export interface PromoteMemberRequest {
-  /** A learner to make a voter. */
+  /** A learner to make a voter: refused unless it has caught up. */
   id: string;
+  /** Skip the safety checks (caught up, a live quorum after the change). */
+  force: boolean;
 }
 
 export interface RemoveMemberRequest {
   id: string;
+  /** Remove even when the voters left would not have a live quorum. */
+  force: boolean;
 }
 
 export interface MembershipResponse {
@@ -724,13 +728,16 @@ export const AddMemberRequest: MessageFns<AddMemberRequest> = {
 };
 
 function createBasePromoteMemberRequest(): PromoteMemberRequest {
-  return { id: "" };
+  return { id: "", force: false };
 }
 
 export const PromoteMemberRequest: MessageFns<PromoteMemberRequest> = {
   encode(message: PromoteMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.id !== "") {
       writer.uint32(10).string(message.id);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
     }
     return writer;
   },
@@ -756,6 +763,14 @@ export const PromoteMemberRequest: MessageFns<PromoteMemberRequest> = {
             message.id = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -774,18 +789,22 @@ export const PromoteMemberRequest: MessageFns<PromoteMemberRequest> = {
   fromPartial(object: DeepPartial<PromoteMemberRequest>): PromoteMemberRequest {
     const message = createBasePromoteMemberRequest();
     message.id = object.id ?? "";
+    message.force = object.force ?? false;
     return message;
   },
 };
 
 function createBaseRemoveMemberRequest(): RemoveMemberRequest {
-  return { id: "" };
+  return { id: "", force: false };
 }
 
 export const RemoveMemberRequest: MessageFns<RemoveMemberRequest> = {
   encode(message: RemoveMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.id !== "") {
       writer.uint32(10).string(message.id);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
     }
     return writer;
   },
@@ -811,6 +830,14 @@ export const RemoveMemberRequest: MessageFns<RemoveMemberRequest> = {
             message.id = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -829,6 +856,7 @@ export const RemoveMemberRequest: MessageFns<RemoveMemberRequest> = {
   fromPartial(object: DeepPartial<RemoveMemberRequest>): RemoveMemberRequest {
     const message = createBaseRemoveMemberRequest();
     message.id = object.id ?? "";
+    message.force = object.force ?? false;
     return message;
   },
 };

@@ -81,6 +81,11 @@ export interface RaftMessage {
   rejectHint: number;
   hintTerm: number;
   context: Buffer;
+  /**
+   * The sender's storage identity: made when its disk is new. A voter that
+   * comes back with another disk does not count until it is registered again.
+   */
+  storageId: string;
 }
 
 /**
@@ -225,6 +230,7 @@ function createBaseRaftMessage(): RaftMessage {
     rejectHint: 0,
     hintTerm: 0,
     context: Buffer.alloc(0),
+    storageId: "",
   };
 }
 
@@ -265,6 +271,9 @@ export const RaftMessage: MessageFns<RaftMessage> = {
     }
     if (message.context.length !== 0) {
       writer.uint32(98).bytes(message.context);
+    }
+    if (message.storageId !== "") {
+      writer.uint32(106).string(message.storageId);
     }
     return writer;
   },
@@ -378,6 +387,14 @@ export const RaftMessage: MessageFns<RaftMessage> = {
             message.context = Buffer.from(reader.bytes());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.storageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -407,6 +424,7 @@ export const RaftMessage: MessageFns<RaftMessage> = {
     message.rejectHint = object.rejectHint ?? 0;
     message.hintTerm = object.hintTerm ?? 0;
     message.context = object.context ?? Buffer.alloc(0);
+    message.storageId = object.storageId ?? "";
     return message;
   },
 };
