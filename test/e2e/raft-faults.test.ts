@@ -145,6 +145,15 @@ describe("raft faults with real processes", { timeout: 240_000 }, () => {
     expect([...s.voters].sort()).toEqual(ALL);
     await proposeMany(cluster, 5, "a");
     expect(countOf(await cluster.waitForConvergence(ALL))).toBe(105);
+    // With one voter down, removing another live one would leave no live quorum: refused.
+    const [down, other] = ALL.filter((id) => id !== leader) as [string, string];
+    await cluster.kill(down, "SIGKILL");
+    const removed = runCli(["members", "remove", other, "--config", cluster.configFile]);
+    expect(removed.code, removed.stdout).not.toBe(0);
+    expect(removed.code).not.toBeNull();
+    expect(removed.stderr + removed.stdout).toMatch(/quorum/);
+    await proposeMany(cluster, 5, "b");
+    expect(countOf(await cluster.waitForConvergence([leader, other]))).toBe(110);
   });
 
   it("case 7: the cluster elects a leader and commits after a term jump", async () => {
