@@ -7,7 +7,7 @@ import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";
 import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
 import type { Logger } from "../log/logger.js";
-import { NotLeaderError } from "../raft/core/errors.js";
+import { NotLeaderError, ProposalDroppedError } from "../raft/core/errors.js";
 import { Role } from "../raft/core/ready.js";
 import { RaftNode } from "../raft/driver/raft-node.js";
 import { isNoSpaceError, type StateMachine } from "../raft/storage.js";
@@ -133,8 +133,7 @@ export class Replica implements ReplicaControl {
     if (op !== "remove" && this.addressOf(id) === null) {
       this.refreshAddresses(true);
       if (this.addressOf(id) === null) {
-        throw new GrpcError(
-          status.FAILED_PRECONDITION,
+        throw refused(
           `replica "${id}" is not in the cluster config; add it there (learner: true) and start it first`,
         );
       }
@@ -151,12 +150,20 @@ export class Replica implements ReplicaControl {
         !(now.outgoing ?? []).includes(id));
     if (settled) return { voters: now.voters, learners: now.learners, index: this.node.status().commitIndex };
     this.log.info({ op, member: id, force }, "membership change requested");
-    const membership =
-      op === "addLearner"
-        ? await this.node.addLearner(id)
-        : op === "promote"
-          ? await this.node.addVoter(id, { force })
-          : await this.node.removeServer(id, { force });
+    let membership;
+    try {
+      membership =
+        op === "addLearner"
+          ? await this.node.addLearner(id)
+          : op === "promote"
+            ? await this.node.addVoter(id, { force })
+            : await this.node.removeServer(id, { force });
+    } catch (err) {
+      // The leader's checks said no: an answer, not an outage (the client must not try elsewhere).
+      if (err instanceof ProposalDroppedError && this.node.status().diskFull === null)
+        throw refused(`${op} ${id} refused: ${err.message.replace(/^proposal dropped: /, "")}`);
+      throw err;
+    }
     return {
       voters: membership.voters,
       learners: membership.learners,
@@ -362,6 +369,15 @@ export class Replica implements ReplicaControl {
       this.log.warn({ err: String(err) }, "could not re-read the cluster config");
     }
   }
+}
+
+/**
+ * A membership change the leader refuses (ABORTED): clients show it at once
+ * instead of retrying other replicas as they do for UNAVAILABLE and for
+ * FAILED_PRECONDITION, which means "not the leader".
+ */
+function refused(message: string): GrpcError {
+  return new GrpcError(status.ABORTED, message);
 }
 
 export function readTls(config: ClusterConfig): TlsMaterial | undefined {
