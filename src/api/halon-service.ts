@@ -104,7 +104,7 @@ export function createHalonService(
         // Only the coordinator decides what enters its log: raw entries would
         // bypass validation and could forge ticks (moving log time). Propose
         // serves the hash-chain test machine (Raft tests, bench-raft) only.
-        if (rc !== null) throw new GrpcError(status.FAILED_PRECONDITION, PROPOSE_CLOSED);
+        if (rc !== null) throw new GrpcError(status.UNIMPLEMENTED, PROPOSE_CLOSED);
         const payload = call.request.payload;
         if (payload.length === 0) throw new GrpcError(status.INVALID_ARGUMENT, "payload is empty");
         if (payload.length > limits.maxPayloadBytes) {

@@ -104,7 +104,8 @@ describe("clean request errors on a coordinator replica", () => {
   it("case 2: Propose is closed; nothing reaches the log", async () => {
     const before = proposals;
     const err = (await client.propose(Buffer.from("raw tick")).catch((e: unknown) => e)) as ServiceError;
-    expect(err.code).toBe(status.FAILED_PRECONDITION);
+    // UNIMPLEMENTED, not FAILED_PRECONDITION: clients take that one as "ask the leader".
+    expect(err.code).toBe(status.UNIMPLEMENTED);
     expect(err.details).toContain("SubmitEvents");
     expect(proposals).toBe(before);
   });
