@@ -12,6 +12,7 @@ import {
 } from "../raft/core/errors.js";
 import { GrpcError, quote, toServiceError } from "./grpc-errors.js";
 import type { ReplicaControl } from "./replica-control.js";
+import { changeRules, getRules } from "./rules-service.js";
 import {
   DEFAULT_RC_LIMITS,
   getEpoch,
@@ -136,6 +137,10 @@ export function createHalonService(
       answer(call, callback, () => Promise.resolve(getGraph(control, requireRc(rc), call.request))),
     getEpoch: (call, callback) => answer(call, callback, () => Promise.resolve(getEpoch(requireRc(rc)))),
     getOutbox: (call, callback) => answer(call, callback, () => Promise.resolve(getOutbox(requireRc(rc)))),
+    getRules: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(getRules(requireRc(rc).machine))),
+    changeRules: (call, callback) =>
+      answer(call, callback, () => limited(() => changeRules(control, requireRc(rc), call.request))),
     watchGraph: (call) => {
       if (!rc) {
         call.emit("error", toServiceError(requireRcError()));

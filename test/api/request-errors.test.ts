@@ -192,6 +192,27 @@ describe("clean request errors on a coordinator replica", () => {
     expect(proposals).toBe(before + 1);
   });
 
+  it("GetRules and ChangeRules: a failing rule is switched off through the log, bad requests never reach it", async () => {
+    const start = await client.getRules();
+    expect(start).toMatchObject({ version: 1, disabledRules: [], faultCount: 0 });
+    expect(start.knownRules).toEqual(["process-recovery", "node-recovery"]);
+    const before = proposals;
+    for (const [version, rules, field] of [
+      [1, ["no-such-rule"], "disabled_rules[0]"],
+      [7, [], "version"],
+    ] as const) {
+      const err = (await client.changeRules(version, [...rules]).catch((e: unknown) => e)) as ServiceError;
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toContain(field);
+    }
+    expect(proposals).toBe(before);
+    const off = await client.changeRules(1, ["node-recovery"]);
+    expect(off.disabledRules).toEqual(["node-recovery"]);
+    expect(proposals).toBe(before + 1);
+    expect(machine.rules().disabled).toEqual(["node-recovery"]);
+    expect((await client.changeRules(1, [])).disabledRules).toEqual([]);
+  });
+
   it("random bytes into every method get a clean answer over the wire", async () => {
     const methods = Object.values(HalonServiceService)
       .filter((m) => !m.responseStream)

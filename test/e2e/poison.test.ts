@@ -10,6 +10,7 @@ import type { GetGraphResponse } from "../../src/gen/halon/v1/client.js";
 import { EventOutcome } from "../../src/gen/halon/v1/events.js";
 import { encodeTick } from "../../src/rc/entry.js";
 import { BOUNDS } from "../../src/rc/validate.js";
+import { runCli } from "../helpers/run-cli.js";
 import { Cluster, until } from "./cluster-harness.js";
 
 const ALL = ["rc1", "rc2", "rc3"];
@@ -84,6 +85,22 @@ describe("a coordinator no input can poison, on 3 replica processes", { timeout:
     const hash = await cluster.waitForConvergence(ALL);
     expect(hash).not.toBe("");
     for (const id of ALL) expect(cluster.processes.get(id)!.exitCode).toBeNull();
+  });
+
+  it("`halon rules` shows the faults and switches a rule off and on through the log, on every replica", async () => {
+    const shown = runCli(["rules", "--config", cluster.configFile]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("switched off: none");
+    expect(shown.stdout).toContain("faults: 0");
+    const off = runCli(["rules", "--config", cluster.configFile, "--disable", "node-recovery"]);
+    expect(off.code).toBe(0);
+    expect(off.stdout).toContain("switched off: node-recovery");
+    await cluster.waitForConvergence(ALL);
+    const on = runCli(["rules", "--config", cluster.configFile, "--enable-all"]);
+    expect(on.stdout).toContain("switched off: none");
+    const bad = runCli(["rules", "--config", cluster.configFile, "--disable", "nope"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toContain("disabled_rules[0]");
   });
 
   it("case 2: no raw entry reaches the log of a coordinator replica", async () => {
