@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.halon-installed
 CONFIG ?= cluster-configs/local-3.yaml
 TEST_REPORT ?= .tmp/vitest-report.json
 
-.PHONY: help setup proto proto-check build typecheck lint format test run clean sim bench bench-cep bench-raft bench-rc
+.PHONY: help setup proto proto-check build typecheck lint format test run clean sim fuzz bench bench-cep bench-raft bench-rc
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,13 @@ SEEDS ?= 1000
 
 sim: $(NODE_STAMP) ## Raft simulation: SEED=n replays one seed, SEEDS=n runs n seeds
 	npx tsx test/raft/sim/run-sim.ts $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
+
+FUZZ_RUNS ?= 20000
+FUZZ_SEED ?=
+FUZZ_FILES := test/rc/apply-fuzz.test.ts test/rc/decoder-fuzz.test.ts test/api/request-errors.test.ts
+
+fuzz: $(NODE_STAMP) ## property/fuzz tests of apply and the decoders, FUZZ_RUNS=n cases each (FUZZ_SEED=s replays)
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_SEED=$(FUZZ_SEED) npx vitest run --testTimeout=86400000 $(FUZZ_FILES)
 
 bench-cep: $(NODE_STAMP) ## CEP library against RxJS and a hand-written reducer
 	npx tsx bench/cep/bench-cep.ts

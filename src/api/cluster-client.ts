@@ -6,6 +6,7 @@ import {
   HalonServiceClient,
   type GetEpochResponse,
   type GetGraphResponse,
+  type RulesResponse,
   type GetOutboxResponse,
   type GraphUpdate,
   type SubmitEventsResponse,
@@ -125,6 +126,19 @@ export class ClusterClient {
 
   getOutbox(): Promise<GetOutboxResponse> {
     return this.onLeader((c) => c.getOutbox.bind(c) as Unary<object, GetOutboxResponse>, {});
+  }
+
+  /** The rules version, the rules switched off and the faults recorded (from the leader). */
+  getRules(): Promise<RulesResponse> {
+    return this.onLeader((c) => c.getRules.bind(c) as Unary<object, RulesResponse>, {});
+  }
+
+  /** Writes a rules-version entry: run `version`, with `disabledRules` switched off (empty: all on). */
+  changeRules(version: number, disabledRules: string[]): Promise<RulesResponse> {
+    return this.onLeader((c) => c.changeRules.bind(c) as Unary<object, RulesResponse>, {
+      version,
+      disabledRules,
+    });
   }
 
   /** A stream of graph changes from one replica; the caller resumes elsewhere from the last index when it ends. */

@@ -12,6 +12,7 @@ import {
 } from "../raft/core/errors.js";
 import { GrpcError, quote, toServiceError } from "./grpc-errors.js";
 import type { ReplicaControl } from "./replica-control.js";
+import { changeRules, getRules } from "./rules-service.js";
 import {
   DEFAULT_RC_LIMITS,
   getEpoch,
@@ -104,7 +105,7 @@ export function createHalonService(
         // Only the coordinator decides what enters its log: raw entries would
         // bypass validation and could forge ticks (moving log time). Propose
         // serves the hash-chain test machine (Raft tests, bench-raft) only.
-        if (rc !== null) throw new GrpcError(status.FAILED_PRECONDITION, PROPOSE_CLOSED);
+        if (rc !== null) throw new GrpcError(status.UNIMPLEMENTED, PROPOSE_CLOSED);
         const payload = call.request.payload;
         if (payload.length === 0) throw new GrpcError(status.INVALID_ARGUMENT, "payload is empty");
         if (payload.length > limits.maxPayloadBytes) {
@@ -140,6 +141,10 @@ export function createHalonService(
       answer(call, callback, () => Promise.resolve(getGraph(control, requireRc(rc), call.request))),
     getEpoch: (call, callback) => answer(call, callback, () => Promise.resolve(getEpoch(requireRc(rc)))),
     getOutbox: (call, callback) => answer(call, callback, () => Promise.resolve(getOutbox(requireRc(rc)))),
+    getRules: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(getRules(requireRc(rc).machine))),
+    changeRules: (call, callback) =>
+      answer(call, callback, () => limited(() => changeRules(control, requireRc(rc), call.request))),
     watchGraph: (call) => {
       if (!rc) {
         call.emit("error", toServiceError(requireRcError()));

@@ -72,6 +72,7 @@ export const recoverySettingsSchema = z
     dedupRetentionMs: positiveMs,
     dedupMaxIds: z.number().int().positive(),
     unknownEventsKept: z.number().int().nonnegative(),
+    maxTimeStepMs: positiveMs,
   })
   .partial()
   .strict();

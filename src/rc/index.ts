@@ -13,6 +13,7 @@ export { RcStateMachine, type RcStateMachineOptions } from "./state-machine.js";
 export { RcSnapshotError, type RcStateData } from "./snapshot-data.js";
 export { CLUSTER_ID } from "./topology.js";
 export { BROADCAST } from "./epochs.js";
-export { validateEvent } from "./validate.js";
+export { BOUNDS, validateEvent } from "./validate.js";
+export { RULE_NAMES } from "./rules/runner.js";
 export { FailureDetector, type FailureDetectorConfig } from "./leader/failure-detector.js";
 export { DispatchPlan, type Delivery, type OutboxView } from "./leader/dispatch-plan.js";

@@ -55,6 +55,8 @@ describe("generated gRPC code", () => {
       getGraph: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       getEpoch: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       getOutbox: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      getRules: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      changeRules: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       watchGraph: (call) => call.emit("error", { code: status.UNIMPLEMENTED }),
     };
     const peer: RaftPeerServiceServer = {

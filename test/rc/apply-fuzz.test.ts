@@ -154,20 +154,24 @@ describe("apply over arbitrary histories", () => {
     vi.restoreAllMocks();
   });
 
-  it("never throws, undoes every rejected event, and agrees across replicas and snapshots", () => {
-    fc.assert(
-      fc.property(history, ([steps, split]) => property(steps, split)),
-      { seed: seed(1010), numRuns: runs(1_000) },
-    );
-    // The histories reached every kind of case.
-    expect(tally.applied).toBeGreaterThan(1_000);
-    expect(tally.rejected).toBeGreaterThan(1_000);
-    expect(tally.undone).toBeGreaterThan(10);
-    expect(tally.timerFaults).toBeGreaterThan(0);
-  });
+  it(
+    "never throws, undoes every rejected event, and agrees across replicas and snapshots",
+    { timeout: 180_000 },
+    () => {
+      fc.assert(
+        fc.property(history, ([steps, split]) => property(steps, split)),
+        { seed: seed(1010), numRuns: runs(1_000) },
+      );
+      // The histories reached every kind of case.
+      expect(tally.applied).toBeGreaterThan(1_000);
+      expect(tally.rejected).toBeGreaterThan(1_000);
+      expect(tally.undone).toBeGreaterThan(10);
+      expect(tally.timerFaults).toBeGreaterThan(0);
+    },
+  );
 
   // (The rules' and the outbox's undo are caught by total-apply.test.ts, whose scenario reaches them surely.)
-  it("catches a planted bug: a graph that does not undo", () => {
+  it("catches a planted bug: a graph that does not undo", { timeout: 180_000 }, () => {
     vi.spyOn(Graph.prototype, "undo").mockImplementation(() => {});
     const result = fc.check(
       fc.property(history, ([steps, split]) => property(steps, split)),

@@ -32,6 +32,7 @@ function eventsText(opts: SubmitOptions): string {
 }
 
 export function registerRcCommands(program: Command): void {
+  registerRulesCommand(program);
   const events = program.command("events").description("send events to the recovery coordinator");
   events
     .command("submit")
@@ -129,6 +130,72 @@ export function registerRcCommands(program: Command): void {
             stream.on("end", () => resolve());
           });
           await new Promise((r) => setTimeout(r, 500));
+        }
+      }),
+    );
+}
+
+interface RulesOptions {
+  config: string;
+  disable?: string;
+  enableAll?: boolean;
+  version?: string;
+  json?: boolean;
+}
+
+/** `halon rules`: shows the rules and their faults; --disable / --enable-all write a rules-version entry. */
+function registerRulesCommand(program: Command): void {
+  program
+    .command("rules")
+    .description(
+      "show the coordinator's rules version, the rules switched off and the faults recorded; " +
+        "--disable RULE[,RULE] switches rules off (a rule that fails on every event), --enable-all on again",
+    )
+    .requiredOption("--config <file>", "the cluster-config YAML file")
+    .option("--disable <rules>", "comma-separated rule names to switch off (replaces the current list)")
+    .option("--enable-all", "switch every rule on again")
+    .option("--version <n>", "the rules version to run (default: the current one)")
+    .option("--json", "print the response as JSON")
+    .action((opts: RulesOptions) =>
+      run(async () => {
+        const { client } = clientFor(opts.config);
+        try {
+          let res = await client.getRules();
+          if (opts.disable !== undefined || opts.enableAll || opts.version !== undefined) {
+            const disabled = opts.enableAll
+              ? []
+              : opts.disable !== undefined
+                ? opts.disable
+                    .split(",")
+                    .map((r) => r.trim())
+                    .filter((r) => r !== "")
+                : res.disabledRules;
+            const version = opts.version === undefined ? res.version : Number(opts.version);
+            if (!Number.isSafeInteger(version) || version < 1)
+              throw new Error(`--version: "${opts.version}" is not a version`);
+            res = await client.changeRules(version, disabled);
+          }
+          if (opts.json) {
+            console.log(JSON.stringify(res, null, 2));
+            return;
+          }
+          console.log(`rules version ${res.version}; rules: ${res.knownRules.join(", ")}`);
+          console.log(
+            `switched off: ${res.disabledRules.length === 0 ? "none" : res.disabledRules.join(", ")}`,
+          );
+          console.log(
+            `faults: ${res.faultCount}` +
+              (res.faultsByRule.length === 0
+                ? ""
+                : ` (${res.faultsByRule.map((f) => `${f.rule === "" ? "(no rule)" : f.rule}: ${f.count}`).join(", ")})`),
+          );
+          for (const f of res.recentFaults.slice(-10))
+            console.log(
+              `  #${f.index} ${f.code} ${f.rule === "" ? "" : `rule ${f.rule} `}${f.key === "" ? "" : `on ${f.key} `}${f.eventId === "" ? "(a timer)" : `event ${f.eventId}`}`,
+            );
+          console.log(`(at index ${res.appliedIndex})`);
+        } finally {
+          client.close();
         }
       }),
     );

@@ -256,6 +256,55 @@ export interface GetOutboxResponse {
   appliedIndex: number;
 }
 
+export interface GetRulesRequest {
+}
+
+/**
+ * A transaction (an event, or a timer) that failed inside the coordinator
+ * and was undone (docs/rc.md, "Faults").
+ */
+export interface RuleFault {
+  /** "rule-failed" (a rule threw) or "internal". */
+  code: string;
+  /** The rule at fault, or "" when no rule was running. */
+  rule: string;
+  /** The rule instance (a process or node id), or "". */
+  key: string;
+  /** The rejected event, or "" for a timer. */
+  eventId: string;
+  /** The log index of the entry it happened in. */
+  index: number;
+  timeMs: number;
+}
+
+export interface FaultCount {
+  rule: string;
+  count: number;
+}
+
+export interface RulesResponse {
+  version: number;
+  /** Rules switched off by a rules-version entry. */
+  disabledRules: string[];
+  /** Every rule of this build's rule sets. */
+  knownRules: string[];
+  faultCount: number;
+  /** Per rule ("" for faults outside any rule), sorted by rule. */
+  faultsByRule: FaultCount[];
+  /** The most recent faults, oldest first (at most 100). */
+  recentFaults: RuleFault[];
+  appliedIndex: number;
+}
+
+/**
+ * Writes a rules-version entry: the rule set to run, and the rules to switch
+ * off (the list replaces the previous one; empty runs them all).
+ */
+export interface ChangeRulesRequest {
+  version: number;
+  disabledRules: string[];
+}
+
 function createBaseProposeRequest(): ProposeRequest {
   return { payload: Buffer.alloc(0) };
 }
@@ -2291,11 +2340,440 @@ export const GetOutboxResponse: MessageFns<GetOutboxResponse> = {
   },
 };
 
+function createBaseGetRulesRequest(): GetRulesRequest {
+  return {};
+}
+
+export const GetRulesRequest: MessageFns<GetRulesRequest> = {
+  encode(_: GetRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetRulesRequest>): GetRulesRequest {
+    return GetRulesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetRulesRequest>): GetRulesRequest {
+    const message = createBaseGetRulesRequest();
+    return message;
+  },
+};
+
+function createBaseRuleFault(): RuleFault {
+  return { code: "", rule: "", key: "", eventId: "", index: 0, timeMs: 0 };
+}
+
+export const RuleFault: MessageFns<RuleFault> = {
+  encode(message: RuleFault, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.rule !== "") {
+      writer.uint32(18).string(message.rule);
+    }
+    if (message.key !== "") {
+      writer.uint32(26).string(message.key);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(34).string(message.eventId);
+    }
+    if (message.index !== 0) {
+      writer.uint32(40).uint64(message.index);
+    }
+    if (message.timeMs !== 0) {
+      writer.uint32(48).uint64(message.timeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RuleFault {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRuleFault();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.timeMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RuleFault>): RuleFault {
+    return RuleFault.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RuleFault>): RuleFault {
+    const message = createBaseRuleFault();
+    message.code = object.code ?? "";
+    message.rule = object.rule ?? "";
+    message.key = object.key ?? "";
+    message.eventId = object.eventId ?? "";
+    message.index = object.index ?? 0;
+    message.timeMs = object.timeMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseFaultCount(): FaultCount {
+  return { rule: "", count: 0 };
+}
+
+export const FaultCount: MessageFns<FaultCount> = {
+  encode(message: FaultCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== "") {
+      writer.uint32(10).string(message.rule);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FaultCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFaultCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<FaultCount>): FaultCount {
+    return FaultCount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FaultCount>): FaultCount {
+    const message = createBaseFaultCount();
+    message.rule = object.rule ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseRulesResponse(): RulesResponse {
+  return {
+    version: 0,
+    disabledRules: [],
+    knownRules: [],
+    faultCount: 0,
+    faultsByRule: [],
+    recentFaults: [],
+    appliedIndex: 0,
+  };
+}
+
+export const RulesResponse: MessageFns<RulesResponse> = {
+  encode(message: RulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint32(message.version);
+    }
+    for (const v of message.disabledRules) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.knownRules) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.faultCount !== 0) {
+      writer.uint32(32).uint64(message.faultCount);
+    }
+    for (const v of message.faultsByRule) {
+      FaultCount.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.recentFaults) {
+      RuleFault.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(56).uint64(message.appliedIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.disabledRules.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.knownRules.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.faultCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.faultsByRule.push(FaultCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.recentFaults.push(RuleFault.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.appliedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RulesResponse>): RulesResponse {
+    return RulesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RulesResponse>): RulesResponse {
+    const message = createBaseRulesResponse();
+    message.version = object.version ?? 0;
+    message.disabledRules = object.disabledRules?.map((e) => e) || [];
+    message.knownRules = object.knownRules?.map((e) => e) || [];
+    message.faultCount = object.faultCount ?? 0;
+    message.faultsByRule = object.faultsByRule?.map((e) => FaultCount.fromPartial(e)) || [];
+    message.recentFaults = object.recentFaults?.map((e) => RuleFault.fromPartial(e)) || [];
+    message.appliedIndex = object.appliedIndex ?? 0;
+    return message;
+  },
+};
+
+function createBaseChangeRulesRequest(): ChangeRulesRequest {
+  return { version: 0, disabledRules: [] };
+}
+
+export const ChangeRulesRequest: MessageFns<ChangeRulesRequest> = {
+  encode(message: ChangeRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint32(message.version);
+    }
+    for (const v of message.disabledRules) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.disabledRules.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ChangeRulesRequest>): ChangeRulesRequest {
+    return ChangeRulesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChangeRulesRequest>): ChangeRulesRequest {
+    const message = createBaseChangeRulesRequest();
+    message.version = object.version ?? 0;
+    message.disabledRules = object.disabledRules?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type HalonServiceService = typeof HalonServiceService;
 export const HalonServiceService = {
   /**
    * Append a payload to the replicated log and answer once it is applied.
-   * On a follower: FAILED_PRECONDITION naming the leader's address.
+   * On a follower: FAILED_PRECONDITION naming the leader's address. Only on
+   * a replica running the hash-chain test machine: a coordinator replica
+   * answers UNIMPLEMENTED (only the coordinator writes its log).
    */
   propose: {
     path: "/halon.v1.HalonService/Propose" as const,
@@ -2411,12 +2889,38 @@ export const HalonServiceService = {
     responseSerialize: (value: GetOutboxResponse): Buffer => Buffer.from(GetOutboxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetOutboxResponse => GetOutboxResponse.decode(value),
   },
+  /** The rules version, the rules switched off, and the faults recorded. */
+  getRules: {
+    path: "/halon.v1.HalonService/GetRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRulesRequest): Buffer => Buffer.from(GetRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRulesRequest => GetRulesRequest.decode(value),
+    responseSerialize: (value: RulesResponse): Buffer => Buffer.from(RulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RulesResponse => RulesResponse.decode(value),
+  },
+  /**
+   * On the leader: a rules-version entry (switch a failing rule off, or on
+   * again); answers once applied. On a follower: FAILED_PRECONDITION naming
+   * the leader's address.
+   */
+  changeRules: {
+    path: "/halon.v1.HalonService/ChangeRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ChangeRulesRequest): Buffer => Buffer.from(ChangeRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ChangeRulesRequest => ChangeRulesRequest.decode(value),
+    responseSerialize: (value: RulesResponse): Buffer => Buffer.from(RulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RulesResponse => RulesResponse.decode(value),
+  },
 } as const;
 
 export interface HalonServiceServer extends UntypedServiceImplementation {
   /**
    * Append a payload to the replicated log and answer once it is applied.
-   * On a follower: FAILED_PRECONDITION naming the leader's address.
+   * On a follower: FAILED_PRECONDITION naming the leader's address. Only on
+   * a replica running the hash-chain test machine: a coordinator replica
+   * answers UNIMPLEMENTED (only the coordinator writes its log).
    */
   propose: handleUnaryCall<ProposeRequest, ProposeResponse>;
   /** This replica's view of itself and of the leader. */
@@ -2441,12 +2945,22 @@ export interface HalonServiceServer extends UntypedServiceImplementation {
   getEpoch: handleUnaryCall<GetEpochRequest, GetEpochResponse>;
   /** The outbox: commands not yet acknowledged by a node service. */
   getOutbox: handleUnaryCall<GetOutboxRequest, GetOutboxResponse>;
+  /** The rules version, the rules switched off, and the faults recorded. */
+  getRules: handleUnaryCall<GetRulesRequest, RulesResponse>;
+  /**
+   * On the leader: a rules-version entry (switch a failing rule off, or on
+   * again); answers once applied. On a follower: FAILED_PRECONDITION naming
+   * the leader's address.
+   */
+  changeRules: handleUnaryCall<ChangeRulesRequest, RulesResponse>;
 }
 
 export interface HalonServiceClient extends Client {
   /**
    * Append a payload to the replicated log and answer once it is applied.
-   * On a follower: FAILED_PRECONDITION naming the leader's address.
+   * On a follower: FAILED_PRECONDITION naming the leader's address. Only on
+   * a replica running the hash-chain test machine: a coordinator replica
+   * answers UNIMPLEMENTED (only the coordinator writes its log).
    */
   propose(
     request: ProposeRequest,
@@ -2615,6 +3129,42 @@ export interface HalonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetOutboxResponse) => void,
+  ): ClientUnaryCall;
+  /** The rules version, the rules switched off, and the faults recorded. */
+  getRules(
+    request: GetRulesRequest,
+    callback: (error: ServiceError | null, response: RulesResponse) => void,
+  ): ClientUnaryCall;
+  getRules(
+    request: GetRulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RulesResponse) => void,
+  ): ClientUnaryCall;
+  getRules(
+    request: GetRulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RulesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * On the leader: a rules-version entry (switch a failing rule off, or on
+   * again); answers once applied. On a follower: FAILED_PRECONDITION naming
+   * the leader's address.
+   */
+  changeRules(
+    request: ChangeRulesRequest,
+    callback: (error: ServiceError | null, response: RulesResponse) => void,
+  ): ClientUnaryCall;
+  changeRules(
+    request: ChangeRulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RulesResponse) => void,
+  ): ClientUnaryCall;
+  changeRules(
+    request: ChangeRulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RulesResponse) => void,
   ): ClientUnaryCall;
 }
 
