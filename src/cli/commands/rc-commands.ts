@@ -2,7 +2,7 @@
 // show the resource graph, watch its changes.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import type { Command } from "commander";
 import type { GraphUpdate } from "../../gen/halon/v1/client.js";
 import { EventOutcome, type Command as RcCommand, type Event } from "../../gen/halon/v1/events.js";
@@ -117,13 +117,18 @@ export function registerRcCommands(program: Command): void {
       // Follows one replica; when its stream ends or fails, resumes from the last index on the next one.
       for (let i = 0; ; i++) {
         const address = addresses[i % addresses.length]!;
-        await new Promise<void>((resolve) => {
+        await new Promise<void>((resolve, reject) => {
           const stream = client.watchGraph(address, from);
           stream.on("data", (update: GraphUpdate) => {
             printUpdate(update, opts.json === true);
             from = Math.max(from, update.index);
           });
           stream.on("error", (err: ServiceError) => {
+            // Refused, not failed: another replica would refuse too.
+            if (err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED) {
+              reject(err);
+              return;
+            }
             console.error(`(${address}: ${err.details || err.message}; resuming from index ${from})`);
             resolve();
           });
