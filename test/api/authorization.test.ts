@@ -141,12 +141,8 @@ function peer(tls: TlsMaterial): RaftPeerServiceClient {
 
 /** Calls a unary method; resolves with the response or the error. */
 function unary<T>(client: HalonServiceClient, method: string, req: object): Promise<T | ServiceError> {
-  const fn = (client as unknown as Record<string, Function>)[method]!.bind(client) as (
-    r: object,
-    m: Metadata,
-    o: object,
-    cb: (e: ServiceError | null, r?: T) => void,
-  ) => void;
+  type Unary = (r: object, m: Metadata, o: object, cb: (e: ServiceError | null, r?: T) => void) => void;
+  const fn = (client as unknown as Record<string, Unary>)[method]!.bind(client);
   return new Promise((resolve) =>
     fn(req, new Metadata(), { deadline: Date.now() + 5_000 }, (e, r) => resolve(e ?? r!)),
   );
