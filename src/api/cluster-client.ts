@@ -16,13 +16,13 @@ import {
   type TransferLeadershipResponse,
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
-import { channelCredentials, type TlsMaterial } from "../raft/transport/tls.js";
+import { channelCredentials, type TlsSource } from "../raft/transport/tls.js";
 import { LEADER_ADDRESS_TRAILER } from "./halon-service.js";
 
 export interface ClusterClientOptions {
   /** Client addresses of the replicas (host:port). */
   addresses: string[];
-  tls?: TlsMaterial;
+  tls?: TlsSource;
   /** How long one call may take. */
   callTimeoutMs?: number;
   /** How long to keep looking for a leader before giving up. */

@@ -3,12 +3,21 @@
 // as a CommandResult event. An address that does not answer is retried with
 // exponential backoff; a delivery already answered is not sent again until
 // its result has been applied or its proposal failed. Leader-local state only.
+//
+// Fencing, on this side: every send first asks whether this replica still
+// leads in the term it delivers for (not once per turn: a leader paused and
+// resumed must not send a single command from a term that is over). The node
+// service checks the term too, and refuses a term older than one it has seen.
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import type { Command } from "../gen/halon/v1/events.js";
 import { NodeServiceClient, type ExecuteCommandResponse } from "../gen/halon/v1/node.js";
 import type { Logger } from "../log/logger.js";
 import type { Delivery } from "../rc/index.js";
-import { channelCredentials, type TlsMaterial } from "../raft/transport/tls.js";
+import {
+  channelCredentials,
+  type CheckServerIdentityCallback,
+  type TlsSource,
+} from "../raft/transport/tls.js";
 
 export interface DispatcherConfig {
   /** How long a node service may take to carry out one command. */
@@ -26,12 +35,16 @@ export const DEFAULT_DISPATCHER_CONFIG: DispatcherConfig = {
 
 export interface DispatcherOptions {
   config: DispatcherConfig;
-  tls?: TlsMaterial;
+  tls?: TlsSource;
   logger: Logger;
   /** The address to deliver to, or null when there is none (logged once per target). */
   resolve: (delivery: Delivery) => string | null;
-  /** Who delivers, for the node service's log. */
+  /** Who delivers, and in which term: the node service refuses a term older than one it has seen. */
   leader: () => { id: string; term: number };
+  /** Whether this replica still leads in `term`; asked before every send. */
+  stillLeading: (term: number) => boolean;
+  /** Checks that the server reached for a node is that node service (mutual TLS). */
+  verifyNode?: (nodeId: string) => CheckServerIdentityCallback;
   /**
    * The node service answered: propose the result. Resolves when the result
    * is applied; a rejection makes the delivery due again.
@@ -77,6 +90,7 @@ export class CommandDispatcher {
   /** Starts every due delivery that is not already under way or answered. */
   deliver(due: Delivery[], now: number): void {
     for (const d of due) {
+      if (!this.opts.stillLeading(this.opts.leader().term)) return;
       const k = key(d);
       if (this.inFlight.has(k) || this.answered.has(k)) continue;
       const address = this.opts.resolve(d);
@@ -104,9 +118,12 @@ export class CommandDispatcher {
 
   private send(d: Delivery, address: string, k: string): void {
     const generation = this.generation;
-    this.inFlight.add(k);
     const leader = this.opts.leader();
-    this.client(address).executeCommand(
+    if (!this.opts.stillLeading(leader.term)) return;
+    this.inFlight.add(k);
+    // A node's commands go to that node service only; a host's infrastructure endpoint is not one.
+    const expected = d.command.respawnNode ? null : d.to;
+    this.client(address, expected).executeCommand(
       { command: d.command, target: d.to, leaderId: leader.id, term: leader.term },
       new Metadata(),
       { deadline: Date.now() + this.opts.config.callTimeoutMs },
@@ -160,14 +177,16 @@ export class CommandDispatcher {
     return delayMs;
   }
 
-  private client(address: string): NodeServiceClient {
-    let c = this.clients.get(address);
+  private client(address: string, nodeId: string | null): NodeServiceClient {
+    const cacheKey = `${address}|${nodeId ?? ""}`;
+    let c = this.clients.get(cacheKey);
     if (!c) {
-      c = new NodeServiceClient(address, channelCredentials(this.opts.tls), {
+      const verify = nodeId !== null ? this.opts.verifyNode?.(nodeId) : undefined;
+      c = new NodeServiceClient(address, channelCredentials(this.opts.tls, verify), {
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 2_000,
       });
-      this.clients.set(address, c);
+      this.clients.set(cacheKey, c);
     }
     return c;
   }

@@ -22,9 +22,10 @@ import {
   type Delivery,
   type RcStateMachine,
 } from "../rc/index.js";
-import type { TlsMaterial } from "../raft/transport/tls.js";
+import type { TlsSource } from "../raft/transport/tls.js";
 import { CommandDispatcher, DEFAULT_DISPATCHER_CONFIG, type DispatcherConfig } from "./command-dispatcher.js";
 import { LeaderClock } from "./leader-clock.js";
+import { expectNode } from "./peer-authz.js";
 import { topologyEvent, topologyPresent } from "./topology-seed.js";
 
 export interface RcDutiesConfig {
@@ -66,7 +67,7 @@ export interface RcLeaderDutiesOptions {
   config: () => ClusterConfig;
   machine: RcStateMachine;
   duties: RcDutiesConfig;
-  tls?: TlsMaterial;
+  tls?: TlsSource;
   logger: Logger;
   /** Takes the index/term prefix off what a proposal resolved with. */
   unwrap: (bytes: Uint8Array) => Uint8Array;
@@ -111,6 +112,9 @@ export class RcLeaderDuties {
       logger: opts.logger,
       resolve: (delivery) => this.addressFor(delivery),
       leader: () => ({ id: opts.selfId, term: this.term }),
+      stillLeading: (term) =>
+        this.leading && this.node !== null && this.node.isLeader && this.node.status().term === term,
+      verifyNode: opts.tls ? (nodeId) => expectNode(opts.config().cluster.name, nodeId) : undefined,
       onAnswer: (delivery, answer) =>
         this.enqueueAndWait({
           id: `result-${delivery.command.id}-${delivery.to}`,

@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.js";
 import { DEFAULT_RC_CONFIG, RcStateMachine, type RcConfig } from "../rc/index.js";
 import type { StateMachine } from "../raft/storage.js";
 import type { Entry } from "../raft/types.js";
-import type { TlsMaterial } from "../raft/transport/tls.js";
+import type { TlsSource } from "../raft/transport/tls.js";
 import { changeMessage } from "./graph-view.js";
 import { GraphWatchHub } from "./graph-watch-hub.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
@@ -28,7 +28,7 @@ export interface RcRuntimeOptions {
   logger: Logger;
   duties?: Partial<RcDutiesConfig>;
   /** For delivering commands to node services over mutual TLS. */
-  tls?: TlsMaterial;
+  tls?: TlsSource;
 }
 
 /**

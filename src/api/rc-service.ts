@@ -3,15 +3,15 @@
 // Raft log on the leader; the reads answer from this replica's applied state
 // (any replica), with the applied index they show.
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
-import type {
-  GetEpochResponse,
-  GetGraphRequest,
-  GetGraphResponse,
-  GetOutboxResponse,
+import {
   GraphUpdate,
-  SubmitEventsRequest,
-  SubmitEventsResponse,
-  WatchGraphRequest,
+  type GetEpochResponse,
+  type GetGraphRequest,
+  type GetGraphResponse,
+  type GetOutboxResponse,
+  type SubmitEventsRequest,
+  type SubmitEventsResponse,
+  type WatchGraphRequest,
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import {
@@ -42,7 +42,10 @@ export interface RcLimits {
   maxEvents: number;
   /** Encoded size of one SubmitEvents batch. */
   maxBatchBytes: number;
-  /** A watcher whose unsent updates exceed this is cut off (it resumes from its last index). */
+  /**
+   * A watcher whose updates not yet taken by the network (encoded bytes
+   * queued in grpc-js) exceed this is cut off (it resumes from its last index).
+   */
   maxWatchBufferBytes: number;
 }
 
@@ -97,7 +100,7 @@ export async function submitEvents(
   rc.heard(events);
   const applied = decodeApplyResult(res.result);
   if (applied.error !== "") throw new GrpcError(status.INTERNAL, `the batch was refused: ${applied.error}`);
-  return { index: res.index, results: applied.events, commands: applied.commands };
+  return { index: res.index, results: applied.events, commands: applied.commands, term: res.term };
 }
 
 /**
@@ -185,25 +188,38 @@ export function watchGraph(
     changes: [],
   });
   let closed = false;
+  let unsubscribe: () => void = () => undefined;
+  // Bytes handed to grpc-js and not yet written to the connection. grpc-js's
+  // writableLength counts messages (object mode), not bytes: count them here.
+  let queuedBytes = 0;
+  let lastSent = from;
   const write = (u: GraphUpdate) => {
     if (closed) return;
-    if (call.writableLength > limits.maxWatchBufferBytes) {
+    const size = GraphUpdate.encode(u).finish().length;
+    if (queuedBytes + size > limits.maxWatchBufferBytes) {
       closed = true;
       unsubscribe();
       call.emit("error", {
         code: status.RESOURCE_EXHAUSTED,
-        details: `the watcher is too slow; resume from index ${u.index - 1}`,
+        details:
+          `the watcher is too slow: ${queuedBytes} bytes wait to be sent (limit ${limits.maxWatchBufferBytes}); ` +
+          `resume from index ${lastSent}`,
       });
       return;
     }
-    call.write(u);
+    queuedBytes += size;
+    lastSent = u.index;
+    call.write(u, () => {
+      queuedBytes -= size;
+    });
   };
   // Everything below runs in one turn of the event loop: no entry can be applied in between.
   const missed = from === 0 ? null : rc.hub.since(from);
   if (missed === null) write(whole());
   else for (const m of missed) write({ index: m.index, graph: undefined, changes: m.changes });
   let last = missed === null ? rc.machine.lastApplied : Math.max(from, rc.machine.lastApplied);
-  const unsubscribe = rc.hub.subscribe((item) => {
+  if (closed) return; // cut already by the catch-up
+  unsubscribe = rc.hub.subscribe((item) => {
     if ("reset" in item) {
       write(whole());
       last = rc.machine.lastApplied;

@@ -1,7 +1,6 @@
 // One coordinator replica as a running thing: LevelDB log, snapshot files, the
 // Raft driver, the gRPC transport and server, wired from the cluster config.
 // `halon rc` starts one; tests and the benchmark start them as processes.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";
@@ -15,8 +14,12 @@ import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.js";
 import { LevelLogStore } from "../raft/storage/level-log-store.js";
 import { GrpcTransport } from "../raft/transport/grpc-transport.js";
 import { RaftGrpcTransport } from "../raft/transport/driver-transport.js";
-import type { TlsMaterial } from "../raft/transport/tls.js";
+import type { ReloadableCertificates } from "../raft/transport/reloadable-certificates.js";
+import type { TlsSource } from "../raft/transport/tls.js";
+import { authorizedHalonService } from "./client-authz.js";
 import { GrpcError } from "./grpc-errors.js";
+import { expectReplica, peerAuthenticator } from "./peer-authz.js";
+import { loadSecurity } from "./security-setup.js";
 import { createHalonService } from "./halon-service.js";
 import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
@@ -42,6 +45,8 @@ export interface ReplicaOptions {
   stateMachine?: "rc" | "hash-chain" | SummarisedStateMachine;
   /** Leader duties of the recovery coordinator (failure detector, dispatcher); defaults apply. */
   rcDuties?: Partial<RcDutiesConfig>;
+  /** Plain TCP, on loopback addresses only (--insecure). */
+  insecure?: boolean;
 }
 
 type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } };
@@ -59,6 +64,8 @@ export class Replica implements ReplicaControl {
   /** Set when the replica runs the recovery coordinator. */
   private rc: RcRuntime | null = null;
   private addressTimer: NodeJS.Timeout | null = null;
+  /** This replica's certificates (undefined with --insecure); reload() rotates them. */
+  certificates: ReloadableCertificates | undefined;
   private stopping: Promise<void> | null = null;
 
   private constructor(private readonly opts: ReplicaOptions) {
@@ -208,12 +215,19 @@ export class Replica implements ReplicaControl {
     this.transport?.close();
     await this.logStore?.close();
     await this.snapshotStore?.close();
+    this.certificates?.close();
     this.log.info("replica stopped");
   }
 
   private async startParts(): Promise<void> {
     const me = this.self;
-    const tls = readTls(this.config);
+    this.certificates = loadSecurity(this.config, "replica", this.id, [me.grpcAddress, me.peerAddress], {
+      insecure: this.opts.insecure ?? false,
+      onReloadError: (message) => this.log.error({}, message),
+      onReload: () => this.log.info({}, "certificates reloaded"),
+    });
+    const tls: TlsSource | undefined = this.certificates;
+    const cluster = this.config.cluster.name;
     const warn = (message: string, details: Record<string, unknown>) => this.log.warn(details, message);
     const openStores = () => {
       this.logStore = new LevelLogStore({
@@ -240,6 +254,16 @@ export class Replica implements ReplicaControl {
       selfId: this.id,
       peers: this.peerAddresses(),
       tls,
+      authenticate: peerAuthenticator({
+        cluster,
+        members: () => {
+          if (!this.node) return [];
+          const m = this.node.status().membership;
+          return [...m.voters, ...m.learners, ...(m.outgoing ?? [])];
+        },
+        configured: () => this.config.replicas.map((r) => r.id),
+      }),
+      verifyPeerServer: tls ? (peerId) => expectReplica(cluster, peerId) : undefined,
       maxFrameBytes: Math.max(this.config.raft.maxBytesPerMessage * 2, 1 << 20),
       onBadMessage: (reason) => this.log.warn({ reason }, "dropped a malformed message from a peer"),
       // Messages queued on a broken stream are gone: the core must probe the
@@ -318,12 +342,17 @@ export class Replica implements ReplicaControl {
         await new Promise((r) => setTimeout(r, 1_000));
       }
     }
+    const rc = this.rc;
     this.server = new ReplicaServer({
       address: me.grpcAddress,
+      peerAddress: me.peerAddress,
       tls,
-      halon: createHalonService(this, undefined, this.rc),
+      halon: authorizedHalonService(createHalonService(this, undefined, rc), {
+        cluster,
+        ownerNode: (resource) => (rc ? ownerNode(rc.machine.graph, resource) : undefined),
+      }),
       peer: this.transport.grpc.service,
-      options: GrpcTransport.serverOptions(),
+      peerOptions: GrpcTransport.serverOptions(),
     });
     try {
       await this.server.start();
@@ -342,6 +371,8 @@ export class Replica implements ReplicaControl {
     this.log.info(
       {
         address: me.grpcAddress,
+        peerAddress: me.peerAddress,
+        tls: tls ? "mutual TLS" : "plain TCP (--insecure)",
         dataDir: me.dataDir,
         term: s.term,
         lastIndex: s.lastIndex,
@@ -353,7 +384,7 @@ export class Replica implements ReplicaControl {
   }
 
   private peerAddresses(): Record<string, string> {
-    return Object.fromEntries(this.config.replicas.map((r) => [r.id, r.grpcAddress]));
+    return Object.fromEntries(this.config.replicas.map((r) => [r.id, r.peerAddress]));
   }
 
   /** Re-reads the config when the membership names a replica without a known address (or when forced). */
@@ -380,11 +411,13 @@ function refused(message: string): GrpcError {
   return new GrpcError(status.ABORTED, message);
 }
 
-export function readTls(config: ClusterConfig): TlsMaterial | undefined {
-  if (!config.tls) return undefined;
-  return {
-    ca: readFileSync(config.tls.ca),
-    cert: readFileSync(config.tls.cert),
-    key: readFileSync(config.tls.key),
-  };
+/** The node that runs a process, or whose host has a disk; undefined when the graph does not say. */
+function ownerNode(graph: RcRuntime["machine"]["graph"], resource: string): string | undefined {
+  const kind = graph.kindOf(resource);
+  if (kind === "Process") return graph.neighbours(resource, "runs", "in")[0];
+  if (kind === "Disk") {
+    const host = graph.neighbours(resource, "has", "in").find((h) => graph.kindOf(h) === "Host");
+    return host === undefined ? undefined : graph.neighbours(host, "runs", "out")[0];
+  }
+  return undefined;
 }

@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ClusterClient } from "../api/cluster-client.js";
-import { readTls } from "../api/replica.js";
 import type { ClusterConfig } from "../config/index.js";
+import type { TlsSource } from "../raft/transport/tls.js";
 import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
 
 export interface LocalMember {
@@ -25,6 +25,10 @@ export interface LocalClusterOptions {
   logDir?: string;
   /** Start the node services of the config too (default true). */
   withNodes?: boolean;
+  /** Plain TCP on loopback (--insecure); otherwise every member uses its own certificate. */
+  insecure?: boolean;
+  /** The operator's certificate, for waiting on the leader and the nodes (undefined when insecure). */
+  clientTls?: TlsSource;
   /** Called when a member exits while the cluster is meant to be running. */
   onUnexpectedExit?: (member: LocalMember, code: number | null, signal: string | null) => void;
 }
@@ -73,7 +77,15 @@ export class LocalCluster {
     const fd = openSync(logFile, "a");
     const child = spawn(
       self.command,
-      [...self.args, ...command, "--config", this.options.configFile, "--id", id],
+      [
+        ...self.args,
+        ...command,
+        "--config",
+        this.options.configFile,
+        "--id",
+        id,
+        ...(this.options.insecure ? ["--insecure"] : []),
+      ],
       {
         stdio: ["ignore", fd, fd],
         env: { ...process.env, HALON_LOG_FORMAT: "json" },
@@ -91,7 +103,7 @@ export class LocalCluster {
   async waitForLeader(timeoutMs: number): Promise<ReplicaStatus> {
     const client = new ClusterClient({
       addresses: this.replicas.map((r) => r.grpcAddress),
-      tls: readTls(this.options.config),
+      tls: this.options.clientTls,
     });
     const deadline = Date.now() + timeoutMs;
     try {
@@ -120,7 +132,7 @@ export class LocalCluster {
   async waitForNodesOnline(timeoutMs: number): Promise<string[]> {
     const client = new ClusterClient({
       addresses: this.replicas.map((r) => r.grpcAddress),
-      tls: readTls(this.options.config),
+      tls: this.options.clientTls,
     });
     const deadline = Date.now() + timeoutMs;
     let missing = this.nodes.map((n) => n.id);
@@ -139,6 +151,12 @@ export class LocalCluster {
     } finally {
       client.close();
     }
+  }
+
+  /** SIGHUP to every member: each re-reads its certificate files (rotation). */
+  reloadCertificates(): void {
+    for (const m of [...this.replicas, ...this.nodes])
+      if (m.process.exitCode === null) m.process.kill("SIGHUP");
   }
 
   /**

@@ -1,6 +1,7 @@
 // The `halon` command. Each layer adds its subcommands through a register
 // function in src/cli/commands/, so this file only assembles them.
 import { Command } from "commander";
+import { registerCertsCommand } from "./commands/certs-command.js";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
 import { registerNodeCommand } from "./commands/node-command.js";
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .version(halonVersion(), "-V, --version", "print the Halon version")
     .showHelpAfterError("(run with --help for usage)");
   registerConfigCommands(program);
+  registerCertsCommand(program);
   registerReplicaCommand(program);
   registerClusterCommands(program);
   registerUpCommand(program);

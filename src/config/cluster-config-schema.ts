@@ -20,11 +20,15 @@ const address = z
 
 const positiveMs = z.number().int().positive();
 
-export const tlsSchema = z
+/**
+ * Where every party's certificate lives. `halon certs` fills the directory;
+ * each process reads its own files from it (docs/security.md).
+ */
+export const securitySchema = z
   .object({
-    ca: z.string().min(1),
-    cert: z.string().min(1),
-    key: z.string().min(1),
+    certsDir: z.string().min(1).default("certs"),
+    /** How often the certificate files are checked for a change (they are also re-read on SIGHUP). */
+    reloadCheckMs: positiveMs.default(5_000),
   })
   .strict();
 
@@ -80,7 +84,10 @@ export const recoverySettingsSchema = z
 export const replicaSchema = z
   .object({
     id,
+    /** The client API: CLI, node services, operators. */
     grpcAddress: address,
+    /** The Raft peer service: only the other replicas connect here. */
+    peerAddress: address,
     dashboardAddress: address.optional(),
     dataDir: z.string().min(1),
     /** A learner replicates the log but does not vote until promoted. */
@@ -102,6 +109,8 @@ export const nodeServiceSchema = z
     id,
     host: id,
     grpcAddress: address,
+    /** Where the node service keeps the highest coordinator term it has seen (fencing). */
+    dataDir: z.string().min(1).optional(),
     rack: id.default("rack-0"),
     enclosure: id.default("enclosure-0"),
     disks: z.array(id).default([]),
@@ -121,7 +130,7 @@ export const clusterConfigSchema = z
     cluster: z.object({ name: id }).strict(),
     raft: raftSettingsSchema.default(raftSettingsSchema.parse({})),
     recovery: recoverySettingsSchema.default({}),
-    tls: tlsSchema.optional(),
+    security: securitySchema.default(securitySchema.parse({})),
     replicas: z.array(replicaSchema).min(1).max(7),
     nodes: z.array(nodeServiceSchema).default([]),
     pools: z.array(poolSchema).default([]),
@@ -142,6 +151,7 @@ export const clusterConfigSchema = z
     seen.clear();
     config.replicas.forEach((r, i) => {
       claim(r.grpcAddress, "address", ["replicas", i, "grpcAddress"]);
+      claim(r.peerAddress, "address", ["replicas", i, "peerAddress"]);
       if (r.dashboardAddress) claim(r.dashboardAddress, "address", ["replicas", i, "dashboardAddress"]);
     });
     config.nodes.forEach((n, i) => claim(n.grpcAddress, "address", ["nodes", i, "grpcAddress"]));
@@ -183,4 +193,4 @@ export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type NodeServiceConfig = z.infer<typeof nodeServiceSchema>;
 export type RaftSettings = z.infer<typeof raftSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
-export type TlsConfig = z.infer<typeof tlsSchema>;
+export type SecurityConfig = z.infer<typeof securitySchema>;

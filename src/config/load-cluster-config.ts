@@ -48,11 +48,12 @@ export function parseClusterConfig(data: unknown, file: string): ClusterConfig {
   return {
     ...config,
     replicas: config.replicas.map((r) => ({ ...r, dataDir: absolute(r.dataDir) })),
-    tls: config.tls && {
-      ca: absolute(config.tls.ca),
-      cert: absolute(config.tls.cert),
-      key: absolute(config.tls.key),
-    },
+    nodes: config.nodes.map((n) => ({
+      ...n,
+      // A node service keeps its fencing state here unless the config says otherwise.
+      dataDir: absolute(n.dataDir ?? `data/${config.cluster.name}/${n.id}`),
+    })),
+    security: { ...config.security, certsDir: absolute(config.security.certsDir) },
   };
 }
 

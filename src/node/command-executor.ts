@@ -1,7 +1,8 @@
 // Carries out the coordinator's commands (NodeService.ExecuteCommand) on this
-// node, idempotently: the answer to a command id is remembered, so a second
-// delivery of the same command (delivery is at least once) gets the same
-// answer without doing anything again; an EpochTransition not newer than the
+// node, idempotently: the answer to a command is remembered by its id and the
+// log entry that issued it, so a second delivery of the same command (delivery
+// is at least once) gets the same answer without doing anything again, while a
+// command with a known id from another entry is not mistaken for it; an EpochTransition not newer than the
 // node's epoch is a no-op. A command this node service cannot carry out gets
 // ok=false with a reason, which the coordinator records; it never throws.
 import type { Command } from "../gen/halon/v1/events.js";
@@ -9,11 +10,11 @@ import type { ExecuteCommandResponse } from "../gen/halon/v1/node.js";
 import type { Logger } from "../log/logger.js";
 import type { Outcome, ProcessSupervisor } from "./process-supervisor.js";
 
-/** Answers remembered by command id (the outbox holds at most one command per slot). */
+/** Answers remembered (the outbox holds at most one command per slot). */
 const REMEMBERED_ANSWERS = 4_096;
 
 export class CommandExecutor {
-  /** Answers by command id, oldest first; an entry in progress is its promise. */
+  /** Answers by command id and issuing entry, oldest first; an entry in progress is its promise. */
   private readonly answers = new Map<string, Promise<ExecuteCommandResponse>>();
   private epochValue = 0;
 
@@ -31,13 +32,14 @@ export class CommandExecutor {
   }
 
   execute(command: Command): Promise<ExecuteCommandResponse> {
-    const known = this.answers.get(command.id);
+    const key = `${command.id}@${command.issuedIndex}/${command.issuedTerm}`;
+    const known = this.answers.get(key);
     if (known) return known.then((a) => ({ ok: a.ok, detail: `${a.detail} (already done)` }));
     const answer = this.carryOut(command).catch((err: unknown): ExecuteCommandResponse => ({
       ok: false,
       detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
     }));
-    this.answers.set(command.id, answer);
+    this.answers.set(key, answer);
     if (this.answers.size > REMEMBERED_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
     void answer.then((a) =>
       this.logger.info(

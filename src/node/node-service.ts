@@ -2,11 +2,19 @@
 // node's grpcAddress from the cluster config, supervises the node's configured
 // processes, and reports to the coordinator: NodeJoined at start, a heartbeat
 // every heartbeatMs, process starts, local restarts and failures.
+//
+// It obeys only the coordinator's replicas (by their certificates), and only
+// in the newest term it knows: the highest term seen, in a delivery or in the
+// answer to its own events, is kept on disk (term-store.ts), and a delivery
+// from an older term is refused. So a deposed leader cannot command it.
 import { Server, status, type ServerCredentials, type ServerErrorResponse } from "@grpc/grpc-js";
 import type { ClusterConfig, NodeServiceConfig } from "../config/index.js";
 import { NodeServiceService, type NodeServiceServer } from "../gen/halon/v1/node.js";
 import type { Logger } from "../log/logger.js";
+import { toServiceError } from "../api/grpc-errors.js";
+import { callerOf, describe } from "../api/identity.js";
 import { CommandExecutor } from "./command-executor.js";
+import { TermStore } from "./term-store.js";
 import { EventReporter, type EventSink } from "./event-reporter.js";
 import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
 import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./restart-policy.js";
@@ -46,7 +54,11 @@ export function processSpecs(config: ClusterConfig, node: NodeServiceConfig): Pr
 }
 
 export class NodeService {
-  private readonly server = new Server();
+  // One call at a time per connection is what the leader uses; a few more leave room.
+  private readonly server = new Server({
+    "grpc.max_receive_message_length": 1024 * 1024,
+    "grpc.max_concurrent_streams": 16,
+  });
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
   port = 0;
@@ -57,6 +69,8 @@ export class NodeService {
     readonly executor: CommandExecutor,
     readonly reporter: EventReporter,
     private readonly logger: Logger,
+    readonly terms: TermStore,
+    private readonly config: ClusterConfig,
   ) {}
 
   static async start(opts: NodeServiceOptions): Promise<NodeService> {
@@ -66,10 +80,19 @@ export class NodeService {
         `no node with id "${opts.nodeId}" in the config (ids: ${opts.config.nodes.map((n) => n.id).join(", ") || "none"})`,
       );
     const logger = opts.logger;
+    const terms = TermStore.open(node.dataDir ?? `data/${opts.config.cluster.name}/${node.id}`);
     const reporter = new EventReporter({
       nodeId: node.id,
       incarnation: opts.incarnation ?? `${Date.now().toString(36)}${process.pid.toString(36)}`,
-      sink: opts.sink,
+      // The leader's answers name its term: the node learns of a new leader even before its first command.
+      sink: {
+        submitEvents: (events) =>
+          opts.sink.submitEvents(events).then((res) => {
+            if (res.term > 0 && terms.advance(res.term))
+              logger.info({ term: res.term }, "newer coordinator term seen");
+            return res;
+          }),
+      },
       logger,
     });
     const supervisor = new ProcessSupervisor(
@@ -88,7 +111,7 @@ export class NodeService {
     const executor = new CommandExecutor(node.id, supervisor, logger, (epoch) =>
       logger.info({ epoch }, "new cluster epoch"),
     );
-    const service = new NodeService(node, supervisor, executor, reporter, logger);
+    const service = new NodeService(node, supervisor, executor, reporter, logger, terms, opts.config);
     await service.listen(opts.credentials);
     reporter.report("joined", {
       nodeJoined: { nodeId: node.id, hostId: node.host, address: node.grpcAddress, epoch: executor.epoch },
@@ -96,7 +119,13 @@ export class NodeService {
     const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     service.heartbeatTimer = setInterval(() => reporter.heartbeat(executor.epoch), heartbeatMs);
     logger.info(
-      { node: node.id, address: node.grpcAddress, processes: supervisor.ids(), heartbeatMs },
+      {
+        node: node.id,
+        address: node.grpcAddress,
+        processes: supervisor.ids(),
+        heartbeatMs,
+        highestTerm: terms.highestTerm,
+      },
       "node service started",
     );
     return service;
@@ -128,6 +157,25 @@ export class NodeService {
           const err: ServerErrorResponse = { name: "NodeServiceError", message: details, code, details };
           callback(err);
         };
+        let caller;
+        try {
+          caller = callerOf(call, this.config.cluster.name);
+        } catch (err) {
+          callback(toServiceError(err) as ServerErrorResponse);
+          return;
+        }
+        if (caller !== "insecure") {
+          if (caller.role !== "replica" || !this.config.replicas.some((r) => r.id === caller.name))
+            return refuse(
+              status.PERMISSION_DENIED,
+              `${describe(caller)} may not command node service ${this.node.id}: only the coordinator's replicas may`,
+            );
+          if (leaderId !== caller.name)
+            return refuse(
+              status.PERMISSION_DENIED,
+              `the delivery names leader "${leaderId}" but comes from replica "${caller.name}"`,
+            );
+        }
         if (this.stopping) return refuse(status.UNAVAILABLE, `node service ${this.node.id} is stopping`);
         if (!command) return refuse(status.INVALID_ARGUMENT, "command is missing");
         if (command.id === "") return refuse(status.INVALID_ARGUMENT, "command.id is missing");
@@ -136,6 +184,33 @@ export class NodeService {
             status.INVALID_ARGUMENT,
             `the delivery is for "${target}", this is node service ${this.node.id}`,
           );
+        if (!Number.isSafeInteger(term) || term < 1)
+          return refuse(
+            status.INVALID_ARGUMENT,
+            `term ${term} is not a term: a delivery needs its leader's term`,
+          );
+        if (command.issuedTerm > term)
+          return refuse(
+            status.INVALID_ARGUMENT,
+            `command ${command.id} was issued in term ${command.issuedTerm}, after the delivering leader's term ${term}`,
+          );
+        const highest = this.terms.highestTerm;
+        if (term < highest) {
+          this.logger.warn(
+            { command: command.id, leaderId, term, highestTerm: highest },
+            "refused a command from an older term",
+          );
+          return refuse(
+            status.FAILED_PRECONDITION,
+            `term ${term} of leader ${leaderId} is older than term ${highest} already seen: that leader was deposed`,
+          );
+        }
+        try {
+          if (this.terms.advance(term)) this.logger.info({ term, leaderId }, "newer coordinator term seen");
+        } catch (err) {
+          // Not durable, not obeyed: a restart must not forget a term it acted on.
+          return refuse(status.UNAVAILABLE, `cannot record term ${term}: ${String(err)}`);
+        }
         this.logger.debug({ command: command.id, leaderId, term }, "command delivered");
         void this.executor.execute(command).then((answer) => callback(null, answer));
       },

@@ -560,7 +560,7 @@ export class Coordinator {
   private issue(
     slot: string,
     target: string,
-    body: Omit<Command, "id" | "target" | "issuedAtMs">,
+    body: Omit<Command, "id" | "target" | "issuedAtMs" | "issuedIndex" | "issuedTerm">,
     time: number = this.now,
   ): void {
     this.issued.push(this.outbox.issue(slot, target, time, body).command);

@@ -15,7 +15,7 @@ export const BROADCAST = "*";
 export type Issue = (
   slot: string,
   target: string,
-  body: Omit<Command, "id" | "target" | "issuedAtMs">,
+  body: Omit<Command, "id" | "target" | "issuedAtMs" | "issuedIndex" | "issuedTerm">,
 ) => void;
 
 /** A disk leaves ("out") or rejoins ("in") its pool's healthy set: [pool, disk, direction]. */

@@ -39,6 +39,13 @@ export class Outbox {
   private readonly bySlot = new Map<string, string>();
   /** Occupied slots by family (the part before ":"), to clear a family without a scan. */
   private readonly families = new Map<string, Set<string>>();
+  /** The entry being applied: every command it issues carries its index and term. */
+  private entry = { index: 0, term: 0 };
+
+  /** Called before applying each entry (not part of the state: it is the entry's own position). */
+  applying(index: number, term: number): void {
+    this.entry = { index, term };
+  }
 
   get size(): number {
     return this.byId.size;
@@ -53,12 +60,14 @@ export class Outbox {
     slot: string,
     target: string,
     time: number,
-    body: Omit<Command, "id" | "target" | "issuedAtMs">,
+    body: Omit<Command, "id" | "target" | "issuedAtMs" | "issuedIndex" | "issuedTerm">,
   ): { command: Command; superseded?: Command } {
     const command = sortedTopLevel({
       ...body,
       id: `c${this.next++}`,
       issuedAtMs: time,
+      issuedIndex: this.entry.index,
+      issuedTerm: this.entry.term,
       target,
     }) as unknown as Command;
     const previous = this.bySlot.get(slot);

@@ -111,6 +111,7 @@ export class RcStateMachine implements StateMachine {
       return { index: entry.index, events: [], commands: [], error, timeMs: c.now };
     }
     this.appliedIndex = entry.index;
+    c.outbox.applying(entry.index, entry.term);
     c.issued = [];
     const result: RcApplyResult = { index: entry.index, events: [], commands: [], error: "", timeMs: c.now };
     if (entry.type === EntryType.Normal) {

@@ -50,6 +50,7 @@ describe("client service", () => {
   });
   const server = new ReplicaServer({
     address: "127.0.0.1:0",
+    peerAddress: "127.0.0.1:0",
     halon: createHalonService(control, { maxPayloadBytes: 100, maxPendingProposals: 10 }),
     peer: transport.service,
   });

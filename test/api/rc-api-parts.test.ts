@@ -14,7 +14,7 @@ import { EntryType } from "../../src/raft/types.js";
 function config(processName2 = "p2") {
   return clusterConfigSchema.parse({
     cluster: { name: "parts" },
-    replicas: [{ id: "rc1", grpcAddress: "127.0.0.1:1", dataDir: "unused" }],
+    replicas: [{ id: "rc1", grpcAddress: "127.0.0.1:1", peerAddress: "127.0.0.1:11", dataDir: "unused" }],
     nodes: [
       {
         id: "n1",

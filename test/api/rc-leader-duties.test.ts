@@ -41,7 +41,7 @@ class InstantLog implements LeaderView {
 function config(nodeAddress: string): ClusterConfig {
   return clusterConfigSchema.parse({
     cluster: { name: "unit" },
-    replicas: [{ id: "rc1", grpcAddress: "127.0.0.1:1", dataDir: "unused" }],
+    replicas: [{ id: "rc1", grpcAddress: "127.0.0.1:1", peerAddress: "127.0.0.1:11", dataDir: "unused" }],
     nodes: [
       {
         id: "node1",

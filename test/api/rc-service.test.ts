@@ -46,7 +46,7 @@ const control: ReplicaControl = {
 
 const config = clusterConfigSchema.parse({
   cluster: { name: "svc" },
-  replicas: [{ id: "rc1", grpcAddress: "127.0.0.1:1", dataDir: "unused" }],
+  replicas: [{ id: "rc1", grpcAddress: "127.0.0.1:1", peerAddress: "127.0.0.1:11", dataDir: "unused" }],
   nodes: [{ id: "n1", host: "h1", grpcAddress: "127.0.0.1:2", disks: ["d1", "d2"] }],
   pools: [{ id: "pool", disks: ["d1", "d2"] }],
 });
@@ -60,6 +60,7 @@ function server(access: RcAccess | null): ReplicaServer {
   });
   return new ReplicaServer({
     address: "127.0.0.1:0",
+    peerAddress: "127.0.0.1:0",
     halon: createHalonService(control, DEFAULT_LIMITS, access, {
       ...DEFAULT_RC_LIMITS,
       maxEvents: 5,

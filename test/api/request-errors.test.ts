@@ -68,6 +68,7 @@ describe("clean request errors on a coordinator replica", () => {
   });
   const server = new ReplicaServer({
     address: "127.0.0.1:0",
+    peerAddress: "127.0.0.1:0",
     halon: createHalonService(control, DEFAULT_LIMITS, rc, DEFAULT_RC_LIMITS),
     peer: transport.service,
   });

@@ -1,7 +1,9 @@
 // `halon up` (what `make run` starts): real replica processes from one config,
-// a leader, the status command against them, and a clean stop on SIGINT.
+// with the certificates it creates on first run and mutual TLS everywhere; a
+// leader, every CLI command against them (as the operator, and refused where a
+// reader or a plain-TCP client may not), and a clean stop on SIGINT.
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../e2e/cluster-harness.js";
@@ -30,6 +32,7 @@ describe("halon up", () => {
 
   it("starts every replica and node service, elects a leader, and stops them all on SIGINT", async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
+    const peerPorts = [await freePort(), await freePort(), await freePort()];
     const nodePort = await freePort();
     const file = join(tmp.dir, "cluster.yaml");
     writeFileSync(
@@ -38,13 +41,17 @@ describe("halon up", () => {
         "cluster: {name: up-test}",
         "replicas:",
         ...ports.map(
-          (p, i) => `  - {id: rc${i + 1}, grpcAddress: "127.0.0.1:${p}", dataDir: data/rc${i + 1}}`,
+          (p, i) =>
+            `  - {id: rc${i + 1}, grpcAddress: "127.0.0.1:${p}", peerAddress: "127.0.0.1:${peerPorts[i]}", dataDir: data/rc${i + 1}}`,
         ),
         "nodes:",
         "  - id: node1",
         "    host: host1",
         `    grpcAddress: "127.0.0.1:${nodePort}"`,
+        "    disks: [disk-1a]",
         '    processes: [{name: worker-1, command: sleep, args: ["3600"]}]',
+        "pools:",
+        "  - {id: pool-main, disks: [disk-1a]}",
       ].join("\n") + "\n",
     );
     up = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "up", "--config", file], {
@@ -73,6 +80,82 @@ describe("halon up", () => {
     const rows = (JSON.parse(status.stdout) as { replicas: { role: string }[] }).replicas;
     expect(rows.filter((r) => r.role === "leader")).toHaveLength(1);
     expect(rows.filter((r) => r.role === "follower")).toHaveLength(2);
+
+    // Mutual TLS with the certificates made on first run.
+    expect(out).toMatch(/Created \d+ certificates in /);
+    expect(out).toContain("mutual TLS (certificates in");
+    for (const f of [
+      "ca.pem",
+      "replica-rc1.pem",
+      "node-node1.pem",
+      "operator-admin.pem",
+      "reader-viewer.pem",
+    ])
+      expect(existsSync(join(tmp.dir, "certs", f)), f).toBe(true);
+
+    // Every CLI command, as the operator (the default identity).
+    const one = runCli(["graph", "--config", file, "--id", "node1"]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain("node1");
+    const submit = runCli([
+      "events",
+      "submit",
+      "--config",
+      file,
+      "--json",
+      '{"id":"up-se-1","stripingError":{"poolId":"pool-main","diskId":"disk-1a"}}',
+    ]);
+    expect(submit.code, submit.stderr).toBe(0);
+    expect(submit.stdout).toContain("up-se-1: applied");
+    // The epoch transition reaches the node service over mutual TLS and is acknowledged.
+    const ackDeadline = Date.now() + 30_000;
+    for (;;) {
+      const g = runCli(["graph", "--config", file, "--json"]);
+      const node1 = (
+        JSON.parse(g.stdout) as { graph: { resources: { id: string; attributes: Record<string, string> }[] } }
+      ).graph.resources.find((r) => r.id === "node1");
+      if (node1?.attributes.ackedEpoch === "1") break;
+      if (Date.now() > ackDeadline)
+        throw new Error(`node1 did not acknowledge epoch 1: ${JSON.stringify(node1)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const promote = runCli(["members", "promote", "rc1", "--config", file]);
+    expect(promote.code, promote.stderr).toBe(0);
+    expect(promote.stdout).toContain("voters: rc1, rc2, rc3");
+    const moved = runCli(["transfer-leader", "--config", file]);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toMatch(/leader: rc\d \(term \d+\)/);
+    const watch = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "watch", "--config", file, "--json"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let watched = "";
+    watch.stdout.on("data", (c: Buffer) => (watched += c.toString()));
+    const watchDeadline = Date.now() + 30_000;
+    while (!watched.includes('"graph"') && Date.now() < watchDeadline)
+      await new Promise((r) => setTimeout(r, 100));
+    watch.kill("SIGKILL");
+    expect(watched).toContain("pool-main");
+
+    // A reader reads but may not submit; a client without a certificate gets no connection.
+    const asReader = ["--config", file, "--identity", "reader/viewer"];
+    expect(runCli(["status", ...asReader]).code).toBe(0);
+    const readerSubmit = runCli([
+      "events",
+      "submit",
+      ...asReader,
+      "--json",
+      '{"id":"r1","diskFailed":{"diskId":"disk-1a"}}',
+    ]);
+    expect(readerSubmit.code).toBe(1);
+    expect(readerSubmit.stderr).toContain('reader "viewer" may not submit');
+    const readerMoves = runCli(["transfer-leader", ...asReader]);
+    expect(readerMoves.stderr).toContain("may not operate the cluster");
+    const plain = runCli(["status", "--config", file, "--insecure", "--json"]);
+    expect(plain.code).toBe(1);
+    expect(JSON.parse(plain.stdout).replicas.every((r: { reachable: boolean }) => !r.reachable)).toBe(true);
+    expect(readFileSync(join(tmp.dir, "data", "logs", "rc1.log"), "utf8")).toContain('"tls":"mutual TLS"');
 
     const exited = new Promise<number | null>((resolve) => up!.once("exit", (code) => resolve(code)));
     up.kill("SIGINT");

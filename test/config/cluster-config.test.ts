@@ -7,9 +7,9 @@ import { makeTempDir } from "../helpers/temp-dir.js";
 const minimal = () => ({
   cluster: { name: "t" },
   replicas: [
-    { id: "rc1", grpcAddress: "127.0.0.1:7101", dataDir: "d1" },
-    { id: "rc2", grpcAddress: "127.0.0.1:7102", dataDir: "d2" },
-    { id: "rc3", grpcAddress: "127.0.0.1:7103", dataDir: "d3" },
+    { id: "rc1", grpcAddress: "127.0.0.1:7101", peerAddress: "127.0.0.1:7301", dataDir: "d1" },
+    { id: "rc2", grpcAddress: "127.0.0.1:7102", peerAddress: "127.0.0.1:7302", dataDir: "d2" },
+    { id: "rc3", grpcAddress: "127.0.0.1:7103", peerAddress: "127.0.0.1:7303", dataDir: "d3" },
   ],
 });
 
@@ -142,6 +142,7 @@ describe("cluster config: each kind of bad file gives its precise error", () => 
     data.replicas = Array.from({ length: 8 }, (_, i) => ({
       id: `rc${i}`,
       grpcAddress: `127.0.0.1:${7100 + i}`,
+      peerAddress: `127.0.0.1:${7300 + i}`,
       dataDir: `d${i}`,
     }));
     expect(problemsOf(data)[0]).toMatch(/^replicas: /);

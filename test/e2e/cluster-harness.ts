@@ -1,23 +1,31 @@
 // Real replica processes on 127.0.0.1 for end-to-end tests: writes a cluster
-// config with free ports into a temp directory, starts `halon rc` children,
-// and stops them by pid and removes the directory afterwards.
+// config with free ports into a temp directory, issues the cluster's
+// certificates there (mutual TLS is the normal path; `insecure: true` runs
+// plain TCP instead), starts `halon rc` children, and stops them by pid and
+// removes the directory afterwards.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ClusterClient } from "../../src/api/cluster-client.js";
+import { identityFiles, type Role } from "../../src/api/identity.js";
+import { issueCertificates } from "../../src/cli/certificate-authority.js";
+import { loadClusterConfig } from "../../src/config/index.js";
+import type { TlsMaterial } from "../../src/raft/transport/tls.js";
 import { ReplicaRole, type ReplicaStatus } from "../../src/gen/halon/v1/client.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
 export interface ReplicaSpec {
   id: string;
   port: number;
+  peerPort: number;
   learner?: boolean;
 }
 
 export interface HarnessOptions {
   replicas?: number;
-  tls?: { ca: string; cert: string; key: string };
+  /** Plain TCP (`--insecure`) instead of mutual TLS with the cluster's certificates. */
+  insecure?: boolean;
   /** Extra raft settings for the config file. */
   raft?: Record<string, number>;
   /** Run the built dist/ instead of the sources (faster start). */
@@ -69,15 +77,32 @@ export class Cluster {
   static async create(options: HarnessOptions = {}): Promise<Cluster> {
     const cluster = new Cluster(options);
     for (let i = 1; i <= (options.replicas ?? 3); i++)
-      cluster.specs.push({ id: `rc${i}`, port: await freePort() });
+      cluster.specs.push({ id: `rc${i}`, port: await freePort(), peerPort: await freePort() });
     cluster.writeConfig();
+    await cluster.issueCertificates();
     return cluster;
   }
 
-  /** Adds a replica to the config file (as a learner) and returns its id. */
+  get insecure(): boolean {
+    return this.options.insecure === true;
+  }
+
+  /** Issues what the config needs and is missing (a no-op with --insecure). */
+  async issueCertificates(): Promise<void> {
+    if (!this.insecure) await issueCertificates(loadClusterConfig(this.configFile));
+  }
+
+  /** The certificate files of an identity of this cluster (made by issueCertificates). */
+  identity(role: Role, name: string): TlsMaterial {
+    const files = identityFiles(loadClusterConfig(this.configFile), role, name);
+    return { ca: readFileSync(files.ca), cert: readFileSync(files.cert), key: readFileSync(files.key) };
+  }
+
+  /** Adds a replica to the config file (as a learner), with its certificate, and returns its id. */
   async addToConfig(id: string): Promise<string> {
-    this.specs.push({ id, port: await freePort(), learner: true });
+    this.specs.push({ id, port: await freePort(), peerPort: await freePort(), learner: true });
     this.writeConfig();
+    await this.issueCertificates();
     return id;
   }
 
@@ -89,17 +114,15 @@ export class Cluster {
       "raft:",
       ...Object.entries(raft).map(([k, v]) => `  ${k}: ${v}`),
     ];
-    if (this.options.tls) {
-      lines.push(
-        "tls:",
-        `  ca: ${this.options.tls.ca}`,
-        `  cert: ${this.options.tls.cert}`,
-        `  key: ${this.options.tls.key}`,
-      );
-    }
+    lines.push("security:", "  certsDir: certs");
     lines.push("replicas:");
     for (const s of this.specs) {
-      lines.push(`  - id: ${s.id}`, `    grpcAddress: 127.0.0.1:${s.port}`, `    dataDir: data/${s.id}`);
+      lines.push(
+        `  - id: ${s.id}`,
+        `    grpcAddress: 127.0.0.1:${s.port}`,
+        `    peerAddress: 127.0.0.1:${s.peerPort}`,
+        `    dataDir: data/${s.id}`,
+      );
       if (s.learner) lines.push("    learner: true");
     }
     if (this.options.extraConfig) lines.push(this.options.extraConfig.trimEnd());
@@ -143,6 +166,7 @@ export class Cluster {
         id,
         "--state-machine",
         this.options.stateMachine ?? "hash-chain",
+        ...(this.insecure ? ["--insecure"] : []),
         ...(this.options.rcArgs ?? []),
         ...extraArgs,
       ],
@@ -193,11 +217,7 @@ export class Cluster {
   client(): ClusterClient {
     this.clientCache ??= new ClusterClient({
       addresses: this.specs.map((s) => `127.0.0.1:${s.port}`),
-      tls: this.options.tls && {
-        ca: readFileSync(this.options.tls.ca),
-        cert: readFileSync(this.options.tls.cert),
-        key: readFileSync(this.options.tls.key),
-      },
+      tls: this.insecure ? undefined : this.identity("operator", "admin"),
       leaderTimeoutMs: 30_000,
     });
     return this.clientCache;

@@ -4,7 +4,8 @@
 // and reports what a real node service would (ProcessStarted after a start or
 // respawn) through the client API. EpochTransition answers can be held back,
 // to stop a transition half way.
-import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { Server, status } from "@grpc/grpc-js";
+import { serverCredentials, type TlsMaterial } from "../../src/raft/transport/tls.js";
 import type { ClusterClient } from "../../src/api/cluster-client.js";
 import type { Command, Event } from "../../src/gen/halon/v1/events.js";
 import {
@@ -53,10 +54,10 @@ export class NodeServiceStub {
     this.server.addService(NodeServiceService, impl);
   }
 
-  /** Listens on `port` (0: any free port). */
-  async start(port = 0): Promise<number> {
+  /** Listens on `port` (0: any free port), with the node's certificate (none: plain TCP). */
+  async start(port = 0, tls?: TlsMaterial): Promise<number> {
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, port) =>
+      this.server.bindAsync(`127.0.0.1:${port}`, serverCredentials(tls), (err, port) =>
         err ? reject(err) : resolve(port),
       ),
     );

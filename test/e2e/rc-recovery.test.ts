@@ -9,7 +9,7 @@ import { ClusterClient } from "../../src/api/cluster-client.js";
 import { GraphChangeOp, type GetGraphResponse, type GraphUpdate } from "../../src/gen/halon/v1/client.js";
 import { EventOutcome, type Event } from "../../src/gen/halon/v1/events.js";
 import { runCli } from "../helpers/run-cli.js";
-import { Cluster, until } from "./cluster-harness.js";
+import { Cluster, freePort, until } from "./cluster-harness.js";
 import { NodeServiceStub } from "./node-service-stub.js";
 
 const ALL = ["rc1", "rc2", "rc3"];
@@ -26,16 +26,13 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
   const client = () => cluster.client();
 
   beforeAll(async () => {
-    for (const id of NODES) {
-      const stub = new NodeServiceStub(id, client);
-      await stub.start();
-      stubs.set(id, stub);
-    }
+    const ports = new Map<string, number>();
+    for (const id of NODES) ports.set(id, await freePort());
     const nodes = NODES.map((id, i) =>
       [
         `  - id: ${id}`,
         `    host: host${i + 1}`,
-        `    grpcAddress: ${stubs.get(id)!.address}`,
+        `    grpcAddress: 127.0.0.1:${ports.get(id)}`,
         `    disks: [disk-${i + 1}a]`,
         "    processes:",
         `      - name: ios-${i + 1}`,
@@ -59,6 +56,12 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
         "    disks: [disk-1a, disk-2a, disk-3a]",
       ].join("\n"),
     });
+    // Each stub serves with its node's certificate: the leader delivers only to that node service.
+    for (const id of NODES) {
+      const stub = new NodeServiceStub(id, client);
+      await stub.start(ports.get(id), cluster.identity("node", id));
+      stubs.set(id, stub);
+    }
     cluster.startAll();
     await cluster.waitForLeader();
   }, 90_000);
@@ -129,7 +132,11 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
   it("answers bad input with a clear status and keeps running", async () => {
     const leader = await cluster.waitForLeader();
     const follower = ALL.find((id) => id !== leader)!;
-    const direct = new ClusterClient({ addresses: [cluster.address(follower)], leaderTimeoutMs: 1 });
+    const direct = new ClusterClient({
+      addresses: [cluster.address(follower)],
+      leaderTimeoutMs: 1,
+      tls: cluster.identity("operator", "admin"),
+    });
     try {
       const ev: Event = { id: "x1", source: "t", diskFailed: { diskId: "disk-2a" } };
       const notLeader = (await direct.submitEvents([ev]).catch((e: unknown) => e)) as ServiceError;

@@ -36,7 +36,11 @@ describe("a 3-replica cluster of real processes", { timeout: 180_000 }, () => {
   it("answers a proposal on a follower with FAILED_PRECONDITION naming the leader's address", async () => {
     const leader = await cluster.waitForLeader();
     const follower = ALL.find((id) => id !== leader)!;
-    const direct = new ClusterClient({ addresses: [cluster.address(follower)], leaderTimeoutMs: 1 });
+    const direct = new ClusterClient({
+      addresses: [cluster.address(follower)],
+      leaderTimeoutMs: 1,
+      tls: cluster.identity("operator", "admin"),
+    });
     try {
       const err = (await direct.propose(Buffer.from("x")).catch((e: unknown) => e)) as ServiceError;
       expect(err.code).toBe(grpcStatus.FAILED_PRECONDITION);

@@ -65,6 +65,8 @@ describe("the supervisor and the command executor", () => {
       id: "c1",
       target: "n1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       startProcesses: { nodeId: "n1", processes: [{ processId: "p1", instance: 1, command: "" }] },
     };
     expect((await executor.execute(start)).ok).toBe(true);
@@ -88,6 +90,8 @@ describe("the supervisor and the command executor", () => {
       id: "c2",
       target: "n1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       respawnProcess: { processId: "p1", instance: 3, attempt: 1, command: "" },
     };
     expect((await executor.execute(respawn)).ok).toBe(true);
@@ -98,6 +102,8 @@ describe("the supervisor and the command executor", () => {
       id: "c3",
       target: "n1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       stopProcesses: { nodeId: "n1", processIds: ["p1"] },
     };
     expect((await executor.execute(stop)).ok).toBe(true);
@@ -110,6 +116,8 @@ describe("the supervisor and the command executor", () => {
       id,
       target: "n1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       epochTransition: { epoch: e, pools: [] },
     });
     expect(await executor.execute(epoch("e1", 2))).toMatchObject({
@@ -118,13 +126,21 @@ describe("the supervisor and the command executor", () => {
     });
     expect((await executor.execute(epoch("e2", 1))).detail).toBe("epoch 2 already applied");
     expect(executor.epoch).toBe(2);
-    const unknown = await executor.execute({ id: "u1", target: "n1", issuedAtMs: 0 });
+    const unknown = await executor.execute({
+      id: "u1",
+      target: "n1",
+      issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
+    });
     expect(unknown).toMatchObject({ ok: false });
     expect(unknown.detail).toContain("unknown command u1");
     const node = await executor.execute({
       id: "r1",
       target: "h1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       respawnNode: { nodeId: "n1", hostId: "h1", infraEndpoint: "", attempt: 1 },
     });
     expect(node.ok).toBe(false);
@@ -132,6 +148,8 @@ describe("the supervisor and the command executor", () => {
       id: "s1",
       target: "n1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       startProcesses: { nodeId: "n1", processes: [{ processId: "nope", instance: 1, command: "" }] },
     });
     expect(missing).toMatchObject({ ok: false, detail: 'no process "nope" on this node' });
@@ -139,6 +157,8 @@ describe("the supervisor and the command executor", () => {
       id: "s2",
       target: "n1",
       issuedAtMs: 0,
+      issuedIndex: 5,
+      issuedTerm: 1,
       respawnProcess: { processId: "bad", instance: 1, attempt: 1, command: "" },
     });
     expect(bad.ok).toBe(false);
@@ -157,6 +177,7 @@ describe("the reporter", () => {
         if (failures-- > 0) return Promise.reject(new Error("no leader"));
         return Promise.resolve({
           index: 1,
+          term: 1,
           results: events.map((e) => ({
             eventId: e.id,
             outcome: EventOutcome.EVENT_OUTCOME_APPLIED,

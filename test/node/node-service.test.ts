@@ -4,7 +4,10 @@
 // respawns it; an epoch transition is acknowledged; bad commands get a clear
 // answer; SIGTERM stops the children and exits 0; a restarted node service
 // joins again.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { channelCredentials, type TlsMaterial } from "../../src/raft/transport/tls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GetGraphResponse } from "../../src/gen/halon/v1/client.js";
 import { EventOutcome } from "../../src/gen/halon/v1/events.js";
@@ -122,38 +125,139 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     }, "node1 to acknowledge epoch 1");
   });
 
-  it("answers bad commands with a clear result or status and keeps running", async () => {
-    const direct = new NodeServiceClient(nodeAddress, credentials.createInsecure());
-    const call = (req: Partial<ExecuteCommandRequest>) =>
-      new Promise<ExecuteCommandResponse | ServiceError>((resolve) =>
+  /** ExecuteCommand as `tls`'s holder (none: plain TCP), by default as replica rc1 in the current term. */
+  const callAs = async (tls: TlsMaterial | undefined, req: Partial<ExecuteCommandRequest>) => {
+    const direct = new NodeServiceClient(
+      nodeAddress,
+      tls ? channelCredentials(tls) : credentials.createInsecure(),
+    );
+    const term = Math.max(...[...(await cluster.statuses()).values()].map((s) => s.term));
+    try {
+      return await new Promise<ExecuteCommandResponse | ServiceError>((resolve) =>
         direct.executeCommand(
-          { command: undefined, target: "", leaderId: "t", term: 1, ...req },
+          { command: undefined, target: "", leaderId: "rc1", term, ...req },
           new Metadata(),
           { deadline: Date.now() + 10_000 },
           (err, res) => resolve(err ?? res!),
         ),
       );
-    try {
+    } finally {
+      direct.close();
+    }
+  };
+  const storedTerm = () =>
+    (
+      JSON.parse(readFileSync(join(cluster.dir, "data", "e2e", "node1", "fencing.json"), "utf8")) as {
+        highestTerm: number;
+      }
+    ).highestTerm;
+
+  it("obeys only replicas: a node's, an operator's, a reader's or no certificate is refused", async () => {
+    const epoch = {
+      id: "evil-1",
+      target: "node1",
+      issuedAtMs: 0,
+      issuedIndex: 0,
+      issuedTerm: 0,
+      epochTransition: { epoch: 2 ** 53 - 1, pools: [] },
+    };
+    for (const [who, role, name] of [
+      ["node", "node", "node1"],
+      ["operator", "operator", "admin"],
+      ["reader", "reader", "viewer"],
+    ] as const) {
+      const err = (await callAs(cluster.identity(role, name), {
+        target: "node1",
+        command: epoch,
+      })) as ServiceError;
+      expect(err.code, who).toBe(status.PERMISSION_DENIED);
+      expect(err.details, who).toContain("only the coordinator's replicas");
+    }
+    // A replica's certificate, but the delivery claims another leader.
+    const claimed = (await callAs(cluster.identity("replica", "rc2"), {
+      target: "node1",
+      command: epoch,
+      leaderId: "rc1",
+    })) as ServiceError;
+    expect(claimed.code).toBe(status.PERMISSION_DENIED);
+    // Plain TCP against a TLS server: no connection at all.
+    const plain = (await callAs(undefined, { target: "node1", command: epoch })) as ServiceError;
+    expect(plain.code).toBe(status.UNAVAILABLE);
+    // The epoch did not move.
+    const g = await client().getGraph("node1");
+    expect(attr(g, "node1", "ackedEpoch")).not.toBe(2 ** 53 - 1);
+    expect(node.child.exitCode).toBeNull();
+  });
+
+  it("keeps the highest term on disk and refuses a delivery from an older term", async () => {
+    // A new term: the node service learns it from the new leader's answers to its heartbeats.
+    await client().transferLeadership(null);
+    const current = Math.max(...[...(await cluster.statuses()).values()].map((s) => s.term));
+    expect(current).toBeGreaterThanOrEqual(2);
+    await until(() => storedTerm() >= current, "the node service to record the new leader's term");
+    expect(storedTerm()).toBe(current);
+    const rc1 = cluster.identity("replica", "rc1");
+    const stop = (id: string, processIds: string[]) => ({
+      id,
+      target: "node1",
+      issuedAtMs: 0,
+      issuedIndex: 1,
+      issuedTerm: 1,
+      stopProcesses: { nodeId: "node1", processIds },
+    });
+    const ok = (await callAs(rc1, {
+      target: "node1",
+      term: current,
+      command: stop("t1", []),
+    })) as ExecuteCommandResponse;
+    expect(ok.ok).toBe(true);
+    const stale = (await callAs(rc1, {
+      target: "node1",
+      term: current - 1,
+      command: stop("t2", ["ios-1"]),
+    })) as ServiceError;
+    expect(stale.code).toBe(status.FAILED_PRECONDITION);
+    expect(stale.details).toContain(`older than term ${current} already seen`);
+    // A command cannot claim to be issued in a term after its delivering leader's.
+    const future = (await callAs(rc1, {
+      target: "node1",
+      term: current,
+      command: { ...stop("t3", ["ios-1"]), issuedTerm: current + 1 },
+    })) as ServiceError;
+    expect(future.code).toBe(status.INVALID_ARGUMENT);
+    expect(alive(node.pids("ios-1").at(-1)!)).toBe(true);
+  });
+
+  it("answers bad commands with a clear result or status and keeps running", async () => {
+    const high = storedTerm();
+    const call = (req: Partial<ExecuteCommandRequest>) =>
+      callAs(cluster.identity("replica", "rc1"), { term: high, ...req });
+    {
       const unknown = (await call({
         target: "node1",
-        command: { id: "x1", target: "node1", issuedAtMs: 0 },
+        command: { id: "x1", target: "node1", issuedAtMs: 0, issuedIndex: 0, issuedTerm: 0 },
       })) as ExecuteCommandResponse;
       expect(unknown.ok).toBe(false);
       expect(unknown.detail).toContain("unknown command x1");
       const wrongTarget = (await call({
         target: "node9",
-        command: { id: "x2", target: "node9", issuedAtMs: 0 },
+        command: { id: "x2", target: "node9", issuedAtMs: 0, issuedIndex: 0, issuedTerm: 0 },
       })) as ServiceError;
       expect(wrongTarget.code).toBe(status.INVALID_ARGUMENT);
       const none = (await call({ target: "node1" })) as ServiceError;
       expect(none.code).toBe(status.INVALID_ARGUMENT);
       const older = (await call({
         target: "node1",
-        command: { id: "x3", target: "node1", issuedAtMs: 0, epochTransition: { epoch: 1, pools: [] } },
+        command: {
+          id: "x3",
+          target: "node1",
+          issuedAtMs: 0,
+          issuedIndex: 0,
+          issuedTerm: 0,
+          epochTransition: { epoch: 1, pools: [] },
+        },
       })) as ExecuteCommandResponse;
       expect(older).toMatchObject({ ok: true, detail: "epoch 1 already applied" });
-    } finally {
-      direct.close();
     }
     expect(node.child.exitCode).toBeNull();
   });
@@ -170,6 +274,7 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     const g0 = await client().getGraph("ios-1");
     const instance = attr(g0, "ios-1", "instance") as number;
     // The same log file: pids() then lists the runs of both node services.
+    const term = storedTerm();
     node = startNode(cluster.configFile, "node1", `${cluster.dir}/node1.log`, ["--heartbeat-ms", "500"]);
     await until(async () => {
       const g = await client().getGraph("ios-1");
@@ -177,6 +282,22 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     }, "ios-1 started again by the new node service");
     const pids = node.pids("ios-1");
     expect(pids.length).toBeGreaterThan(before.length);
+    expect(alive(pids.at(-1)!)).toBe(true);
+    // The restart did not forget the term: an older one is still refused.
+    expect(storedTerm()).toBeGreaterThanOrEqual(term);
+    const stale = (await callAs(cluster.identity("replica", "rc1"), {
+      target: "node1",
+      term: term - 1,
+      command: {
+        id: "t9",
+        target: "node1",
+        issuedAtMs: 0,
+        issuedIndex: 1,
+        issuedTerm: 1,
+        stopProcesses: { nodeId: "node1", processIds: ["ios-1"] },
+      },
+    })) as ServiceError;
+    expect(stale.code).toBe(status.FAILED_PRECONDITION);
     expect(alive(pids.at(-1)!)).toBe(true);
     expect(await node.stop("SIGTERM")).toBe(0);
     expect(alive(pids.at(-1)!)).toBe(false);

@@ -2,15 +2,20 @@
 import type { ServiceError } from "@grpc/grpc-js";
 import type { Command } from "commander";
 import { ClusterClient } from "../../api/cluster-client.js";
-import { readTls } from "../../api/replica.js";
+import { SecuritySetupError } from "../../api/security-setup.js";
 import { ConfigError, loadClusterConfig, type ClusterConfig } from "../../config/index.js";
 import { ReplicaRole, type ReplicaStatus } from "../../gen/halon/v1/client.js";
+import { clientTls, withClientSecurity, type ClientSecurityOptions } from "../security-options.js";
 
-export function clientFor(file: string): { config: ClusterConfig; client: ClusterClient } {
-  const config = loadClusterConfig(file);
+/** A client of the cluster of `opts.config`, presenting the identity the options name. */
+export function clientFor(opts: { config: string } & ClientSecurityOptions): {
+  config: ClusterConfig;
+  client: ClusterClient;
+} {
+  const config = loadClusterConfig(opts.config);
   const client = new ClusterClient({
     addresses: config.replicas.map((r) => r.grpcAddress),
-    tls: readTls(config),
+    tls: clientTls(config, opts),
   });
   return { config, client };
 }
@@ -22,6 +27,11 @@ export async function run(body: () => Promise<void>): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof SecuritySetupError) {
+      console.error(`error: ${err.message}`);
       process.exitCode = 2;
       return;
     }
@@ -120,25 +130,25 @@ function table(rows: StatusRow[]): string {
 }
 
 export function registerClusterCommands(program: Command): void {
-  program
-    .command("status")
-    .description("show each replica's role, term, commit and applied index, and lag")
-    .requiredOption("--config <file>", "the cluster-config YAML file")
-    .option("--json", "print JSON instead of a table")
-    .action((opts: { config: string; json?: boolean }) =>
-      run(async () => {
-        const { config, client } = clientFor(opts.config);
-        try {
-          const rows = statusRows(config, await client.statusAll());
-          if (opts.json)
-            console.log(JSON.stringify({ cluster: config.cluster.name, replicas: rows }, null, 2));
-          else console.log(table(rows));
-          if (rows.every((r) => !r.reachable)) process.exitCode = 1;
-        } finally {
-          client.close();
-        }
-      }),
-    );
+  withClientSecurity(
+    program
+      .command("status")
+      .description("show each replica's role, term, commit and applied index, and lag")
+      .requiredOption("--config <file>", "the cluster-config YAML file")
+      .option("--json", "print JSON instead of a table"),
+  ).action((opts: { config: string; json?: boolean } & ClientSecurityOptions) =>
+    run(async () => {
+      const { config, client } = clientFor(opts);
+      try {
+        const rows = statusRows(config, await client.statusAll());
+        if (opts.json) console.log(JSON.stringify({ cluster: config.cluster.name, replicas: rows }, null, 2));
+        else console.log(table(rows));
+        if (rows.every((r) => !r.reachable)) process.exitCode = 1;
+      } finally {
+        client.close();
+      }
+    }),
+  );
 
   const members = program.command("members").description("change the cluster's membership (on the leader)");
   const change = (
@@ -151,15 +161,17 @@ export function registerClusterCommands(program: Command): void {
     ) => Promise<{ voters: string[]; learners: string[]; index: number }>,
     forceHelp?: string,
   ) => {
-    const cmd = members
-      .command(name)
-      .description(description)
-      .argument("<id>", "a replica id from the cluster config")
-      .requiredOption("--config <file>", "the cluster-config YAML file");
+    const cmd = withClientSecurity(
+      members
+        .command(name)
+        .description(description)
+        .argument("<id>", "a replica id from the cluster config")
+        .requiredOption("--config <file>", "the cluster-config YAML file"),
+    );
     if (forceHelp !== undefined) cmd.option("--force", forceHelp);
-    return cmd.action((id: string, opts: { config: string; force?: boolean }) =>
+    return cmd.action((id: string, opts: { config: string; force?: boolean } & ClientSecurityOptions) =>
       run(async () => {
-        const { client } = clientFor(opts.config);
+        const { client } = clientFor(opts);
         try {
           const res = await call(client, id, opts.force === true);
           console.log(
@@ -187,20 +199,21 @@ export function registerClusterCommands(program: Command): void {
     "remove even when the voters left would have no live quorum",
   );
 
-  program
-    .command("transfer-leader")
-    .description("hand leadership to another voter")
-    .requiredOption("--config <file>", "the cluster-config YAML file")
-    .option("--to <id>", "the replica to lead (default: the most up-to-date voter)")
-    .action((opts: { config: string; to?: string }) =>
-      run(async () => {
-        const { client } = clientFor(opts.config);
-        try {
-          const res = await client.transferLeadership(opts.to ?? null);
-          console.log(`leader: ${res.leaderId} (term ${res.term})`);
-        } finally {
-          client.close();
-        }
-      }),
-    );
+  withClientSecurity(
+    program
+      .command("transfer-leader")
+      .description("hand leadership to another voter")
+      .requiredOption("--config <file>", "the cluster-config YAML file")
+      .option("--to <id>", "the replica to lead (default: the most up-to-date voter)"),
+  ).action((opts: { config: string; to?: string } & ClientSecurityOptions) =>
+    run(async () => {
+      const { client } = clientFor(opts);
+      try {
+        const res = await client.transferLeadership(opts.to ?? null);
+        console.log(`leader: ${res.leaderId} (term ${res.term})`);
+      } finally {
+        client.close();
+      }
+    }),
+  );
 }

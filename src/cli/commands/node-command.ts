@@ -3,7 +3,7 @@
 // exits 0. docs/node.md describes what it does.
 import type { Command } from "commander";
 import { ClusterClient } from "../../api/cluster-client.js";
-import { readTls } from "../../api/replica.js";
+import { loadSecurity } from "../../api/security-setup.js";
 import { createLogger } from "../../log/logger.js";
 import { DEFAULT_HEARTBEAT_MS, NodeService } from "../../node/node-service.js";
 import { DEFAULT_RESTART_POLICY } from "../../node/restart-policy.js";
@@ -16,6 +16,7 @@ interface NodeOptions {
   heartbeatMs: string;
   localRestarts: string;
   restartWindowMs: string;
+  insecure?: boolean;
 }
 
 /** Exit codes, as for `halon rc` (and EXIT_CONFIG, 2). */
@@ -49,6 +50,7 @@ export function registerNodeCommand(program: Command): void {
       "the window of the local restart budget",
       String(DEFAULT_RESTART_POLICY.windowMs),
     )
+    .option("--insecure", "plain TCP without certificates (loopback addresses only)")
     .action(async (opts: NodeOptions) => {
       const log = createLogger({ name: opts.id });
       const heartbeatMs = count("heartbeat-ms", opts.heartbeatMs, 1);
@@ -61,7 +63,26 @@ export function registerNodeCommand(program: Command): void {
         );
         process.exit(EXIT_CONFIG);
       }
-      const tls = readTls(config);
+      const me = config.nodes.find((n) => n.id === opts.id)!;
+      let tls;
+      try {
+        tls = loadSecurity(
+          config,
+          "node",
+          opts.id,
+          [me.grpcAddress, ...config.replicas.map((r) => r.grpcAddress)],
+          {
+            insecure: opts.insecure === true,
+            onReloadError: (message) => log.error({}, message),
+            onReload: () => log.info({}, "certificates reloaded"),
+          },
+        );
+      } catch (err) {
+        console.error(`halon node ${opts.id}: ${(err as Error).message}`);
+        process.exit(EXIT_CONFIG);
+      }
+      // Rotation: new certificate files are used for new connections.
+      process.on("SIGHUP", () => tls?.reload());
       const client = new ClusterClient({ addresses: config.replicas.map((r) => r.grpcAddress), tls });
       let service: NodeService;
       try {

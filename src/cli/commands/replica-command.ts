@@ -2,6 +2,7 @@
 // or SIGINT, then hands leadership over and stops cleanly.
 import type { Command } from "commander";
 import { Replica } from "../../api/replica.js";
+import { SecuritySetupError } from "../../api/security-setup.js";
 import { loadClusterConfig } from "../../config/index.js";
 import { createLogger } from "../../log/logger.js";
 import { StorageCorruptionError } from "../../raft/storage.js";
@@ -15,6 +16,7 @@ interface RcOptions {
   stateMachine: string;
   nodeSilentMs?: string;
   electionGraceMs?: string;
+  insecure?: boolean;
 }
 
 const STATE_MACHINES = ["rc", "hash-chain"] as const;
@@ -63,6 +65,7 @@ export function registerReplicaCommand(program: Command): void {
       "leader: suspect no node for this long after winning an election",
       "5000",
     )
+    .option("--insecure", "plain TCP without certificates (loopback addresses only)")
     .action(async (opts: RcOptions) => {
       const log = createLogger({ name: opts.id });
       const kind = STATE_MACHINES.find((k) => k === opts.stateMachine);
@@ -90,8 +93,13 @@ export function registerReplicaCommand(program: Command): void {
           truncateCorruptTail: opts.truncateCorruptTail,
           stateMachine: kind,
           rcDuties: { nodeSilentMs, electionGraceMs },
+          insecure: opts.insecure === true,
         });
       } catch (err) {
+        if (err instanceof SecuritySetupError) {
+          console.error(`halon rc ${opts.id}: ${err.message}`);
+          process.exit(EXIT_CONFIG);
+        }
         if (err instanceof StorageCorruptionError) {
           log.fatal({ file: err.file, index: err.index }, err.message);
           console.error(`halon rc ${opts.id}: refusing to start: corrupt storage: ${err.message}`);
@@ -114,5 +122,7 @@ export function registerReplicaCommand(program: Command): void {
       };
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       process.on("SIGINT", () => shutdown("SIGINT"));
+      // Rotation: re-read the certificate files now (they are also checked every few seconds).
+      process.on("SIGHUP", () => replica.certificates?.reload());
     });
 }

@@ -2,7 +2,10 @@
 // machine until Ctrl-C, and says where to look.
 import { relative } from "node:path";
 import type { Command } from "commander";
-import { loadConfigOrExit } from "../load-config-or-exit.js";
+import { SecuritySetupError } from "../../api/security-setup.js";
+import { issueCertificates } from "../certificate-authority.js";
+import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
+import { clientTls, DEFAULT_CLIENT_IDENTITY } from "../security-options.js";
 import { LocalCluster } from "../local-cluster.js";
 
 /** A path relative to the working directory when it lies below it, absolute otherwise. */
@@ -16,6 +19,7 @@ interface UpOptions {
   nodes: boolean;
   logDir?: string;
   timeout: string;
+  insecure?: boolean;
 }
 
 export function registerUpCommand(program: Command): void {
@@ -26,13 +30,30 @@ export function registerUpCommand(program: Command): void {
     .option("--log-dir <dir>", "where replica logs go (default: logs/ next to the data directories)")
     .option("--timeout <ms>", "how long to wait for a leader, and then for the nodes to be online", "30000")
     .option("--no-nodes", "start only the replicas, not the node services the config lists")
+    .option("--insecure", "plain TCP without certificates (loopback addresses only)")
     .action(async (opts: UpOptions) => {
       const config = loadConfigOrExit(opts.config);
+      let tls;
+      try {
+        if (!opts.insecure) {
+          // First run: the CA and every certificate; later runs find them and keep them.
+          const made = (await issueCertificates(config)).filter((f) => f.created);
+          if (made.length > 0)
+            console.log(`Created ${made.length} certificates in ${shown(config.security.certsDir)}.`);
+        }
+        tls = clientTls(config, { identity: DEFAULT_CLIENT_IDENTITY, insecure: opts.insecure });
+      } catch (err) {
+        if (!(err instanceof SecuritySetupError)) throw err;
+        console.error(err.message);
+        process.exit(EXIT_CONFIG);
+      }
       const cluster = new LocalCluster({
         configFile: opts.config,
         config,
         logDir: opts.logDir,
         withNodes: opts.nodes,
+        insecure: opts.insecure === true,
+        clientTls: tls,
         onUnexpectedExit: (m, code, signal) =>
           console.error(
             `${m.kind} ${m.id} exited (${signal ?? `code ${code}`}); its log: ${shown(m.logFile)}`,
@@ -49,16 +70,25 @@ export function registerUpCommand(program: Command): void {
       };
       process.on("SIGINT", () => void stop("SIGINT"));
       process.on("SIGTERM", () => void stop("SIGTERM"));
+      // Rotation: every member re-reads its certificate files.
+      process.on("SIGHUP", () => {
+        tls?.reload();
+        cluster.reloadCertificates();
+      });
 
       cluster.start();
       const cli = [...process.execArgv, shown(process.argv[1]!)].join(" ");
+      const flag = opts.insecure ? " --insecure" : "";
       console.log(
         `Starting cluster "${config.cluster.name}": ${config.replicas.length} replicas, ${cluster.nodes.length} node services...`,
       );
       try {
         const leader = await cluster.waitForLeader(Number(opts.timeout));
         console.log(
-          `Cluster "${config.cluster.name}" is up: leader ${leader.leaderId}, term ${leader.term}.`,
+          `Cluster "${config.cluster.name}" is up: leader ${leader.leaderId}, term ${leader.term}, ` +
+            (opts.insecure
+              ? "plain TCP (--insecure)."
+              : `mutual TLS (certificates in ${shown(config.security.certsDir)}).`),
         );
       } catch (err) {
         console.error(`cluster did not come up: ${(err as Error).message}`);
@@ -81,15 +111,16 @@ export function registerUpCommand(program: Command): void {
         [
           "",
           "Look at it:",
-          `  node ${cli} status --config ${opts.config}`,
-          `  node ${cli} graph --config ${opts.config}`,
-          `  node ${cli} watch --config ${opts.config}`,
+          `  node ${cli} status --config ${opts.config}${flag}`,
+          `  node ${cli} graph --config ${opts.config}${flag}`,
+          `  node ${cli} watch --config ${opts.config}${flag}`,
           ...(pool
             ? [
-                `  node ${cli} events submit --config ${opts.config} --json '{"stripingError":{"poolId":"${pool.id}","diskId":"${pool.disks[0]}"}}'`,
+                `  node ${cli} events submit --config ${opts.config}${flag} --json '{"stripingError":{"poolId":"${pool.id}","diskId":"${pool.disks[0]}"}}'`,
               ]
             : []),
-          `  node ${cli} transfer-leader --config ${opts.config}`,
+          `  node ${cli} transfer-leader --config ${opts.config}${flag}`,
+          ...(opts.insecure ? [] : [`  node ${cli} graph --config ${opts.config} --identity reader/viewer`]),
           `  node ${cli} --help`,
           "",
           "Not yet part of 'halon up': the web dashboard (not built yet).",

@@ -18,7 +18,12 @@ import {
 import type { BackoffOptions } from "./backoff.js";
 import { PeerStream } from "./peer-stream.js";
 import { SnapshotAssembler, SnapshotTransferError, chunkSnapshot } from "./snapshot-chunks.js";
-import { channelCredentials, type TlsMaterial } from "./tls.js";
+import {
+  channelCredentials,
+  type CheckServerIdentityCallback,
+  type InboundCall,
+  type TlsSource,
+} from "./tls.js";
 
 export interface ReceivedSnapshot {
   /** The RAFT_MESSAGE_TYPE_SNAPSHOT message the sender's core produced (without the payload). */
@@ -32,11 +37,25 @@ export interface TransportLogger {
   debug(details: Record<string, unknown>, message: string): void;
 }
 
+/**
+ * Who is on the other end of an inbound call: the peer's id when the
+ * connection proves it, a refusal, or null on an unauthenticated transport
+ * (plain TCP on loopback, explicitly asked for), where messages are taken at
+ * their word.
+ */
+export type PeerAuthenticator = (
+  call: InboundCall,
+) => { peerId: string } | { refuse: { code: status; details: string } } | null;
+
 export interface GrpcTransportOptions {
   selfId: string;
   /** Peer id → host:port. Change later with setPeers. */
   peers: Record<string, string>;
-  tls?: TlsMaterial;
+  tls?: TlsSource;
+  /** Checked on every inbound stream batch and snapshot, before anything is kept. */
+  authenticate?: PeerAuthenticator;
+  /** Checks that the server reached as peer `peerId` is that peer (an Error refuses it). */
+  verifyPeerServer?: (peerId: string) => CheckServerIdentityCallback;
   /** Every message that arrives for this replica, in arrival order per sender. */
   onMessages: (messages: RaftMessage[]) => void;
   /** A complete, verified snapshot; the answer goes back to the sender. */
@@ -48,6 +67,8 @@ export interface GrpcTransportOptions {
   maxQueuedMessages?: number;
   snapshotChunkBytes?: number;
   maxSnapshotBytes?: number;
+  /** Snapshots being received at once (one per peer at most). */
+  maxConcurrentSnapshots?: number;
   backoff?: BackoffOptions;
 }
 
@@ -55,18 +76,26 @@ const DEFAULTS = {
   maxFrameBytes: 4 * 1024 * 1024,
   maxQueuedMessages: 10_000,
   snapshotChunkBytes: 256 * 1024,
-  maxSnapshotBytes: 1024 * 1024 * 1024,
+  maxSnapshotBytes: 256 * 1024 * 1024,
+  maxConcurrentSnapshots: 2,
   backoff: { initialMs: 50, maxMs: 1_000 },
 };
 
-/** gRPC's default receive limit is 4 MiB; a frame may be a little over maxFrameBytes. */
-const MESSAGE_LIMIT = 64 * 1024 * 1024;
+/**
+ * The largest message of the peer service: a frame is at most maxFrameBytes
+ * (the replica sets it from raft.maxBytesPerMessage), plus one entry that may
+ * be larger alone; snapshot chunks are far smaller. Only replicas that proved
+ * who they are reach this limit: the client API has its own, much lower one.
+ */
+export const PEER_MESSAGE_LIMIT = 64 * 1024 * 1024;
 
 export class GrpcTransport {
   private readonly streams = new Map<string, PeerStream>();
   private addresses = new Map<string, string>();
   private readonly settings: typeof DEFAULTS;
   private closed = false;
+  /** Peers whose snapshot is being received now. */
+  private readonly receiving = new Set<string>();
 
   constructor(private readonly options: GrpcTransportOptions) {
     this.settings = {
@@ -74,6 +103,7 @@ export class GrpcTransport {
       maxQueuedMessages: options.maxQueuedMessages ?? DEFAULTS.maxQueuedMessages,
       snapshotChunkBytes: options.snapshotChunkBytes ?? DEFAULTS.snapshotChunkBytes,
       maxSnapshotBytes: options.maxSnapshotBytes ?? DEFAULTS.maxSnapshotBytes,
+      maxConcurrentSnapshots: options.maxConcurrentSnapshots ?? DEFAULTS.maxConcurrentSnapshots,
       backoff: options.backoff ?? DEFAULTS.backoff,
     };
     this.setPeers(options.peers);
@@ -86,7 +116,7 @@ export class GrpcTransport {
 
   /** Grpc channel options for a server that mounts this service (frame size limits). */
   static serverOptions(): Record<string, number> {
-    return { "grpc.max_receive_message_length": MESSAGE_LIMIT };
+    return { "grpc.max_receive_message_length": PEER_MESSAGE_LIMIT };
   }
 
   /** Replaces the peer list (membership changes); streams to removed or moved peers are closed. */
@@ -120,7 +150,7 @@ export class GrpcTransport {
   ): Promise<InstallSnapshotResponse> {
     const address = this.addresses.get(to);
     if (!address || this.closed) return Promise.reject(new Error(`no address for peer ${to}`));
-    const client = this.newClient(address);
+    const client = this.newClient(address, to);
     return new Promise<InstallSnapshotResponse>((resolve, reject) => {
       // Generous: a snapshot is large and the peer writes it to disk.
       const deadline = Date.now() + 60_000 + data.length / 1_000;
@@ -166,7 +196,7 @@ export class GrpcTransport {
     if (!address) return undefined;
     stream = new PeerStream({
       peerId,
-      client: this.newClient(address),
+      client: this.newClient(address, peerId),
       maxFrameBytes: this.settings.maxFrameBytes,
       maxQueuedMessages: this.settings.maxQueuedMessages,
       backoff: this.settings.backoff,
@@ -179,10 +209,11 @@ export class GrpcTransport {
     return stream;
   }
 
-  private newClient(address: string): RaftPeerServiceClient {
-    return new RaftPeerServiceClient(address, channelCredentials(this.options.tls), {
-      "grpc.max_send_message_length": MESSAGE_LIMIT,
-      "grpc.max_receive_message_length": MESSAGE_LIMIT,
+  private newClient(address: string, peerId: string): RaftPeerServiceClient {
+    const verify = this.options.verifyPeerServer?.(peerId);
+    return new RaftPeerServiceClient(address, channelCredentials(this.options.tls, verify), {
+      "grpc.max_send_message_length": PEER_MESSAGE_LIMIT,
+      "grpc.max_receive_message_length": PEER_MESSAGE_LIMIT,
       // Find a dead peer behind a silent network, not only one that closed its socket.
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
@@ -193,13 +224,36 @@ export class GrpcTransport {
     });
   }
 
+  private authenticate(call: InboundCall) {
+    return authenticateWith(this.options.authenticate, call);
+  }
+
   private serverImplementation(): RaftPeerServiceServer {
     return {
       stream: (call, callback) => {
         let received = 0;
         let failed = false;
+        const refuse = (code: status, details: string) => {
+          failed = true;
+          callback(fail(code, details));
+        };
+        const first = this.authenticate(call);
+        if ("refuse" in first) {
+          refuse(first.refuse.code, first.refuse.details);
+          return;
+        }
         call.on("data", (batch: RaftMessageBatch) => {
           if (failed) return;
+          // Again for every batch: a peer removed from the membership loses its stream.
+          const auth = this.authenticate(call);
+          if ("refuse" in auth) return refuse(auth.refuse.code, auth.refuse.details);
+          const forged =
+            auth.peerId === null ? undefined : batch.messages.find((m) => m.from !== auth.peerId);
+          if (forged)
+            return refuse(
+              status.PERMISSION_DENIED,
+              `replica "${auth.peerId}" sent a message from "${forged.from}": a replica speaks only for itself`,
+            );
           const wrong = batch.messages.find((m) => m.to !== this.options.selfId);
           if (wrong) {
             failed = true;
@@ -225,17 +279,44 @@ export class GrpcTransport {
         call.on("error", () => undefined); // the peer went away; its PeerStream reconnects
       },
       installSnapshot: (call, callback) => {
+        // Who sends is checked before a single chunk is read.
+        const auth = this.authenticate(call);
+        if ("refuse" in auth) {
+          callback(fail(auth.refuse.code, auth.refuse.details));
+          return;
+        }
+        const slot = auth.peerId ?? call.getPeer();
+        if (this.receiving.has(slot) || this.receiving.size >= this.settings.maxConcurrentSnapshots) {
+          callback(
+            fail(
+              status.RESOURCE_EXHAUSTED,
+              `already receiving ${this.receiving.size} snapshot(s) (at most ${this.settings.maxConcurrentSnapshots}, one per peer); retry later`,
+            ),
+          );
+          return;
+        }
+        this.receiving.add(slot);
         const assembler = new SnapshotAssembler(this.settings.maxSnapshotBytes);
         let finished = false;
         let complete = false;
         const finish = (err: ServerErrorResponse | null, response?: InstallSnapshotResponse) => {
           if (finished) return;
           finished = true;
+          this.receiving.delete(slot);
           if (err) callback(err);
           else callback(null, response);
         };
         call.on("data", (chunk: SnapshotChunk) => {
           if (finished) return;
+          if (chunk.header && auth.peerId !== null && chunk.header.from !== auth.peerId) {
+            finish(
+              fail(
+                status.PERMISSION_DENIED,
+                `replica "${auth.peerId}" sent a snapshot from "${chunk.header.from}": a replica speaks only for itself`,
+              ),
+            );
+            return;
+          }
           try {
             if (!assembler.add(chunk)) return;
             complete = true;
@@ -254,9 +335,19 @@ export class GrpcTransport {
           if (!complete) finish(fail(status.INVALID_ARGUMENT, "the stream ended before the last chunk"));
         });
         call.on("error", () => undefined);
+        call.on("cancelled", () => finish(fail(status.CANCELLED, "the sender cancelled")));
       },
     };
   }
+}
+
+/** The outcome of the authenticator; no authenticator means an unauthenticated transport. */
+function authenticateWith(
+  authenticate: PeerAuthenticator | undefined,
+  call: InboundCall,
+): { peerId: string | null } | { refuse: { code: status; details: string } } {
+  const result = authenticate ? authenticate(call) : null;
+  return result ?? { peerId: null };
 }
 
 function fail(code: status, details: string): ServerErrorResponse {

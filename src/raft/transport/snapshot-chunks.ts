@@ -37,21 +37,32 @@ export function* chunkSnapshot(
   } while (offset < data.length);
 }
 
-/** Receives chunks in order into one buffer of the announced size; memory is that size, no more. */
+/**
+ * Receives chunks in order. The announced size is checked against the limit
+ * before anything is kept, and memory grows only with the bytes that actually
+ * arrive (chunk by chunk, never the announced size up front): a peer that
+ * announces a large snapshot and sends little costs little.
+ */
 export class SnapshotAssembler {
   private header: RaftMessage | null = null;
   private meta: SnapshotMeta | null = null;
-  private buffer: Uint8Array | null = null;
+  private readonly chunks: Uint8Array[] = [];
   private received = 0;
   private crc = 0;
   private done = false;
+  private data: Uint8Array | null = null;
 
   constructor(private readonly maxBytes: number) {}
+
+  /** Bytes held so far. */
+  get bytesHeld(): number {
+    return this.received;
+  }
 
   /** Adds a chunk; returns true once the last chunk has arrived and verified. */
   add(chunk: SnapshotChunk): boolean {
     if (this.done) throw new SnapshotTransferError("INVALID_ARGUMENT", "chunk after the last one");
-    if (this.buffer === null) {
+    if (this.meta === null) {
       if (!chunk.header || !chunk.meta) {
         throw new SnapshotTransferError("INVALID_ARGUMENT", "the first chunk must carry the header and meta");
       }
@@ -63,36 +74,36 @@ export class SnapshotAssembler {
       }
       this.header = chunk.header;
       this.meta = chunk.meta;
-      this.buffer = new Uint8Array(chunk.meta.size);
     }
+    const size = this.meta.size;
     if (chunk.offset !== this.received) {
       throw new SnapshotTransferError(
         "INVALID_ARGUMENT",
         `chunk at offset ${chunk.offset}, expected ${this.received}`,
       );
     }
-    if (this.received + chunk.data.length > this.buffer.length) {
-      throw new SnapshotTransferError(
-        "INVALID_ARGUMENT",
-        `chunks exceed the announced size ${this.buffer.length}`,
-      );
+    if (this.received + chunk.data.length > size) {
+      throw new SnapshotTransferError("INVALID_ARGUMENT", `chunks exceed the announced size ${size}`);
     }
-    this.buffer.set(chunk.data, this.received);
+    // A copy: grpc-js may reuse nothing, but the chunk's view must not pin a larger frame.
+    this.chunks.push(Uint8Array.prototype.slice.call(chunk.data));
     this.crc = crc32c(chunk.data, this.crc);
     this.received += chunk.data.length;
     if (!chunk.last) return false;
     this.done = true;
-    if (this.received !== this.buffer.length) {
-      throw new SnapshotTransferError("DATA_LOSS", `got ${this.received} of ${this.buffer.length} bytes`);
+    if (this.received !== size) {
+      throw new SnapshotTransferError("DATA_LOSS", `got ${this.received} of ${size} bytes`);
     }
-    if (this.crc !== this.meta!.checksum) {
+    if (this.crc !== this.meta.checksum) {
       throw new SnapshotTransferError("DATA_LOSS", "snapshot checksum mismatch");
     }
+    this.data = Buffer.concat(this.chunks);
+    this.chunks.length = 0;
     return true;
   }
 
   result(): { header: RaftMessage; meta: SnapshotMeta; data: Uint8Array } {
-    if (!this.done || !this.header || !this.meta || !this.buffer) throw new Error("snapshot is not complete");
-    return { header: this.header, meta: this.meta, data: this.buffer };
+    if (!this.done || !this.header || !this.meta || !this.data) throw new Error("snapshot is not complete");
+    return { header: this.header, meta: this.meta, data: this.data };
   }
 }

@@ -150,6 +150,11 @@ export interface SubmitEventsResponse {
   results: EventResult[];
   /** Commands the batch put in the outbox. */
   commands: Command[];
+  /**
+   * The term of the leader that committed the batch: node services learn
+   * from it the newest term, to refuse commands of a deposed leader.
+   */
+  term: number;
 }
 
 export interface GetGraphRequest {
@@ -1167,7 +1172,7 @@ export const SubmitEventsRequest: MessageFns<SubmitEventsRequest> = {
 };
 
 function createBaseSubmitEventsResponse(): SubmitEventsResponse {
-  return { index: 0, results: [], commands: [] };
+  return { index: 0, results: [], commands: [], term: 0 };
 }
 
 export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
@@ -1180,6 +1185,9 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
     }
     for (const v of message.commands) {
       Command.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.term !== 0) {
+      writer.uint32(32).uint64(message.term);
     }
     return writer;
   },
@@ -1221,6 +1229,14 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
             message.commands.push(Command.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1241,6 +1257,7 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
     message.index = object.index ?? 0;
     message.results = object.results?.map((e) => EventResult.fromPartial(e)) || [];
     message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    message.term = object.term ?? 0;
     return message;
   },
 };

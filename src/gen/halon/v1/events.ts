@@ -212,6 +212,13 @@ export interface Command {
   target: string;
   /** Log time at which it was decided. */
   issuedAtMs: number;
+  /**
+   * The log entry whose application issued it. A leader of an older term than
+   * issued_term cannot hold it; a node service's answers are kept per
+   * (id, issued_index, issued_term), so an id alone cannot be pre-answered.
+   */
+  issuedIndex: number;
+  issuedTerm: number;
   respawnProcess?: RespawnProcess | undefined;
   respawnNode?: RespawnNode | undefined;
   epochTransition?: EpochTransition | undefined;
@@ -1985,6 +1992,8 @@ function createBaseCommand(): Command {
     id: "",
     target: "",
     issuedAtMs: 0,
+    issuedIndex: 0,
+    issuedTerm: 0,
     respawnProcess: undefined,
     respawnNode: undefined,
     epochTransition: undefined,
@@ -2003,6 +2012,12 @@ export const Command: MessageFns<Command> = {
     }
     if (message.issuedAtMs !== 0) {
       writer.uint32(24).uint64(message.issuedAtMs);
+    }
+    if (message.issuedIndex !== 0) {
+      writer.uint32(32).uint64(message.issuedIndex);
+    }
+    if (message.issuedTerm !== 0) {
+      writer.uint32(40).uint64(message.issuedTerm);
     }
     if (message.respawnProcess !== undefined) {
       RespawnProcess.encode(message.respawnProcess, writer.uint32(82).fork()).join();
@@ -2057,6 +2072,22 @@ export const Command: MessageFns<Command> = {
             }
 
             message.issuedAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.issuedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.issuedTerm = longToNumber(reader.uint64());
             continue;
           }
           case 10: {
@@ -2119,6 +2150,8 @@ export const Command: MessageFns<Command> = {
     message.id = object.id ?? "";
     message.target = object.target ?? "";
     message.issuedAtMs = object.issuedAtMs ?? 0;
+    message.issuedIndex = object.issuedIndex ?? 0;
+    message.issuedTerm = object.issuedTerm ?? 0;
     message.respawnProcess = (object.respawnProcess !== undefined && object.respawnProcess !== null)
       ? RespawnProcess.fromPartial(object.respawnProcess)
       : undefined;

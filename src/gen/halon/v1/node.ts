@@ -38,7 +38,12 @@ export interface ExecuteCommandRequest {
    * node it is meant for), or the host id for a RespawnNode.
    */
   target: string;
-  /** The leader that delivers it, and its term, for the node service's log. */
+  /**
+   * The leader that delivers it, and its term. The node service keeps the
+   * highest term it has seen on disk and refuses a delivery from an older one
+   * (FAILED_PRECONDITION): a deposed leader cannot command. The term must be
+   * at least the command's issued_term.
+   */
   leaderId: string;
   term: number;
 }
