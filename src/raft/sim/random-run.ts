@@ -10,6 +10,7 @@ import type { ReplicaId } from "../types.js";
 import type { Violation } from "./checker.js";
 import type { FaultCounts } from "./simulation.js";
 import { Simulation } from "./simulation.js";
+import { checkNoDisruption } from "./disruption-check.js";
 
 export interface RandomRunOptions {
   /** Simulated time with faults (ms). */
@@ -40,6 +41,15 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
   const voterCount = churn ? 3 : plan.pick([3, 3, 5, 5, 7]);
   const voters = Array.from({ length: voterCount }, (_, i) => `n${i + 1}`);
   const spares = Array.from({ length: plan.between(0, 2) }, (_, i) => `s${i + 1}`);
+  const config = {
+    snapshotThreshold: plan.pick([0, 8, 20, 50]),
+    trailingEntries: plan.pick([0, 2, 10]),
+    maxEntriesPerMessage: churn ? 1 : plan.pick([1, 3, 64]),
+    maxInflightMessages: plan.pick([1, 4, 64]),
+    preVote: plan.chance(0.85),
+    checkQuorum: plan.chance(0.85),
+    unsafe: opts.unsafe,
+  };
   const sim = new Simulation({
     seed,
     voters,
@@ -52,15 +62,7 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
     snapshotPadding: plan.pick([0, 0, 3000]),
     crashOnDelivery: churn ? 0 : plan.pick([0, 0, 0.0005]),
     traceLines: opts.traceLines ?? 80,
-    config: {
-      snapshotThreshold: plan.pick([0, 8, 20, 50]),
-      trailingEntries: plan.pick([0, 2, 10]),
-      maxEntriesPerMessage: churn ? 1 : plan.pick([1, 3, 64]),
-      maxInflightMessages: plan.pick([1, 4, 64]),
-      preVote: plan.chance(0.85),
-      checkQuorum: plan.chance(0.85),
-      unsafe: opts.unsafe,
-    },
+    config,
   });
   const chaosMs = opts.chaosMs ?? plan.between(2000, 5000);
   const livenessMs = opts.livenessMs ?? 30_000;
@@ -250,6 +252,9 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
             .map((id) => `${id}=${sim.replica(id).node?.status().appliedIndex ?? "down"}`)
             .join(" ")}`,
         );
+      // With PreVote, a replica back from a partition must not unseat the settled leader.
+      if (converged && config.preVote && sim.violations.length === 0)
+        await checkNoDisruption(sim, { electionTimeoutMs: 500 });
     }
   }
   // Every acknowledged proposal is in the applied history.

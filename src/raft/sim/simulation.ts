@@ -56,6 +56,8 @@ export interface FaultCounts {
   refusedStarts: number;
   impossibleProgress: number;
   forcedChanges: number;
+  /** A voter cut off from a settled cluster and back (checked: the leader keeps its office). */
+  partitionReturns: number;
 }
 
 export class SimReplica {
@@ -117,6 +119,7 @@ export class Simulation {
     refusedStarts: 0,
     impossibleProgress: 0,
     forcedChanges: 0,
+    partitionReturns: 0,
   };
   /** Replicas whose store was corrupted: they refuse to start until wiped. */
   readonly corrupted = new Set<ReplicaId>();

@@ -32,6 +32,7 @@ describe("randomised simulation", () => {
       "refusedStarts",
       "impossibleProgress",
       "forcedChanges",
+      "partitionReturns",
     ])
       expect(hit[kind] ?? 0, `no seed injected ${kind}`).toBeGreaterThan(0);
     console.log(`faults injected over ${SEEDS} seeds: ${JSON.stringify(hit)}`);
