@@ -360,7 +360,8 @@ export class Simulation {
    * may still commit (a removal leaving two voters, say) after a disk is lost.
    */
   private membershipChangeInFlight(): boolean {
-    const applied = this.checker.maxAppliedIndex;
+    let applied = this.checker.maxAppliedIndex;
+    for (const r of this.live()) applied = Math.max(applied, (r.node as RaftNode).status().appliedIndex);
     for (const r of this.replicas.values()) {
       const log = r.alive && r.node !== null ? r.node.core.log.allEntries() : r.logStore.durableEntries();
       for (let i = log.length - 1; i >= 0; i--) {
