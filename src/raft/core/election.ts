@@ -143,12 +143,27 @@ export abstract class Election extends ReadIndex {
     return jointVoteResult(this.membership.voters, this.membership.outgoing ?? [], this.votes);
   }
 
+  /** Whether this replica's vote is worth anything: it is a member, on its registered disk. */
+  private mayVote(): boolean {
+    if (this.cfg.unsafe?.ignoreStorageIdentity === true) return true;
+    return this.membership.voters.length > 0 && this.counts(this.id, this.cfg.storageId);
+  }
+
   protected handleVoteRequest(m: Message): void {
     const pre = m.type === MessageType.PreVote;
     const respType = pre ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     const canVote =
       this.vote === m.from || (this.vote === null && this.lead === null) || (pre && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    // A candidate on another disk than the one registered for it lost its state,
+    // its own vote in this term included: it could be voting for itself twice.
+    // And we vote only as a member on our registered disk: not after a --join
+    // (no membership yet) nor on a disk that replaced the registered one.
+    if (
+      canVote &&
+      this.log.isUpToDate(m.index, m.logTerm) &&
+      this.counts(m.from, m.storage) &&
+      this.mayVote()
+    ) {
       this.send(makeMessage(respType, this.id, m.from, { term: m.term }));
       if (!pre) {
         this.electionElapsed = 0;

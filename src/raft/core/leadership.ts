@@ -73,7 +73,10 @@ export abstract class Leadership extends Election {
     for (const c of changes) {
       if (c.op !== "addVoter") continue;
       const pr = this.progress.get(c.id);
-      const behind = pr === undefined ? null : this.log.committed - pr.match;
+      // A learner that never answered (or not lately) holds nothing we know of.
+      const heard =
+        pr !== undefined && pr.storage !== undefined && this.ticks - pr.lastHeard <= this.cfg.electionTick;
+      const behind = heard ? this.log.committed - pr.match : null;
       if (behind === null || behind > PROMOTE_MAX_LAG)
         return `learner ${c.id} has not caught up (${behind === null ? "never heard from" : `${behind} entries behind the commit index`}); retry once it has, or force`;
     }

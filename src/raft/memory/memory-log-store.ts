@@ -67,9 +67,16 @@ export class MemoryLogStore implements LogStore {
     this.closed = true;
   }
 
-  /** Loses every write not yet synced; their promises never settle (the process is gone). */
-  crash(): void {
+  /** Loses every write not yet synced (returns how many); their promises never settle (the process is gone). */
+  crash(): number {
+    const lost = this.pending.length;
     this.pending = [];
+    return lost;
+  }
+
+  /** The identity kept on this disk (null when none was written): for the simulator's checks. */
+  get durableIdentity(): string | null {
+    return this.identity;
   }
 
   /** The disk is lost (or the data directory rebuilt): nothing survives, the identity included. */

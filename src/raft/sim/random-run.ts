@@ -8,7 +8,9 @@ import { SeededRandom } from "../core/random.js";
 import type { UnsafeOptions } from "../core/config.js";
 import type { ReplicaId } from "../types.js";
 import type { Violation } from "./checker.js";
+import type { FaultCounts } from "./simulation.js";
 import { Simulation } from "./simulation.js";
+import { checkNoDisruption } from "./disruption-check.js";
 
 export interface RandomRunOptions {
   /** Simulated time with faults (ms). */
@@ -30,6 +32,7 @@ export interface RandomRunResult {
   violations: Violation[];
   lastEvents: string[];
   summary: string;
+  faults: FaultCounts;
 }
 
 export async function randomRun(seed: number, opts: RandomRunOptions = {}): Promise<RandomRunResult> {
@@ -38,6 +41,15 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
   const voterCount = churn ? 3 : plan.pick([3, 3, 5, 5, 7]);
   const voters = Array.from({ length: voterCount }, (_, i) => `n${i + 1}`);
   const spares = Array.from({ length: plan.between(0, 2) }, (_, i) => `s${i + 1}`);
+  const config = {
+    snapshotThreshold: plan.pick([0, 8, 20, 50]),
+    trailingEntries: plan.pick([0, 2, 10]),
+    maxEntriesPerMessage: churn ? 1 : plan.pick([1, 3, 64]),
+    maxInflightMessages: plan.pick([1, 4, 64]),
+    preVote: plan.chance(0.85),
+    checkQuorum: plan.chance(0.85),
+    unsafe: opts.unsafe,
+  };
   const sim = new Simulation({
     seed,
     voters,
@@ -48,16 +60,9 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
       [1, 10],
     ]),
     snapshotPadding: plan.pick([0, 0, 3000]),
+    crashOnDelivery: churn ? 0 : plan.pick([0, 0, 0.0005]),
     traceLines: opts.traceLines ?? 80,
-    config: {
-      snapshotThreshold: plan.pick([0, 8, 20, 50]),
-      trailingEntries: plan.pick([0, 2, 10]),
-      maxEntriesPerMessage: churn ? 1 : plan.pick([1, 3, 64]),
-      maxInflightMessages: plan.pick([1, 4, 64]),
-      preVote: plan.chance(0.85),
-      checkQuorum: plan.chance(0.85),
-      unsafe: opts.unsafe,
-    },
+    config,
   });
   const chaosMs = opts.chaosMs ?? plan.between(2000, 5000);
   const livenessMs = opts.livenessMs ?? 30_000;
@@ -117,7 +122,7 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
     if (!clientOn) return;
     const live = sim.live().map((r) => r.id);
     const dead = all.filter((id) => !sim.replica(id).alive);
-    const action = churn ? leaderChurnAction(sim, rng) : rng.nextInt(12);
+    const action = churn ? leaderChurnAction(sim, rng) : rng.nextInt(16);
     switch (action) {
       case 0: {
         const shuffled = [...all].sort(() => rng.next() - 0.5);
@@ -173,6 +178,20 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
         }
         break;
       }
+      case 12:
+        // A lost disk, when the cluster can survive one more (see diskLossIsSurvivable).
+        if (sim.corrupted.size > 0) sim.wipe(rng.pick([...sim.corrupted]), rng.chance(0.5));
+        else if (sim.diskLossIsSurvivable()) sim.wipe(rng.pick(all), rng.chance(0.5));
+        break;
+      case 13:
+        if (sim.diskLossIsSurvivable()) sim.corrupt(rng.pick(all));
+        break;
+      case 14:
+        sim.forgeImpossibleProgress(rng.chance(0.5));
+        break;
+      case 15:
+        void operatorAtTheWorstMoment(sim, rng);
+        break;
       case -1:
         break;
       default: {
@@ -193,7 +212,10 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
   // Heal everything; the cluster must recover and commit again.
   if (sim.violations.length === 0) {
     sim.heal();
+    sim.crashOnDelivery = 0;
     sim.setFaults({ loss: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 5, reorder: 0 });
+    // The operator's fix for a store that refuses to start: recover it as a lost disk.
+    for (const id of [...sim.corrupted]) sim.wipe(id, true);
     for (const id of all) sim.restart(id);
     let final: ReturnType<Simulation["propose"]> | null = null;
     const ok = await sim.runUntil(() => {
@@ -230,6 +252,9 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
             .map((id) => `${id}=${sim.replica(id).node?.status().appliedIndex ?? "down"}`)
             .join(" ")}`,
         );
+      // With PreVote, a replica back from a partition must not unseat the settled leader.
+      if (converged && config.preVote && sim.violations.length === 0)
+        await checkNoDisruption(sim, { electionTimeoutMs: 500 });
     }
   }
   // Every acknowledged proposal is in the applied history.
@@ -240,8 +265,31 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
     seed,
     violations: sim.violations,
     lastEvents: sim.lastEvents(),
+    faults: { ...sim.faults },
     summary: `${voterCount} voters + ${spares.length} spares, ${sim.events} events, ${acked}/${sim.proposals.length} proposals acknowledged, ${reads} reads, applied through ${sim.checker.maxAppliedIndex}`,
   };
+}
+
+/**
+ * An operator changes the membership just as a voter (often the leader) fails:
+ * a crash or a cut, then at once a promotion or a removal, sometimes forced.
+ */
+async function operatorAtTheWorstMoment(sim: Simulation, rng: SeededRandom): Promise<void> {
+  const m = sim.membership();
+  if (m.voters.length === 0) return;
+  const leader = sim.leader();
+  const victim = leader !== null && rng.chance(0.5) ? leader : rng.pick(m.voters);
+  if (rng.chance(0.5)) sim.crash(victim);
+  else sim.isolate(victim);
+  const changes: MembershipChange[][] = [];
+  if (m.learners.length > 0) changes.push([{ op: "addVoter", id: rng.pick(m.learners) }]);
+  if (m.voters.length > 2 && sim.recovering.size === 0 && sim.corrupted.size === 0)
+    changes.push([{ op: "remove", id: rng.pick(m.voters) }]);
+  if (changes.length === 0) return;
+  // Forced only while no disk is being rebuilt: forcing out a voter then can leave
+  // too few to re-register the new disk, which only an unsafe recovery could fix.
+  const force = sim.recovering.size === 0 && sim.corrupted.size === 0 && rng.chance(0.3);
+  await sim.changeMembership(rng.pick(changes), force);
 }
 
 /** Leader churn: cut off or crash the leader, or repair; returns a case of the nemesis switch or -1. */
@@ -272,8 +320,11 @@ async function changeMembership(sim: Simulation, rng: SeededRandom, all: Replica
   const options: MembershipChange[][] = [];
   if (outsiders.length > 0) options.push([{ op: "addLearner", id: rng.pick(outsiders) }]);
   if (m.learners.length > 0) options.push([{ op: "addVoter", id: rng.pick(m.learners) }]);
-  if (m.voters.length > 2) options.push([{ op: "remove", id: rng.pick(m.voters) }]);
-  if (m.learners.length > 0 && m.voters.length > 1)
+  // Not while a disk is rebuilt: a removal then can leave too few voters to
+  // re-register it (the live-quorum check sees a voter that just failed as live).
+  const rebuilding = sim.recovering.size > 0 || sim.corrupted.size > 0;
+  if (m.voters.length > 2 && !rebuilding) options.push([{ op: "remove", id: rng.pick(m.voters) }]);
+  if (m.learners.length > 0 && m.voters.length > 1 && !rebuilding)
     options.push([
       { op: "addVoter", id: rng.pick(m.learners) },
       { op: "remove", id: rng.pick(m.voters) },

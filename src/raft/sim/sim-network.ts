@@ -36,6 +36,8 @@ export interface NetworkHost {
   /** Changes whenever `id` crashes. */
   incarnation(id: ReplicaId): number;
   trace(line: () => string): void;
+  /** Called right after a message was handed to its receiver (the simulator may crash it there). */
+  delivered?(m: Message): void;
 }
 
 export interface NetworkStats {
@@ -129,6 +131,7 @@ export class SimNetwork {
             `deliver ${MessageType[m.type]} ${m.from}->${m.to} t${m.term} i${m.index} n${m.entries.length} c${m.commit}${m.reject ? " reject" : ""}`,
         );
         r(m);
+        this.host.delivered?.(m);
       });
     }
   }

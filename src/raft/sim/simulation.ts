@@ -11,6 +11,8 @@ import { RaftNode } from "../driver/raft-node.js";
 import { MemoryLogStore } from "../memory/memory-log-store.js";
 import { MemorySnapshotStore } from "../memory/memory-snapshot-store.js";
 import type { Message } from "../core/messages.js";
+import { makeMessage, MessageType } from "../core/messages.js";
+import { StorageCorruptionError } from "../storage.js";
 import type { Membership, ReplicaId } from "../types.js";
 import { SafetyChecker } from "./checker.js";
 import { EventQueue } from "./event-queue.js";
@@ -35,6 +37,27 @@ export interface SimOptions {
   traceLines?: number;
   /** A run that processes more events than this is reported (a message storm). */
   maxEvents?: number;
+  /** A run that takes longer than this in real time is stopped and reported (a runaway seed). */
+  maxWallMs?: number;
+  /** Probability that a replica crashes right after a message is delivered to it, before it answers. */
+  crashOnDelivery?: number;
+}
+
+/** How often each kind of fault hit in a run (the test suite checks that every kind is exercised). */
+export interface FaultCounts {
+  crashes: number;
+  /** Writes lost because a crash came before their sync. */
+  unsyncedWritesLost: number;
+  /** Crashes right after a delivery, before the answer (votes and appends in flight included). */
+  crashesOnDelivery: number;
+  wipes: number;
+  corruptions: number;
+  /** Starts refused by a corrupt store (the replica stays down until wiped). */
+  refusedStarts: number;
+  impossibleProgress: number;
+  forcedChanges: number;
+  /** A voter cut off from a settled cluster and back (checked: the leader keeps its office). */
+  partitionReturns: number;
 }
 
 export class SimReplica {
@@ -87,11 +110,30 @@ export class Simulation {
   private fatalErrors: string[] = [];
   private readonly isolated = new Set<ReplicaId>();
   events = 0;
+  readonly faults: FaultCounts = {
+    crashes: 0,
+    unsyncedWritesLost: 0,
+    crashesOnDelivery: 0,
+    wipes: 0,
+    corruptions: 0,
+    refusedStarts: 0,
+    impossibleProgress: 0,
+    forcedChanges: 0,
+    partitionReturns: 0,
+  };
+  /** Replicas whose store was corrupted: they refuse to start until wiped. */
+  readonly corrupted = new Set<ReplicaId>();
+  /** Replicas restarted after a wipe whose new disk is not yet registered by the cluster. */
+  readonly recovering = new Set<ReplicaId>();
+  private readonly startedAt = Date.now();
+  /** Probability of a crash right after each delivery (set to 0 to stop it, e.g. when healing). */
+  crashOnDelivery: number;
 
   constructor(opts: SimOptions) {
     this.opts = opts;
     this.rng = new SeededRandom(opts.seed);
     this.traceLines = opts.traceLines ?? 60;
+    this.crashOnDelivery = opts.crashOnDelivery ?? 0;
     this.founders = { voters: [...opts.voters], learners: [] };
     this.network = new SimNetwork(
       {
@@ -103,6 +145,14 @@ export class Simulation {
         },
         trace: (line) => this.trace(line),
         incarnation: (id) => this.replicas.get(id)?.incarnation ?? 0,
+        delivered: (m) => {
+          const p = this.crashOnDelivery;
+          if (p > 0 && this.rng.chance(p)) {
+            // Before the driver has persisted or answered: the answer is lost with its write.
+            this.faults.crashesOnDelivery++;
+            this.crash(m.to);
+          }
+        },
       },
       this.rng,
     );
@@ -160,7 +210,7 @@ export class Simulation {
     await this.drain();
   }
 
-  private boot(r: SimReplica): void {
+  private boot(r: SimReplica, join = false): void {
     r.incarnation++;
     r.alive = true;
     r.receiver = null;
@@ -183,7 +233,9 @@ export class Simulation {
         (h as { cancelled: boolean }).cancelled = true;
       },
     };
-    const founder = this.founders.voters.includes(r.id);
+    // A founder with an empty disk writes the founding membership again (a plain
+    // start); with `join` it waits for the leader, as `--join` does.
+    const founder = this.founders.voters.includes(r.id) && !join;
     void RaftNode.start({
       id: r.id,
       logStore: r.logStore,
@@ -212,6 +264,16 @@ export class Simulation {
         this.trace(() => `${r.id} started (incarnation ${incarnation})`);
       },
       (e: unknown) => {
+        if (e instanceof StorageCorruptionError && this.corrupted.has(r.id)) {
+          // What the LevelDB store does: refuse to start. It stays down until an operator wipes it.
+          this.faults.refusedStarts++;
+          this.trace(() => `${r.id} refused to start: ${e.message}`);
+          if (r.incarnation === incarnation) {
+            r.alive = false;
+            r.incarnation++;
+          }
+          return;
+        }
         this.checker.violations.push({
           property: "node failure",
           detail: `${r.id} failed to start: ${String(e)}`,
@@ -229,9 +291,105 @@ export class Simulation {
     r.node?.stop();
     r.node = null;
     r.receiver = null;
-    r.logStore.crash();
+    this.faults.crashes++;
+    this.faults.unsyncedWritesLost += r.logStore.crash();
     r.snapshotStore.crash();
     r.incarnation++;
+  }
+
+  /**
+   * The disk of `id` is lost (or its data directory rebuilt): it crashes and
+   * restarts empty, with a new storage identity, by a plain start or `--join`.
+   */
+  wipe(id: ReplicaId, join: boolean): void {
+    const r = this.replica(id);
+    this.crash(id);
+    this.trace(() => `WIPE ${id} (restarts with ${join ? "--join" : "a plain start"})`);
+    this.faults.wipes++;
+    r.logStore.wipe();
+    r.snapshotStore.wipe();
+    this.corrupted.delete(id);
+    this.recovering.add(id);
+    r.machine = this.newMachine(id);
+    this.checker.forgetNode(id);
+    this.boot(r, join);
+  }
+
+  /** A record of `id`'s log goes bad while it is down: its store refuses to load. */
+  corrupt(id: ReplicaId): void {
+    const r = this.replica(id);
+    this.crash(id);
+    this.trace(() => `CORRUPT ${id}'s log`);
+    this.faults.corruptions++;
+    r.logStore.corrupt("a record failed its checksum (simulated)");
+    this.corrupted.add(id);
+  }
+
+  /**
+   * Whether losing one more disk keeps every acknowledged entry: every voter
+   * (outgoing ones too) is registered, in the committed membership, with the
+   * disk it has now, and no replica is still recovering from a lost disk. And
+   * whether the cluster can then recover by itself: re-registering a disk is
+   * a change that a majority of the other voters must commit, so each voter
+   * set needs at least three (two voters do not survive one lost disk).
+   */
+  diskLossIsSurvivable(): boolean {
+    this.refreshRecovering();
+    if (this.recovering.size > 0 || this.corrupted.size > 0) return false;
+    const m = this.membership();
+    if (m.voters.length < 3 || (m.outgoing !== undefined && m.outgoing.length < 3)) return false;
+    const voters = [...new Set([...m.voters, ...(m.outgoing ?? [])])];
+    // Every voter must know every registration (have applied it): one that does
+    // not cannot tell a founder restarted empty without --join from a new one.
+    for (const id of voters) {
+      const r = this.replicas.get(id);
+      const known = r?.alive === true ? r.node?.status().membership.storage : undefined;
+      if (r === undefined || known === undefined) return false;
+      for (const v of voters) {
+        const disk = this.replicas.get(v)?.logStore.durableIdentity;
+        if (disk === null || disk === undefined || known[v] !== disk) return false;
+      }
+    }
+    return true;
+  }
+
+  private refreshRecovering(): void {
+    const m = this.membership();
+    for (const id of [...this.recovering]) {
+      const r = this.replica(id);
+      const isMember = m.voters.includes(id) || m.learners.includes(id) || (m.outgoing ?? []).includes(id);
+      if (
+        !isMember ||
+        (r.logStore.durableIdentity !== null && m.storage?.[id] === r.logStore.durableIdentity)
+      )
+        this.recovering.delete(id);
+    }
+  }
+
+  /**
+   * A member tells the leader it holds (or rejects) an index beyond the
+   * leader's log: a bug or a lie that must not stop the leader.
+   */
+  forgeImpossibleProgress(reject: boolean): void {
+    const leader = this.leader();
+    if (leader === null) return;
+    const core = this.node(leader).core;
+    const others = [...core.progress.keys()].filter((id) => id !== leader);
+    if (others.length === 0) return;
+    const from = this.rng.pick(others);
+    const index = core.log.lastIndex() + 1 + this.rng.nextInt(1000);
+    const storage = this.replicas.get(from)?.logStore.durableIdentity ?? "";
+    this.trace(() => `FORGE ${reject ? "rejection" : "ack"} ${from}->${leader} at ${index}`);
+    this.faults.impossibleProgress++;
+    this.node(leader).receive(
+      makeMessage(MessageType.AppendResponse, from, leader, {
+        term: core.term,
+        index,
+        reject,
+        rejectHint: reject ? index - 1 : 0,
+        storage,
+      }),
+    );
   }
 
   /** Restarts a crashed replica from what its disk kept. */
@@ -338,12 +496,13 @@ export class Simulation {
   }
 
   /** Asks the current leader for a membership change; resolves to an error message or null. */
-  async changeMembership(changes: MembershipChange[]): Promise<string | null> {
+  async changeMembership(changes: MembershipChange[], force = false): Promise<string | null> {
     const leader = this.leader();
     if (leader === null) return "no leader";
-    this.trace(() => `MEMBERSHIP ${JSON.stringify(changes)} via ${leader}`);
+    this.trace(() => `MEMBERSHIP ${JSON.stringify(changes)} via ${leader}${force ? " (forced)" : ""}`);
+    if (force) this.faults.forcedChanges++;
     try {
-      await this.node(leader).changeMembership(changes);
+      await this.node(leader).changeMembership(changes, { force });
       return null;
     } catch (e) {
       return e instanceof Error ? e.message : String(e);
@@ -425,6 +584,12 @@ export class Simulation {
       if (this.violations.length > 0) return false;
       if (this.events > (this.opts.maxEvents ?? 3_000_000)) {
         this.checker.liveness(`message storm: more than ${this.opts.maxEvents ?? 3_000_000} events`);
+        return false;
+      }
+      if ((this.events & 1023) === 0 && Date.now() - this.startedAt > (this.opts.maxWallMs ?? 60_000)) {
+        this.checker.liveness(
+          `runaway: still running after ${this.opts.maxWallMs ?? 60_000} ms of real time`,
+        );
         return false;
       }
       const t = this.queue.peekTime();

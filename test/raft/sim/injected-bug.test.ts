@@ -56,6 +56,23 @@ describe("the simulator catches an injected bug", () => {
     expect(await scriptedFigure8({ skipNoop: true, commitPreviousTermByCounting: true })).not.toEqual([]);
   });
 
+  // Every other unsafe option of the core is a safety bug the seeds of `make test` must catch.
+  // (The same seeds pass without them: random-seeds.test.ts.)
+  for (const option of ["ignoreStorageIdentity", "acknowledgeBeforePersist"] as const) {
+    it(`randomised: unsafe.${option} is reported as a safety violation within ${BUDGET} seeds`, async () => {
+      const found = await firstFailingSeed({ [option]: true });
+      expect(found, `unsafe.${option} went unnoticed`).not.toBeNull();
+      expect([
+        "leader completeness",
+        "acknowledged proposal",
+        "state machine safety",
+        "log matching",
+        "election safety",
+      ]).toContain(found?.property);
+      console.log(`unsafe.${option} caught at seed ${found?.seed}: ${found?.property}`);
+    }, 240_000);
+  }
+
   it(`randomised: the bug is found within ${BUDGET} seeds, the no-op removal alone is not`, async () => {
     expect(await firstFailingSeed({ skipNoop: true })).toBeNull();
     const found = await firstFailingSeed({ skipNoop: true, commitPreviousTermByCounting: true });
