@@ -6,11 +6,13 @@ import type { RaftNodeConfig } from "../driver/node-config.js";
 import type { Simulation } from "./simulation.js";
 
 export async function checkNoDisruption(sim: Simulation, config: Partial<RaftNodeConfig>): Promise<void> {
-  // Settled: every voter up, on a registered disk (one re-registering does not count yet).
+  // Settled: a leader that is a voter (not one handing over after its removal), every
+  // voter up, on a registered disk (one re-registering does not count yet), no change in flight.
   const stopSettling = sim.nudgeEvery(200);
   const settled = await sim.runUntil(
     () =>
       sim.leader() !== null &&
+      sim.membership().voters.includes(sim.leader() as string) &&
       sim.diskLossIsSurvivable() &&
       sim.membership().voters.every((id) => sim.isConnected(id)),
     10_000,

@@ -13,6 +13,7 @@ import { MemorySnapshotStore } from "../memory/memory-snapshot-store.js";
 import type { Message } from "../core/messages.js";
 import { makeMessage, MessageType } from "../core/messages.js";
 import { StorageCorruptionError } from "../storage.js";
+import { EntryType } from "../types.js";
 import type { Membership, ReplicaId } from "../types.js";
 import { SafetyChecker } from "./checker.js";
 import { EventQueue } from "./event-queue.js";
@@ -338,6 +339,7 @@ export class Simulation {
     if (this.recovering.size > 0 || this.corrupted.size > 0) return false;
     const m = this.membership();
     if (m.voters.length < 3 || (m.outgoing !== undefined && m.outgoing.length < 3)) return false;
+    if (this.membershipChangeInFlight()) return false;
     const voters = [...new Set([...m.voters, ...(m.outgoing ?? [])])];
     // Every voter must know every registration (have applied it): one that does
     // not cannot tell a founder restarted empty without --join from a new one.
@@ -351,6 +353,24 @@ export class Simulation {
       }
     }
     return true;
+  }
+
+  /**
+   * Whether some replica holds a membership change not yet applied anywhere: it
+   * may still commit (a removal leaving two voters, say) after a disk is lost.
+   */
+  private membershipChangeInFlight(): boolean {
+    let applied = this.checker.maxAppliedIndex;
+    for (const r of this.live()) applied = Math.max(applied, (r.node as RaftNode).status().appliedIndex);
+    for (const r of this.replicas.values()) {
+      const log = r.alive && r.node !== null ? r.node.core.log.allEntries() : r.logStore.durableEntries();
+      for (let i = log.length - 1; i >= 0; i--) {
+        const e = log[i] as (typeof log)[number];
+        if (e.index <= applied) break;
+        if (e.type === EntryType.Config) return true;
+      }
+    }
+    return false;
   }
 
   private refreshRecovering(): void {
