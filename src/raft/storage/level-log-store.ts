@@ -135,11 +135,6 @@ export class LevelLogStore implements LogStore {
     this.latestVote = null;
   }
 
-  /** The error that stopped writes, until reopen() succeeds. */
-  get writeFailure(): Error | null {
-    return this.failure;
-  }
-
   private async readAll(): Promise<PersistedLog> {
     const hardState = await this.readHardState();
     await this.readCompaction();
@@ -264,7 +259,7 @@ export class LevelLogStore implements LogStore {
   /** Written once, synced, before the replica acts on anything. */
   writeIdentity(id: string): Promise<void> {
     this.assertLoaded();
-    return this.enqueue(() => this.db.put(IDENTITY_KEY, encodeIdentity(id), { sync: this.sync }));
+    return this.enqueue(() => this.io(this.db.put(IDENTITY_KEY, encodeIdentity(id), { sync: this.sync })));
   }
 
   async close(): Promise<void> {
