@@ -291,12 +291,14 @@ export class RcStateMachine implements StateMachine {
 
   /**
    * Log time after an entry stamped `timeMs`: never back, and at most
-   * maxTimeStepMs forward per entry (the first entry sets it).
+   * maxTimeStepMs forward per entry. The first stamp sets it (from 0 to the
+   * leader's wall time), unless a timer is already pending: then it too is
+   * bounded, or a timer that re-arms itself would fire all the way up.
    */
   private boundedTime(timeMs: number): number {
-    const now = this.coordinator.now;
-    if (now === 0) return timeMs;
-    return Math.min(timeMs, now + this.config.maxTimeStepMs);
+    const c = this.coordinator;
+    if (c.now === 0 && c.rules.nextDue() === undefined) return timeMs;
+    return Math.min(timeMs, c.now + this.config.maxTimeStepMs);
   }
 
   private rulesChangeValid(change: NonNullable<RcEntry["rulesVersion"]>, result: RcApplyResult): boolean {

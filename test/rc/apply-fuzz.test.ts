@@ -156,7 +156,8 @@ describe("apply over arbitrary histories", () => {
 
   it(
     "never throws, undoes every rejected event, and agrees across replicas and snapshots",
-    { timeout: 180_000 },
+    // Some 10 ms a history on a loaded machine; make fuzz runs many more.
+    { timeout: Math.max(180_000, runs(1_000) * 200) },
     () => {
       fc.assert(
         fc.property(history, ([steps, split]) => property(steps, split)),

@@ -213,6 +213,18 @@ describe("log time and the dedup window (issue case 2)", () => {
     expect(s.entry(encodeTick(BOUNDS.timeMs + 1)).error).toContain("outside");
   });
 
+  it("a first stamp far ahead while timers are pending is bounded too (found by the fuzzer: it looped)", () => {
+    const s = new Scenario();
+    runningCluster(s, { hosts: 1, processesPerNode: 1 });
+    // Everything so far at log time 0; a recovery with a timer re-arming itself every few seconds.
+    s.event({ nodeSilent: { nodeId: "node-0" } }, 0);
+    s.event(failed("proc-0-0", 1), 0);
+    const started = Date.now();
+    const r = s.entry(encodeTick(BOUNDS.timeMs));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(r.timeMs).toBe(TEST_CONFIG.maxTimeStepMs);
+  });
+
   it("a full dedup table refuses new events instead of forgetting ids early", () => {
     const config = { ...TEST_CONFIG, dedupMaxIds: 50 };
     const s = new Scenario(config);
