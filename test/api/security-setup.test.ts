@@ -8,6 +8,8 @@ import {
   SecuritySetupError,
 } from "../../src/api/security-setup.js";
 import { parseIdentityUri, spiffeUris } from "../../src/api/identity.js";
+import { Replica } from "../../src/api/replica.js";
+import { createLogger } from "../../src/log/logger.js";
 import { clusterConfigSchema } from "../../src/config/index.js";
 
 const config = clusterConfigSchema.parse({
@@ -32,6 +34,14 @@ describe("security setup", () => {
       SecuritySetupError,
     );
     expect(loadSecurity(config, "replica", "rc1", ["127.0.0.1:7101"], { insecure: true })).toBeUndefined();
+  });
+
+  it("a replica on a non-loopback address will not start with --insecure, nor without certificates", async () => {
+    const logger = createLogger({ name: "rc1", level: "silent" });
+    await expect(Replica.start({ config, id: "rc1", logger, insecure: true })).rejects.toThrow(
+      /only allowed on loopback addresses, not on 10\.0\.0\.5:7101, 10\.0\.0\.5:7301/,
+    );
+    await expect(Replica.start({ config, id: "rc1", logger })).rejects.toThrow(SecuritySetupError);
   });
 
   it("without --insecure, missing certificates are an error that says how to make them", () => {
