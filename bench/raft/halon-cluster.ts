@@ -11,13 +11,17 @@ export class HalonBenchCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "halon-bench-"));
   readonly ids = ["rc1", "rc2", "rc3"];
   private readonly ports = new Map<string, number>();
+  private readonly peerPorts = new Map<string, number>();
   private readonly children = new Map<string, ChildProcess>();
   private readonly configFile = join(this.dir, "cluster.yaml");
   client!: ClusterClient;
   private prober: ClusterClient | undefined;
 
   async start(): Promise<void> {
-    for (const id of this.ids) this.ports.set(id, await freePort());
+    for (const id of this.ids) {
+      this.ports.set(id, await freePort());
+      this.peerPorts.set(id, await freePort());
+    }
     const lines = [
       "cluster:",
       "  name: bench",
@@ -27,7 +31,12 @@ export class HalonBenchCluster {
       "replicas:",
     ];
     for (const id of this.ids) {
-      lines.push(`  - id: ${id}`, `    grpcAddress: ${this.address(id)}`, `    dataDir: data/${id}`);
+      lines.push(
+        `  - id: ${id}`,
+        `    grpcAddress: ${this.address(id)}`,
+        `    peerAddress: 127.0.0.1:${this.peerPorts.get(id)}`,
+        `    dataDir: data/${id}`,
+      );
     }
     writeFileSync(this.configFile, lines.join("\n") + "\n");
     for (const id of this.ids) this.startReplica(id);
@@ -53,7 +62,18 @@ export class HalonBenchCluster {
     const child = startProcess(
       process.execPath,
       // Raw payloads: the hash-chain test state machine, not the recovery coordinator.
-      [...entry, "rc", "--config", this.configFile, "--id", id, "--state-machine", "hash-chain"],
+      // Plain TCP on loopback, like the etcd it is compared with (which runs without TLS).
+      [
+        ...entry,
+        "rc",
+        "--config",
+        this.configFile,
+        "--id",
+        id,
+        "--state-machine",
+        "hash-chain",
+        "--insecure",
+      ],
       join(this.dir, `${id}.log`),
       {
         HALON_LOG_FORMAT: "json",

@@ -68,28 +68,31 @@ export interface AuthzContext {
   ownerNode(resourceId: string): string | undefined;
 }
 
-function bodyOf(e: Event): Body | null {
-  for (const key of Object.keys(e) as (keyof Event)[]) {
-    if (key !== "id" && key !== "source" && e[key] !== undefined) return key;
-  }
-  return null;
+/** Every body the event carries (a valid one has at most one; each is checked all the same). */
+function bodiesOf(e: Event): Body[] {
+  return (Object.keys(e) as (keyof Event)[]).filter(
+    (key): key is Body => key !== "id" && key !== "source" && e[key] !== undefined,
+  );
 }
 
 /** Throws PERMISSION_DENIED for the first event the caller may not submit. */
 export function checkEvents(caller: Identity | "insecure", events: Event[], ctx: AuthzContext): void {
   events.forEach((e, i) => {
-    const body = bodyOf(e);
+    const bodies = bodiesOf(e);
     const deny = (why: string) => {
-      throw new GrpcError(status.PERMISSION_DENIED, `events[${i}] (${body ?? "no body"}): ${why}`);
+      throw new GrpcError(
+        status.PERMISSION_DENIED,
+        `events[${i}] (${bodies.join(", ") || "no body"}): ${why}`,
+      );
     };
-    if (body !== null && LEADER_EVENTS.includes(body))
+    if (bodies.some((b) => LEADER_EVENTS.includes(b)))
       deny("only the coordinator's leader proposes this event, no client may submit it");
     if (caller === "insecure" || caller.role === "operator") return;
     if (caller.role !== "node") deny(`${describe(caller)} may not submit events`);
     const node = caller.name;
     if (e.source !== node) deny(`node "${node}" may only submit events whose source is "${node}"`);
-    if (body !== null && OPERATE_EVENTS.includes(body)) deny("only an operator may submit this event");
-    if (body !== null && !NODE_EVENTS.includes(body)) deny(`node "${node}" may not submit this event`);
+    if (bodies.some((b) => OPERATE_EVENTS.includes(b))) deny("only an operator may submit this event");
+    if (bodies.some((b) => !NODE_EVENTS.includes(b))) deny(`node "${node}" may not submit this event`);
     const about = [e.nodeHeartbeat?.nodeId, e.nodeJoined?.nodeId, e.epochRequest?.nodeId].filter(
       (x): x is string => x !== undefined,
     );

@@ -16,7 +16,7 @@ import {
   type TransferLeadershipResponse,
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
-import { channelCredentials, type TlsSource } from "../raft/transport/tls.js";
+import { secureChannel, type TlsSource } from "../raft/transport/tls.js";
 import { LEADER_ADDRESS_TRAILER } from "./halon-service.js";
 
 export interface ClusterClientOptions {
@@ -204,7 +204,9 @@ export class ClusterClient {
   private client(address: string): HalonServiceClient {
     let c = this.clients.get(address);
     if (!c) {
-      c = new HalonServiceClient(address, channelCredentials(this.options.tls), {
+      const secure = secureChannel(this.options.tls, address);
+      c = new HalonServiceClient(address, secure.credentials, {
+        ...secure.options,
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 1_000,
         // A whole resource graph (GetGraph, the first WatchGraph update) can be far over grpc's 4 MiB default.

@@ -13,11 +13,7 @@ import type { Command } from "../gen/halon/v1/events.js";
 import { NodeServiceClient, type ExecuteCommandResponse } from "../gen/halon/v1/node.js";
 import type { Logger } from "../log/logger.js";
 import type { Delivery } from "../rc/index.js";
-import {
-  channelCredentials,
-  type CheckServerIdentityCallback,
-  type TlsSource,
-} from "../raft/transport/tls.js";
+import { secureChannel, type CheckServerIdentityCallback, type TlsSource } from "../raft/transport/tls.js";
 
 export interface DispatcherConfig {
   /** How long a node service may take to carry out one command. */
@@ -182,7 +178,9 @@ export class CommandDispatcher {
     let c = this.clients.get(cacheKey);
     if (!c) {
       const verify = nodeId !== null ? this.opts.verifyNode?.(nodeId) : undefined;
-      c = new NodeServiceClient(address, channelCredentials(this.opts.tls, verify), {
+      const secure = secureChannel(this.opts.tls, address, verify);
+      c = new NodeServiceClient(address, secure.credentials, {
+        ...secure.options,
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 2_000,
       });

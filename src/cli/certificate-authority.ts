@@ -10,6 +10,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname } from "node:path";
 import { identityFiles, identityUri, type Identity } from "../api/identity.js";
 import type { ClusterConfig } from "../config/index.js";
+import { DEFAULT_CERTS_OPTIONS, type CertsOptions } from "./certs-options.js";
+
+export { DEFAULT_CERTS_OPTIONS, type CertsOptions } from "./certs-options.js";
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -20,24 +23,6 @@ const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 86_400_000;
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
-
-export interface CertsOptions {
-  /** Operators to issue certificates for (role operator: read, submit, operate). */
-  operators: string[];
-  /** Read-only clients (role reader). */
-  readers: string[];
-  /** Validity of leaf certificates, in days. */
-  days: number;
-  /** Replace existing leaf certificates (the CA is kept). */
-  renew: boolean;
-}
-
-export const DEFAULT_CERTS_OPTIONS: CertsOptions = {
-  operators: ["admin"],
-  readers: ["viewer"],
-  days: 365,
-  renew: false,
-};
 
 export interface IssuedFile {
   identity: string;

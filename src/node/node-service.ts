@@ -211,7 +211,7 @@ export class NodeService {
           // Not durable, not obeyed: a restart must not forget a term it acted on.
           return refuse(status.UNAVAILABLE, `cannot record term ${term}: ${String(err)}`);
         }
-        this.logger.debug({ command: command.id, leaderId, term }, "command delivered");
+        this.logger.info({ command: command.id, leaderId, term }, "command delivered");
         void this.executor.execute(command).then((answer) => callback(null, answer));
       },
     };

@@ -253,6 +253,15 @@ describe("the client API, by role", { timeout: 60_000 }, () => {
       ],
       ["silence", { id: "n-8", source: "node1", nodeSilent: { nodeId: "node1" } }],
       ["an epoch request for another", { id: "n-9", source: "node1", epochRequest: { nodeId: "node2" } }],
+      [
+        "a second body hidden behind its own heartbeat",
+        {
+          id: "n-10",
+          source: "node1",
+          nodeHeartbeat: { nodeId: "node1", epoch: 0 },
+          commandResult: { commandId: "c1", ok: true, detail: "", nodeId: "node1" },
+        },
+      ],
     ];
     for (const [what, event] of refused) {
       // The forbidden event rides with an allowed one: the whole call is refused.

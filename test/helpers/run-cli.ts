@@ -5,7 +5,7 @@ export function runCli(args: string[]): { code: number | null; stdout: string; s
   const res = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
     encoding: "utf8",
     env: { ...process.env, HALON_LOG_FORMAT: "json" },
-    timeout: 20_000,
+    timeout: 60_000, // a loaded machine starts tsx slowly
   });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }

@@ -3,7 +3,7 @@
 // Existing files are kept; --renew issues new leaf certificates (rotation).
 import type { Command } from "commander";
 import { relative } from "node:path";
-import { DEFAULT_CERTS_OPTIONS, issueCertificates } from "../certificate-authority.js";
+import { DEFAULT_CERTS_OPTIONS } from "../certs-options.js";
 import { loadConfigOrExit } from "../load-config-or-exit.js";
 
 interface CertsCommandOptions {
@@ -44,6 +44,8 @@ export function registerCertsCommand(program: Command): void {
         console.error(`--days: "${opts.days}" is not a whole number of days`);
         process.exit(2);
       }
+      // Loaded only here: the X.509 library would slow every other command's start.
+      const { issueCertificates } = await import("../certificate-authority.js");
       const issued = await issueCertificates(config, {
         operators: opts.operator.length > 0 ? opts.operator : DEFAULT_CERTS_OPTIONS.operators,
         readers: opts.reader.length > 0 ? opts.reader : DEFAULT_CERTS_OPTIONS.readers,

@@ -3,7 +3,6 @@
 import { relative } from "node:path";
 import type { Command } from "commander";
 import { SecuritySetupError } from "../../api/security-setup.js";
-import { issueCertificates } from "../certificate-authority.js";
 import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 import { clientTls, DEFAULT_CLIENT_IDENTITY } from "../security-options.js";
 import { LocalCluster } from "../local-cluster.js";
@@ -37,6 +36,7 @@ export function registerUpCommand(program: Command): void {
       try {
         if (!opts.insecure) {
           // First run: the CA and every certificate; later runs find them and keep them.
+          const { issueCertificates } = await import("../certificate-authority.js");
           const made = (await issueCertificates(config)).filter((f) => f.created);
           if (made.length > 0)
             console.log(`Created ${made.length} certificates in ${shown(config.security.certsDir)}.`);

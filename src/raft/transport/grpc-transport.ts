@@ -18,12 +18,7 @@ import {
 import type { BackoffOptions } from "./backoff.js";
 import { PeerStream } from "./peer-stream.js";
 import { SnapshotAssembler, SnapshotTransferError, chunkSnapshot } from "./snapshot-chunks.js";
-import {
-  channelCredentials,
-  type CheckServerIdentityCallback,
-  type InboundCall,
-  type TlsSource,
-} from "./tls.js";
+import { secureChannel, type CheckServerIdentityCallback, type InboundCall, type TlsSource } from "./tls.js";
 
 export interface ReceivedSnapshot {
   /** The RAFT_MESSAGE_TYPE_SNAPSHOT message the sender's core produced (without the payload). */
@@ -210,8 +205,9 @@ export class GrpcTransport {
   }
 
   private newClient(address: string, peerId: string): RaftPeerServiceClient {
-    const verify = this.options.verifyPeerServer?.(peerId);
-    return new RaftPeerServiceClient(address, channelCredentials(this.options.tls, verify), {
+    const secure = secureChannel(this.options.tls, address, this.options.verifyPeerServer?.(peerId));
+    return new RaftPeerServiceClient(address, secure.credentials, {
+      ...secure.options,
       "grpc.max_send_message_length": PEER_MESSAGE_LIMIT,
       "grpc.max_receive_message_length": PEER_MESSAGE_LIMIT,
       // Find a dead peer behind a silent network, not only one that closed its socket.

@@ -2,7 +2,8 @@
 // a certificate signed by the cluster's CA, and both check the other's). The
 // material is either fixed bytes or a ReloadableCertificates, whose files can
 // be replaced while the process runs: new connections use the new ones.
-import type { PeerCertificate } from "node:tls";
+import { isIP } from "node:net";
+import { checkServerIdentity as checkHostName, type PeerCertificate } from "node:tls";
 import { ChannelCredentials, ServerCredentials, experimental } from "@grpc/grpc-js";
 import { ReloadableCertificates } from "./reloadable-certificates.js";
 
@@ -51,4 +52,26 @@ export function channelCredentials(
     return experimental.createCertificateProviderChannelCredentials(tls, tls, verify);
   }
   return ChannelCredentials.createSsl(tls.ca, tls.key, tls.cert, verify);
+}
+
+/**
+ * Credentials and channel options for a client of `address` ("host:port").
+ * The server's certificate must name the host (as usual), then pass `check`.
+ * For an IP address, the TLS server name sent is a fixed word instead of the
+ * IP (Node deprecates an IP there, and prints a warning on every connection);
+ * the certificate is still checked against the IP.
+ */
+export function secureChannel(
+  tls: TlsSource | undefined,
+  address: string,
+  check?: CheckServerIdentityCallback,
+): { credentials: ChannelCredentials; options: Record<string, string> } {
+  if (!tls) return { credentials: ChannelCredentials.createInsecure(), options: {} };
+  const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  const verify: CheckServerIdentityCallback = (_servername, cert) =>
+    checkHostName(host, cert) ?? check?.(host, cert);
+  return {
+    credentials: channelCredentials(tls, verify),
+    options: isIP(host) ? { "grpc.ssl_target_name_override": "halon" } : {},
+  };
 }
