@@ -1,14 +1,16 @@
 // Authorisation of the client API, checked on every call before the handler
 // runs. Each method needs a permission; each role has some:
-//   read    status, graph, watch, epoch, outbox      operator, reader, node, replica
+//   read    status, graph, watch, epoch, outbox,     operator, reader, node, replica
+//           rules
 //   submit  events                                   operator; node (its own events only)
 //   operate membership, leader transfer, raw Propose, operator
+//           switching rules off and on
 //           and the events that declare or change
 //           the topology by hand
 // Two events are never accepted from a client: NodeSilent and CommandResult
 // are the leader's own findings (its failure detector, its deliveries).
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
-import type { HalonServiceServer } from "../gen/halon/v1/client.js";
+import type { HalonServiceServer, HalonServiceService } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import { GrpcError, toServiceError } from "./grpc-errors.js";
 import {
@@ -29,7 +31,9 @@ const PERMISSIONS: Record<Role, readonly Permission[]> = {
   replica: ["read"],
 };
 
-export const METHOD_PERMISSION: Record<keyof HalonServiceServer, Permission> = {
+// Keyed by the service definition (its keys are exactly the methods), so that a
+// method added to the proto fails to compile until it is given a permission.
+export const METHOD_PERMISSION: Record<keyof typeof HalonServiceService, Permission> = {
   getStatus: "read",
   getGraph: "read",
   watchGraph: "read",
@@ -41,6 +45,8 @@ export const METHOD_PERMISSION: Record<keyof HalonServiceServer, Permission> = {
   promoteMember: "operate",
   removeMember: "operate",
   transferLeadership: "operate",
+  getRules: "read",
+  changeRules: "operate",
 };
 
 type Body = keyof Omit<Event, "id" | "source">;

@@ -178,6 +178,8 @@ const REQUESTS: Record<keyof typeof METHOD_PERMISSION, object> = {
   promoteMember: { id: "rc1" }, // already a voter
   removeMember: { id: "rc7" }, // not a member
   transferLeadership: { targetId: "rc1" },
+  getRules: {},
+  changeRules: { version: 0, disabledRules: [] }, // no such version: INVALID_ARGUMENT once allowed
 };
 
 const ALLOWED: Record<string, readonly string[]> = {
