@@ -101,7 +101,7 @@ export class Coordinator {
       if (next === undefined || next.due > this.now) break;
       const sp = this.savepoint();
       try {
-        this.execute(this.rules.fireNext(this.incidents));
+        this.execute(this.rules.fireNext(next, this.incidents));
         this.checkRules(sp);
         this.commit();
       } catch (error) {

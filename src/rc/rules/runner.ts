@@ -60,16 +60,23 @@ export function rulesFor(
   return new Engine<RuleEvent, Intent>({ rules: rules.filter((r) => !disabled.includes(r.name)) });
 }
 
-/** Before-images of one transaction: per rule, the instances touched (null: there was none). */
+/** Before-images of one rule in one transaction: the instances touched (null: there was none). */
+interface RuleJournal {
+  global: unknown;
+  instances: Map<string, InstanceState | null>;
+  /** At the instance bound every instance was kept (an input may evict any of them). */
+  whole: Record<string, InstanceState> | null;
+}
+
+/** Before-images of one transaction, reused from one to the next (most touch one instance). */
 interface Journal {
   active: boolean;
   time: number | null;
   seq: number;
-  rules: Map<string, { global: unknown; instances: Map<string, InstanceState | null> | "all" }>;
+  /** By rule name; only those in `touched` belong to this transaction. */
+  rules: Map<string, RuleJournal>;
+  touched: string[];
 }
-
-/** Instances kept whole when a rule is at its instance bound (an input may then evict any of them). */
-type WholeRule = Record<string, InstanceState>;
 
 /** What a rule function threw, for the local log only (its text is engine-specific). */
 export interface RuleErrorText {
@@ -82,14 +89,15 @@ export interface RuleErrorText {
 export class RuleRunner {
   /** Filled by every step, drained by the state machine into the replica's log; never state. */
   readonly errorTexts: RuleErrorText[] = [];
-  /** Reused between transactions: most events touch one instance, and allocate little. */
-  private readonly journal: Journal = { active: false, time: null, seq: 0, rules: new Map() };
-  private wholeRules = new Map<string, WholeRule>();
+  private readonly journal: Journal = { active: false, time: null, seq: 0, rules: new Map(), touched: [] };
+  private readonly byName = new Map<string, Processor<RuleEvent, Intent>>();
 
   constructor(
     readonly engine: Engine<RuleEvent, Intent>,
     public state: EngineState,
-  ) {}
+  ) {
+    for (const p of engine.processors) this.byName.set(p.name, p);
+  }
 
   static fresh(engine: Engine<RuleEvent, Intent>): RuleRunner {
     return new RuleRunner(engine, engine.initialState());
@@ -106,10 +114,8 @@ export class RuleRunner {
     return this.engine.nextTimer(this.state);
   }
 
-  /** Fires the next timer only (at its due time), journaling its instance first. */
-  fireNext(incidents: EngineIncident[]): TimedIntent[] {
-    const next = this.engine.nextTimer(this.state);
-    if (next === undefined) return [];
+  /** Fires the next timer only (`next`, from nextTimer()), journaling its instance first. */
+  fireNext(next: { rule: string; key: string; due: number }, incidents: EngineIncident[]): TimedIntent[] {
     this.remember(next.rule, next.key);
     const time = Math.max(next.due, this.state.time ?? next.due);
     return this.collect(this.engine.step(this.state, { time }, { maxTimers: 1 }).outputs, incidents);
@@ -134,17 +140,23 @@ export class RuleRunner {
   /** Starts journaling: undo() returns the rule state to this point. */
   savepoint(): void {
     const j = this.journal;
+    if (j.touched.length > 0) this.commit();
     j.active = true;
     j.time = this.state.time;
     j.seq = this.state.seq;
-    if (j.rules.size > 0) j.rules.clear();
   }
 
   /** Ends the transaction: the journal is dropped. */
   commit(): void {
-    this.journal.active = false;
-    if (this.journal.rules.size > 0) this.journal.rules.clear();
-    if (this.wholeRules.size > 0) this.wholeRules.clear();
+    const j = this.journal;
+    j.active = false;
+    for (const name of j.touched) {
+      const r = j.rules.get(name) as RuleJournal;
+      r.instances.clear();
+      r.whole = null;
+      r.global = undefined;
+    }
+    j.touched.length = 0;
   }
 
   /**
@@ -154,18 +166,19 @@ export class RuleRunner {
   undo(quarantine?: { rule: string; key: string }): void {
     const j = this.journal;
     if (!j.active) throw new Error("rules undo without a savepoint");
-    if (j.rules.size === 0 && quarantine === undefined && this.state.seq === j.seq) {
+    if (j.touched.length === 0 && quarantine === undefined && this.state.seq === j.seq) {
       // Nothing was touched: nothing to put back, and the indexes are still right.
       this.state.time = j.time;
       this.commit();
       return;
     }
     const processors: EngineState["processors"] = this.state.processors;
-    for (const [name, before] of j.rules) {
+    for (const name of j.touched) {
+      const before = j.rules.get(name) as RuleJournal;
       const rs = processors[name] as RuleState;
       rs.global = before.global;
-      if (before.instances === "all") {
-        rs.instances = Object.assign(Object.create(null) as WholeRule, this.wholeRules.get(name));
+      if (before.whole !== null) {
+        rs.instances = Object.assign(Object.create(null) as Record<string, InstanceState>, before.whole);
       } else
         for (const [key, inst] of before.instances) {
           if (inst === null) delete rs.instances[key];
@@ -210,20 +223,23 @@ export class RuleRunner {
     if (rs === undefined || rs.kind !== "rule") return;
     let before = j.rules.get(rule);
     if (before === undefined) {
-      before = { global: plainCopy(rs.global), instances: new Map() };
+      before = { global: undefined, instances: new Map(), whole: null };
       j.rules.set(rule, before);
     }
-    if (before.instances === "all") return;
-    const proc = this.engine.processors.find((p) => p.name === rule) as Processor<RuleEvent, Intent>;
+    if (!j.touched.includes(rule)) {
+      j.touched.push(rule);
+      before.global = plainCopy(rs.global);
+    }
+    if (before.whole !== null) return;
+    const proc = this.byName.get(rule) as Processor<RuleEvent, Intent>;
     if (proc.kind === "rule" && rs.count >= proc.maxInstances) {
       // At the bound a new instance evicts another: keep them all (rare, and bounded).
-      const whole: WholeRule = {};
+      const whole: Record<string, InstanceState> = {};
       for (const k of Object.keys(rs.instances)) whole[k] = copyInstance(rs.instances[k] as InstanceState);
       for (const [k, inst] of before.instances)
         if (inst === null) delete whole[k];
         else whole[k] = inst;
-      this.wholeRules.set(rule, whole);
-      before.instances = "all";
+      before.whole = whole;
       return;
     }
     if (before.instances.has(key)) return;
