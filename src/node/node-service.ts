@@ -12,6 +12,7 @@ import type { ClusterConfig, NodeServiceConfig } from "../config/index.js";
 import { NodeServiceService, type NodeServiceServer } from "../gen/halon/v1/node.js";
 import type { Logger } from "../log/logger.js";
 import { toServiceError } from "../api/grpc-errors.js";
+import { guardHandlers, guardService } from "../api/request-guard.js";
 import { callerOf, describe } from "../api/identity.js";
 import { CommandExecutor } from "./command-executor.js";
 import { TermStore } from "./term-store.js";
@@ -215,7 +216,8 @@ export class NodeService {
         void this.executor.execute(command).then((answer) => callback(null, answer));
       },
     };
-    this.server.addService(NodeServiceService, impl);
+    // Requests that do not decode get INVALID_ARGUMENT naming the field, never INTERNAL.
+    this.server.addService(guardService(NodeServiceService), guardHandlers(NodeServiceService, impl));
     const address = this.node.grpcAddress;
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (err, port) =>

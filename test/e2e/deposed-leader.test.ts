@@ -122,7 +122,8 @@ describe("fencing of a deposed leader", { timeout: 240_000 }, () => {
     }
     // It did send, with its old term, and was refused: the node service's fencing did the work.
     expect(refused.length).toBeGreaterThan(0);
-    expect(readFileSync(cluster.logFile(oldLeader), "utf8")).toContain("that leader was deposed");
+    // (The old leader logs the refusal only if its dispatcher is still running when the answer
+    // comes back; it often steps down first and drops the answer, so its log is not checked.)
     console.log(
       `deposed leader ${oldLeader} (term ${oldTerm}, new term ${newTerm}): ${refused.length} delivery(ies) refused by node1`,
     );

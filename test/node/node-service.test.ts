@@ -6,7 +6,8 @@
 // joins again.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Client, Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { channelCredentials, type TlsMaterial } from "../../src/raft/transport/tls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GetGraphResponse } from "../../src/gen/halon/v1/client.js";
@@ -70,7 +71,12 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
   it("joins; the graph shows the node online and its process online", async () => {
     await until(async () => {
       const g = await client().getGraph();
-      return attr(g, "node1", "state") === "online" && attr(g, "ios-1", "state") === "online";
+      // The pid comes from the node service's log, which may be written a moment after the report.
+      return (
+        attr(g, "node1", "state") === "online" &&
+        attr(g, "ios-1", "state") === "online" &&
+        node.pids("ios-1").length > 0
+      );
     }, "node1 and ios-1 online");
     const g = await client().getGraph();
     expect(attr(g, "node1", "address")).toBe(nodeAddress);
@@ -258,6 +264,29 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
         },
       })) as ExecuteCommandResponse;
       expect(older).toMatchObject({ ok: true, detail: "epoch 1 already applied" });
+    }
+    {
+      // A term past 2^53 - 1 cannot be decoded into a number: INVALID_ARGUMENT naming the field,
+      // not grpc-js's INTERNAL "Error deserializing request". Raw bytes, as a forger would send.
+      const w = new BinaryWriter();
+      w.uint32(18).string("node1"); // target = 2
+      w.uint32(26).string("rc1"); // leader_id = 3
+      w.uint32(32).uint64(2n ** 60n); // term = 4
+      const raw = new Client(nodeAddress, channelCredentials(cluster.identity("replica", "rc1")));
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        raw.makeUnaryRequest(
+          "/halon.v1.NodeService/ExecuteCommand",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from(w.finish()),
+          new Metadata(),
+          { deadline: Date.now() + 10_000 },
+          (e) => resolve(e),
+        ),
+      );
+      raw.close();
+      expect(err?.code).toBe(status.INVALID_ARGUMENT);
+      expect(err?.details).toContain("term");
     }
     expect(node.child.exitCode).toBeNull();
   });
