@@ -307,7 +307,12 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     node = startNode(cluster.configFile, "node1", `${cluster.dir}/node1.log`, ["--heartbeat-ms", "500"]);
     await until(async () => {
       const g = await client().getGraph("ios-1");
-      return attr(g, "ios-1", "state") === "online" && (attr(g, "ios-1", "instance") as number) > instance;
+      // The pid comes from the log, which may be written a moment after the report is applied.
+      return (
+        attr(g, "ios-1", "state") === "online" &&
+        (attr(g, "ios-1", "instance") as number) > instance &&
+        node.pids("ios-1").length > before.length
+      );
     }, "ios-1 started again by the new node service");
     const pids = node.pids("ios-1");
     expect(pids.length).toBeGreaterThan(before.length);
