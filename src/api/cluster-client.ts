@@ -162,7 +162,8 @@ export class ClusterClient {
     const giveUpAt = Date.now() + this.leaderTimeoutMs;
     let next = 0;
     let lastError: ServiceError | null = null;
-    for (let attempt = 0; Date.now() < giveUpAt; attempt++) {
+    // At least one attempt, however short the timeout (a millisecond may pass before the check).
+    for (let attempt = 0; attempt === 0 || Date.now() < giveUpAt; attempt++) {
       const address = this.leaderHint ?? this.options.addresses[next++ % this.options.addresses.length]!;
       try {
         const res = await this.call(address, method, req, this.callTimeoutMs);
