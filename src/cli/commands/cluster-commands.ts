@@ -50,6 +50,8 @@ interface StatusRow {
   /** How far this replica's applied index is behind the leader's commit index. */
   lag: number | null;
   leader: string | null;
+  /** "appliedIndex:sha256" of the state machine there: equal on replicas at the same index. */
+  stateHash: string | null;
   error?: string;
 }
 
@@ -76,6 +78,7 @@ export function statusRows(
         lastIndex: null,
         lag: null,
         leader: null,
+        stateHash: null,
         error: a.error,
       };
     }
@@ -90,6 +93,7 @@ export function statusRows(
       lastIndex: s.lastLogIndex,
       lag: leader ? Math.max(0, leader.commitIndex - s.appliedIndex) : null,
       leader: s.leaderId || null,
+      stateHash: s.stateHash || null,
     };
   });
 }
