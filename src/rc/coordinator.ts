@@ -13,6 +13,7 @@ import { BROADCAST, Epochs, type VectorChange } from "./epochs.js";
 import type { Outbox } from "./outbox.js";
 import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
 import type { Intent, RuleEvent } from "./rules/types.js";
+import { ruleEventSubject, type PhaseChange, type RuleStepTrace } from "./trace.js";
 import { applyTopology, CLUSTER_ID, ensureCluster, UNPLACED_ENCLOSURE, UNPLACED_RACK } from "./topology.js";
 
 export interface Outcome {
@@ -38,6 +39,11 @@ export class Coordinator {
   /** Commands issued since the caller last took them (for the apply result). */
   issued: Command[] = [];
   incidents: EngineIncident[] = [];
+  /**
+   * Not state: told of every CEP step, as it is taken, for history and explain.
+   * Reading phases costs a little, so it is only done while someone listens.
+   */
+  ruleObserver: ((step: RuleStepTrace) => void) | null = null;
 
   constructor(
     readonly config: RcConfig,
@@ -57,7 +63,7 @@ export class Coordinator {
   /** Moves time to `time` (if later) and carries out whatever timers fall due. */
   advanceTo(time: number): void {
     if (time > this.now) this.now = time;
-    this.execute(this.rules.advance(this.now, this.incidents));
+    this.execute(this.step(null));
   }
 
   /** Applies one validated event. Throws RcRejection (or GraphError) before changing anything. */
@@ -289,7 +295,39 @@ export class Coordinator {
   // ---------------------------------------------------------------- intents
 
   private feed(event: RuleEvent): void {
-    this.execute(this.rules.feed(this.now, event, this.incidents));
+    this.execute(this.step(event));
+  }
+
+  /** One CEP step: the event fed in, or (null) the timers due by now. */
+  private step(event: RuleEvent | null): TimedIntent[] {
+    const observer = this.ruleObserver;
+    if (!observer)
+      return event
+        ? this.rules.feed(this.now, event, this.incidents)
+        : this.rules.advance(this.now, this.incidents);
+    const key = event ? ruleEventSubject(event) : null;
+    const before = key === null ? [] : this.rules.phasesOf(key);
+    const intents = event
+      ? this.rules.feed(this.now, event, this.incidents)
+      : this.rules.advance(this.now, this.incidents);
+    const phases: PhaseChange[] = [];
+    if (key !== null)
+      this.rules.phasesOf(key).forEach(({ rule, phase }, i) => {
+        const was = before[i]?.phase ?? "";
+        if (was !== "" || phase !== "") phases.push({ rule, key, before: was, after: phase });
+      });
+    // Timers name their instance only through what they emit; the phase before is not known.
+    for (const { rule, key: k } of intents)
+      if (k !== key && !phases.some((p) => p.rule === rule && p.key === k))
+        phases.push({ rule, key: k, before: "?", after: this.rules.phaseOf(rule, k) ?? "" });
+    if (event !== null || intents.length > 0)
+      observer({
+        time: this.now,
+        input: event,
+        intents: intents.map((i) => ({ rule: i.rule, key: i.key, time: i.time, intent: i.intent })),
+        phases,
+      });
+    return intents;
   }
 
   /** Carries out intents in order; intents may feed the rules again, whose intents follow. */
@@ -297,8 +335,7 @@ export class Coordinator {
     const queue = intents;
     for (let i = 0; i < queue.length; i++) {
       const { time, intent } = queue[i] as TimedIntent;
-      for (const e of this.carryOut(intent, time))
-        queue.push(...this.rules.feed(this.now, e, this.incidents));
+      for (const e of this.carryOut(intent, time)) queue.push(...this.step(e));
     }
   }
 

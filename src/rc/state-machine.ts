@@ -39,6 +39,7 @@ import {
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
 import { eventId, validateEvent } from "./validate.js";
+import { eventSubjects, type CauseTrace, type EntryTrace, type TraceCause } from "./trace.js";
 
 const SCHEMA = new CompiledSchema(HALON_SCHEMA);
 const INCIDENTS_KEPT = 100;
@@ -47,7 +48,20 @@ export interface RcStateMachineOptions {
   config?: RcConfig;
   /** Called after each applied entry with the graph changes it made (for watchers). Not state. */
   onGraphChanges?: (index: number, changes: GraphChange[]) => void;
+  /**
+   * Called after each applied entry with what it did, cause by cause (for
+   * history and explain). Not state; costs a little per entry while set.
+   */
+  onTrace?: (trace: EntryTrace) => void;
 }
+
+const OUTCOME_NAMES: Record<number, string> = {
+  [EventOutcome.EVENT_OUTCOME_APPLIED]: "applied",
+  [EventOutcome.EVENT_OUTCOME_DUPLICATE]: "duplicate",
+  [EventOutcome.EVENT_OUTCOME_REJECTED]: "rejected",
+  [EventOutcome.EVENT_OUTCOME_RECORDED_UNKNOWN]: "recorded_unknown",
+  [EventOutcome.EVENT_OUTCOME_IGNORED_STALE]: "ignored_stale",
+};
 
 export class RcStateMachine implements StateMachine {
   readonly config: RcConfig;
@@ -57,11 +71,15 @@ export class RcStateMachine implements StateMachine {
   private dedup: DedupTable;
   private incidents: IncidentRecord = { count: 0, recent: [] };
   private coordinator: Coordinator;
+  private readonly onTrace: ((trace: EntryTrace) => void) | undefined;
+  /** While an entry is applied with onTrace set: its causes so far, the last one open. */
+  private tracing: { causes: CauseTrace[]; changes: GraphChange[]; issuedMark: number } | null = null;
   private summaryCache: { count: number; hash: string } | undefined;
 
   constructor(options: RcStateMachineOptions = {}) {
     this.config = options.config ?? DEFAULT_RC_CONFIG;
     this.onGraphChanges = options.onGraphChanges;
+    this.onTrace = options.onTrace;
     this.dedup = new DedupTable(this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.coordinator = new Coordinator(
       this.config,
@@ -89,6 +107,7 @@ export class RcStateMachine implements StateMachine {
     this.appliedIndex = entry.index;
     c.issued = [];
     const result: RcApplyResult = { index: entry.index, events: [], commands: [], error: "", timeMs: c.now };
+    if (this.onTrace) this.startTrace({ kind: "timers" });
     if (entry.type === EntryType.Normal) {
       let decoded: RcEntry | undefined;
       try {
@@ -98,11 +117,12 @@ export class RcStateMachine implements StateMachine {
       }
       if (decoded) this.applyDecoded(decoded, result);
     }
+    if (this.tracing) this.closeCause();
     result.commands = c.issued;
     c.issued = [];
     result.timeMs = c.now;
     this.keepIncidents();
-    const changes = c.graph.takeChanges();
+    const changes = this.tracing ? this.finishTrace(entry.index, result) : c.graph.takeChanges();
     if (this.onGraphChanges && changes.length > 0) this.onGraphChanges(entry.index, changes);
     return result;
   }
@@ -220,6 +240,7 @@ export class RcStateMachine implements StateMachine {
         return;
       }
       c.advanceTo(decoded.rulesVersion.timeMs);
+      if (this.tracing) this.nextCause({ kind: "rules-version", version: v });
       if (v !== this.rulesVersion) {
         // Carry the rule state over through the CEP library's migrations.
         const engine = rulesFor(v, this.config);
@@ -232,6 +253,30 @@ export class RcStateMachine implements StateMachine {
   }
 
   private applyEvent(ev: Event): EventResult {
+    if (!this.tracing) return this.applyEventUntraced(ev);
+    const { name, subjects } = eventSubjects(ev);
+    const cause = {
+      kind: "event" as const,
+      eventId: "",
+      name,
+      source: ev.source,
+      subjects,
+      outcome: "",
+      code: "",
+      reason: "",
+    };
+    this.nextCause(cause);
+    const r = this.applyEventUntraced(ev);
+    Object.assign(cause, {
+      eventId: r.eventId,
+      outcome: OUTCOME_NAMES[r.outcome] ?? String(r.outcome),
+      code: r.code,
+      reason: r.reason,
+    });
+    return r;
+  }
+
+  private applyEventUntraced(ev: Event): EventResult {
     let id = "";
     try {
       id = eventId(ev);
@@ -249,6 +294,45 @@ export class RcStateMachine implements StateMachine {
     } catch (err) {
       return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err) };
     }
+  }
+
+  // ---------------------------------------------------------------- tracing (not state)
+
+  private startTrace(first: TraceCause): void {
+    const trace = { causes: [] as CauseTrace[], changes: [] as GraphChange[], issuedMark: 0 };
+    this.tracing = trace;
+    this.coordinator.ruleObserver = (step) => trace.causes[trace.causes.length - 1]?.rules.push(step);
+    this.nextCause(first);
+  }
+
+  /** Closes the open cause (its graph changes and commands so far) and opens the next. */
+  private nextCause(cause: TraceCause): void {
+    const t = this.tracing!;
+    this.closeCause();
+    t.causes.push({ cause, rules: [], changes: [], commands: [] });
+  }
+
+  private closeCause(): void {
+    const t = this.tracing!;
+    const open = t.causes[t.causes.length - 1];
+    const c = this.coordinator;
+    const changes = c.graph.takeChanges();
+    t.changes.push(...changes);
+    if (!open) return;
+    open.changes = changes;
+    open.commands = c.issued.slice(t.issuedMark);
+    t.issuedMark = c.issued.length;
+  }
+
+  /** Ends the entry's trace (its last cause closed), hands it over, and returns all its graph changes in order. */
+  private finishTrace(index: number, result: RcApplyResult): GraphChange[] {
+    const t = this.tracing!;
+    this.tracing = null;
+    this.coordinator.ruleObserver = null;
+    if (result.error !== "")
+      t.causes.push({ cause: { kind: "error", error: result.error }, rules: [], changes: [], commands: [] });
+    this.onTrace!({ index, timeMs: result.timeMs, causes: t.causes });
+    return t.changes;
   }
 
   private keepIncidents(): void {

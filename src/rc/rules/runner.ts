@@ -11,6 +11,9 @@ import type { Intent, RuleEvent } from "./types.js";
 export interface TimedIntent {
   time: number;
   intent: Intent;
+  /** The rule and the instance key that asked for it (for history and explain; not state). */
+  rule: string;
+  key: string;
 }
 
 /** What the engine reports besides intents (a rule that threw, an evicted instance). */
@@ -59,6 +62,11 @@ export class RuleRunner {
     return this.engine.phaseOf(this.state, rule, key);
   }
 
+  /** Every rule's phase for `key`, "" where the rule has no instance for it; in definition order. */
+  phasesOf(key: string): { rule: string; phase: string }[] {
+    return Object.keys(this.state.processors).map((rule) => ({ rule, phase: this.phaseOf(rule, key) ?? "" }));
+  }
+
   toData(): unknown {
     return this.engine.snapshot(this.state);
   }
@@ -70,7 +78,7 @@ export class RuleRunner {
   private collect(outputs: readonly Output<Intent>[], incidents: EngineIncident[]): TimedIntent[] {
     const intents: TimedIntent[] = [];
     for (const o of outputs) {
-      if (o.kind === "emit") intents.push({ time: o.time, intent: o.data });
+      if (o.kind === "emit") intents.push({ time: o.time, intent: o.data, rule: o.rule, key: o.key });
       else
         incidents.push({
           time: o.time,
