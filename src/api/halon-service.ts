@@ -11,6 +11,7 @@ import {
   RaftStoppedError,
 } from "../raft/core/errors.js";
 import { GrpcError, toServiceError } from "./grpc-errors.js";
+import { explain, getHistory } from "./history-service.js";
 import type { ReplicaControl } from "./replica-control.js";
 import {
   DEFAULT_RC_LIMITS,
@@ -125,6 +126,10 @@ export function createHalonService(
       answer(call, callback, () => Promise.resolve(getGraph(control, requireRc(rc), call.request))),
     getEpoch: (call, callback) => answer(call, callback, () => Promise.resolve(getEpoch(requireRc(rc)))),
     getOutbox: (call, callback) => answer(call, callback, () => Promise.resolve(getOutbox(requireRc(rc)))),
+    getHistory: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(getHistory(control, requireRc(rc), call.request))),
+    explain: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(explain(control, requireRc(rc), call.request))),
     watchGraph: (call) => {
       if (!rc) {
         call.emit("error", toServiceError(requireRcError()));

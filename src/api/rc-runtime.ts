@@ -5,7 +5,7 @@
 import type { ClusterConfig } from "../config/index.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
-import { DEFAULT_RC_CONFIG, RcStateMachine, type RcConfig } from "../rc/index.js";
+import { DEFAULT_RC_CONFIG, History, RcStateMachine, type RcConfig } from "../rc/index.js";
 import type { StateMachine } from "../raft/storage.js";
 import type { Entry } from "../raft/types.js";
 import type { TlsMaterial } from "../raft/transport/tls.js";
@@ -45,6 +45,7 @@ class WatchedMachine implements StateMachine {
   constructor(
     private readonly machine: RcStateMachine,
     private readonly hub: GraphWatchHub,
+    private readonly history: History,
   ) {}
 
   apply(entry: Entry): Uint8Array {
@@ -58,6 +59,7 @@ class WatchedMachine implements StateMachine {
   restore(data: Uint8Array): void {
     this.machine.restore(data);
     this.hub.reset(this.machine.lastApplied);
+    this.history.reset(this.machine.lastApplied);
   }
 
   summary(): { count: number; hash: string } {
@@ -68,6 +70,8 @@ class WatchedMachine implements StateMachine {
 export class RcRuntime implements RcAccess {
   readonly machine: RcStateMachine;
   readonly hub = new GraphWatchHub();
+  /** This replica's own record of what it applied (not replicated, not in the state hash). */
+  readonly history = new History();
   readonly stateMachine: WatchedMachine;
   private readonly duties: RcLeaderDuties;
 
@@ -75,8 +79,9 @@ export class RcRuntime implements RcAccess {
     this.machine = new RcStateMachine({
       config: rcConfigOf(opts.config()),
       onGraphChanges: (index, changes) => this.hub.publish(index, changes.map(changeMessage)),
+      onTrace: (trace) => this.history.record(trace),
     });
-    this.stateMachine = new WatchedMachine(this.machine, this.hub);
+    this.stateMachine = new WatchedMachine(this.machine, this.hub, this.history);
     this.duties = new RcLeaderDuties({
       selfId: opts.selfId,
       config: opts.config,

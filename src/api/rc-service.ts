@@ -14,7 +14,7 @@ import type {
   WatchGraphRequest,
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
-import { decodeApplyResult, encodeEventBatch, type RcStateMachine } from "../rc/index.js";
+import { decodeApplyResult, encodeEventBatch, type History, type RcStateMachine } from "../rc/index.js";
 import { LeadershipLostError } from "../raft/core/errors.js";
 import { GrpcError } from "./grpc-errors.js";
 import type { GraphWatchHub } from "./graph-watch-hub.js";
@@ -25,6 +25,8 @@ import type { ReplicaControl } from "./replica-control.js";
 export interface RcAccess {
   readonly machine: RcStateMachine;
   readonly hub: GraphWatchHub;
+  /** What the machine applied, cause by cause (fed by its onTrace). */
+  readonly history: History;
   /** The leader saw these events arrive (signs of life for its failure detector). */
   heard(events: Event[]): void;
 }

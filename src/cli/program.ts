@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
+import { registerHistoryCommands } from "./commands/history-commands.js";
 import { registerNodeCommand } from "./commands/node-command.js";
 import { registerRcCommands } from "./commands/rc-commands.js";
 import { registerReplicaCommand } from "./commands/replica-command.js";
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerRcCommands(program);
   registerNodeCommand(program);
+  registerHistoryCommands(program);
   return program;
 }
