@@ -11,7 +11,7 @@
 //     proposed back as CommandResult events.
 // Nothing here is replicated state: a new leader starts afresh from the log.
 import type { ClusterConfig } from "../config/index.js";
-import type { Event } from "../gen/halon/v1/events.js";
+import type { Command, Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
 import {
   decodeApplyResult,
@@ -69,6 +69,8 @@ export interface RcLeaderDutiesOptions {
   logger: Logger;
   /** Takes the index/term prefix off what a proposal resolved with. */
   unwrap: (bytes: Uint8Array) => Uint8Array;
+  /** A node service answered a delivered command (for metrics). */
+  onAnswered?: (command: Command, ok: boolean) => void;
 }
 
 export class RcLeaderDuties {
@@ -106,8 +108,9 @@ export class RcLeaderDuties {
       logger: opts.logger,
       resolve: (delivery) => this.addressFor(delivery),
       leader: () => ({ id: opts.selfId, term: this.term }),
-      onAnswer: (delivery, answer) =>
-        this.enqueueAndWait({
+      onAnswer: (delivery, answer) => {
+        opts.onAnswered?.(delivery.command, answer.ok);
+        return this.enqueueAndWait({
           id: `result-${delivery.command.id}-${delivery.to}`,
           source: delivery.to,
           commandResult: {
@@ -116,7 +119,8 @@ export class RcLeaderDuties {
             detail: answer.detail,
             nodeId: delivery.command.respawnNode ? "" : delivery.to,
           },
-        }),
+        });
+      },
       onReached: (target) => this.detector.heard(target, Date.now()),
     });
   }

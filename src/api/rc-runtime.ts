@@ -19,6 +19,7 @@ import {
   type RcDutiesConfig,
 } from "./rc-leader-duties.js";
 import type { RcAccess } from "./rc-service.js";
+import type { ReplicaInstruments } from "./replica-instruments.js";
 
 export interface RcRuntimeOptions {
   selfId: string;
@@ -28,6 +29,8 @@ export interface RcRuntimeOptions {
   duties?: Partial<RcDutiesConfig>;
   /** For delivering commands to node services over mutual TLS. */
   tls?: TlsMaterial;
+  /** Measures what the coordinator does (metrics); optional. */
+  instruments?: Pick<ReplicaInstruments, "applied" | "commandAnswered">;
 }
 
 /**
@@ -79,7 +82,10 @@ export class RcRuntime implements RcAccess {
     this.machine = new RcStateMachine({
       config: rcConfigOf(opts.config()),
       onGraphChanges: (index, changes) => this.hub.publish(index, changes.map(changeMessage)),
-      onTrace: (trace) => this.history.record(trace),
+      onTrace: (trace) => {
+        this.history.record(trace);
+        opts.instruments?.applied?.(trace);
+      },
     });
     this.stateMachine = new WatchedMachine(this.machine, this.hub, this.history);
     this.duties = new RcLeaderDuties({
@@ -94,6 +100,7 @@ export class RcRuntime implements RcAccess {
       tls: opts.tls,
       logger: opts.logger,
       unwrap: (bytes) => IndexedStateMachine.unwrap(bytes).result,
+      onAnswered: opts.instruments?.commandAnswered?.bind(opts.instruments),
     });
   }
 

@@ -21,6 +21,7 @@ import { createHalonService } from "./halon-service.js";
 import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
+import type { ReplicaInstruments } from "./replica-instruments.js";
 import { ReplicaServer } from "./replica-server.js";
 import { RcRuntime } from "./rc-runtime.js";
 import type { RcDutiesConfig } from "./rc-leader-duties.js";
@@ -42,6 +43,8 @@ export interface ReplicaOptions {
   stateMachine?: "rc" | "hash-chain" | SummarisedStateMachine;
   /** Leader duties of the recovery coordinator (failure detector, dispatcher); defaults apply. */
   rcDuties?: Partial<RcDutiesConfig>;
+  /** Hooks that measure the replica's parts (the dashboard's metrics); none by default. */
+  instruments?: ReplicaInstruments;
 }
 
 type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } };
@@ -163,6 +166,16 @@ export class Replica implements ReplicaControl {
     return this.config.replicas.find((r) => r.id === id)?.grpcAddress ?? null;
   }
 
+  /** The recovery coordinator this replica runs (null for the hash-chain machine): for the dashboard. */
+  get coordinator(): RcRuntime | null {
+    return this.rc;
+  }
+
+  /** The cluster config as this replica knows it now. */
+  get clusterConfig(): ClusterConfig {
+    return this.config;
+  }
+
   // ------------------------------------------------------------ life cycle
 
   /**
@@ -212,6 +225,7 @@ export class Replica implements ReplicaControl {
         logger: this.log,
         duties: this.opts.rcDuties,
         tls,
+        instruments: this.opts.instruments,
       });
       this.stateMachine = this.rc.stateMachine;
     } else {
@@ -239,11 +253,13 @@ export class Replica implements ReplicaControl {
     };
     const bootstrap = this.opts.join || me.learner ? undefined : founding;
     const raft = this.config.raft;
+    const inst = this.opts.instruments;
+    const indexed = new IndexedStateMachine(this.stateMachine);
     this.node = await RaftNode.start({
       id: this.id,
-      logStore: this.logStore,
-      snapshotStore: this.snapshotStore,
-      stateMachine: new IndexedStateMachine(this.stateMachine),
+      logStore: inst?.logStore?.(this.logStore) ?? this.logStore,
+      snapshotStore: inst?.snapshotStore?.(this.snapshotStore) ?? this.snapshotStore,
+      stateMachine: inst?.stateMachine?.(indexed) ?? indexed,
       transport: this.transport,
       bootstrap,
       config: {
@@ -256,7 +272,10 @@ export class Replica implements ReplicaControl {
         trailingEntries: raft.trailingEntries,
       },
       observer: {
-        leaderChange: (leader, term) => this.log.info({ leader, term }, "leader changed"),
+        leaderChange: (leader, term) => {
+          this.log.info({ leader, term }, "leader changed");
+          inst?.leaderChanged?.(leader, term);
+        },
         peerUnreachable: (peer, reason) => this.log.debug({ peer, reason }, "peer unreachable"),
         badMessage: (reason) => this.log.warn({ reason }, "dropped a bad message"),
         fatal: (error) => {
@@ -271,7 +290,7 @@ export class Replica implements ReplicaControl {
     this.server = new ReplicaServer({
       address: me.grpcAddress,
       tls,
-      halon: createHalonService(this, undefined, this.rc),
+      halon: ((service) => inst?.service?.(service) ?? service)(createHalonService(this, undefined, this.rc)),
       peer: this.transport.grpc.service,
       options: GrpcTransport.serverOptions(),
     });

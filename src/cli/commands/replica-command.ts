@@ -2,6 +2,7 @@
 // or SIGINT, then hands leadership over and stops cleanly.
 import type { Command } from "commander";
 import { Replica } from "../../api/replica.js";
+import { DashboardServer, ReplicaMetrics } from "../../dashboard/index.js";
 import { loadClusterConfig } from "../../config/index.js";
 import { createLogger } from "../../log/logger.js";
 import { StorageCorruptionError } from "../../raft/storage.js";
@@ -80,6 +81,8 @@ export function registerReplicaCommand(program: Command): void {
         process.exit(EXIT_CONFIG);
       }
       let replica: Replica;
+      let dashboard: DashboardServer | null = null;
+      const metrics = new ReplicaMetrics(opts.id);
       try {
         replica = await Replica.start({
           config,
@@ -90,7 +93,22 @@ export function registerReplicaCommand(program: Command): void {
           truncateCorruptTail: opts.truncateCorruptTail,
           stateMachine: kind,
           rcDuties: { nodeSilentMs, electionGraceMs },
+          instruments: metrics,
         });
+        metrics.attach({
+          status: () => replica.status(),
+          machine: () => replica.coordinator?.machine ?? null,
+        });
+        const address = replica.self.dashboardAddress;
+        if (address) {
+          // Plain HTTP for now: TLS is switched on by passing the replica's certificates as `tls`.
+          dashboard = new DashboardServer({ address, replica, metrics, logger: log });
+          await dashboard.start().catch(async (err: unknown) => {
+            await replica.stop();
+            throw err;
+          });
+          log.info({ url: `http://${address}/` }, "dashboard and /metrics listening");
+        }
       } catch (err) {
         if (err instanceof StorageCorruptionError) {
           log.fatal({ file: err.file, index: err.index }, err.message);
@@ -110,7 +128,10 @@ export function registerReplicaCommand(program: Command): void {
         log.info({ signal }, "stopping");
         // Never hang forever on the way out.
         setTimeout(() => process.exit(1), 15_000).unref();
-        void replica.stop().then(() => process.exit(0));
+        void Promise.resolve(dashboard?.stop())
+          .catch(() => undefined)
+          .then(() => replica.stop())
+          .then(() => process.exit(0));
       };
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       process.on("SIGINT", () => shutdown("SIGINT"));

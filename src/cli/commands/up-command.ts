@@ -77,6 +77,7 @@ export function registerUpCommand(program: Command): void {
         );
       }
       const pool = config.pools[0];
+      const firstProcess = config.nodes.flatMap((n) => n.processes)[0]?.name;
       console.log(
         [
           "",
@@ -89,12 +90,24 @@ export function registerUpCommand(program: Command): void {
                 `  node ${cli} events submit --config ${opts.config} --json '{"stripingError":{"poolId":"${pool.id}","diskId":"${pool.disks[0]}"}}'`,
               ]
             : []),
+          `  node ${cli} history --config ${opts.config}`,
+          ...(firstProcess ? [`  node ${cli} explain ${firstProcess} --config ${opts.config}`] : []),
           `  node ${cli} transfer-leader --config ${opts.config}`,
           `  node ${cli} --help`,
-          "",
-          "Not yet part of 'halon up': the web dashboard (not built yet).",
+          ...dashboardLines(config.replicas),
           "Ctrl-C stops the cluster.",
         ].join("\n"),
       );
     });
+}
+
+/** The dashboards (and their /metrics) of the replicas that have a dashboardAddress. */
+function dashboardLines(replicas: { id: string; dashboardAddress?: string }[]): string[] {
+  const with_ = replicas.filter((r) => r.dashboardAddress);
+  if (with_.length === 0) return ["No replica has a dashboardAddress: no dashboard."];
+  return [
+    "",
+    "Dashboard (live; /metrics for Prometheus on the same port):",
+    ...with_.map((r) => `  ${r.id.padEnd(8)} http://${r.dashboardAddress}/`),
+  ];
 }
