@@ -39,21 +39,21 @@ export class ReplicaMetrics implements ReplicaInstruments {
   readonly registry = new Registry();
   private source: MetricsSource | null = null;
 
-  private readonly leaderChanges: Counter<"replica">;
-  private readonly append: Histogram<"replica">;
-  private readonly fsync: Histogram<"replica" | "kind">;
-  private readonly snapshotBytes: Gauge<"replica">;
-  private readonly snapshotSeconds: Histogram<"replica" | "phase">;
-  private readonly events: Counter<"replica" | "kind" | "outcome">;
-  private readonly rulesFired: Counter<"replica" | "rule" | "intent">;
-  private readonly commandsIssued: Counter<"replica" | "kind">;
-  private readonly delivery: Histogram<"replica" | "kind" | "ok">;
-  private readonly grpcRequests: Counter<"replica" | "method" | "code">;
+  // Histograms carry no labels: one family per thing timed (Prometheus adds the instance).
+  private readonly leaderChanges: Counter;
+  private readonly append: Histogram;
+  private readonly fsync: Histogram;
+  private readonly snapshotBytes: Gauge;
+  private readonly snapshotSeconds: Record<"create" | "save" | "restore", Histogram>;
+  private readonly events: Counter<"kind" | "outcome">;
+  private readonly rulesFired: Counter<"rule" | "intent">;
+  private readonly commandsIssued: Counter<"kind">;
+  private readonly delivery: Histogram;
+  private readonly grpcRequests: Counter<"method" | "code">;
+  private readonly answers: Counter<"kind" | "ok">;
 
-  constructor(readonly replicaId: string) {
+  constructor() {
     const registers = [this.registry];
-    const labels = { replica: replicaId };
-    this.registry.setDefaultLabels(labels);
     collectDefaultMetrics({ register: this.registry, prefix: "" });
     // collect() runs with `this` bound to the gauge: read the replica through a closure.
     const src = () => this.source;
@@ -107,9 +107,8 @@ export class ReplicaMetrics implements ReplicaInstruments {
     });
     this.fsync = new Histogram({
       name: "halon_raft_log_fsync_seconds",
-      help: "Every synced write to the LevelDB log (kind: entries or hard_state), dominated by the fsync.",
+      help: "Every synced write to the LevelDB log (entries, or the hard state alone): one batch, dominated by the fsync.",
       buckets: LATENCY_BUCKETS,
-      labelNames: ["kind"],
       registers,
     });
     this.snapshotBytes = new Gauge({
@@ -117,13 +116,18 @@ export class ReplicaMetrics implements ReplicaInstruments {
       help: "Size of the last snapshot saved or restored.",
       registers,
     });
-    this.snapshotSeconds = new Histogram({
-      name: "halon_raft_snapshot_duration_seconds",
-      help: "Taking (create), saving (save) and installing (restore) a snapshot.",
-      buckets: LATENCY_BUCKETS,
-      labelNames: ["phase"],
-      registers,
-    });
+    const snapshotHistogram = (phase: string, help: string) =>
+      new Histogram({
+        name: `halon_raft_snapshot_${phase}_seconds`,
+        help,
+        buckets: LATENCY_BUCKETS,
+        registers,
+      });
+    this.snapshotSeconds = {
+      create: snapshotHistogram("create", "Serialising the state machine for a snapshot."),
+      save: snapshotHistogram("save", "Writing a snapshot file (synced)."),
+      restore: snapshotHistogram("restore", "Installing a snapshot into the state machine."),
+    };
     this.events = new Counter({
       name: "halon_rc_events_total",
       help: "Events the coordinator applied, by kind (event body) and outcome.",
@@ -153,8 +157,13 @@ export class ReplicaMetrics implements ReplicaInstruments {
     });
     this.delivery = new Histogram({
       name: "halon_rc_command_delivery_seconds",
-      help: "From a command's decision (log time) to the node service's answer, on the leader.",
+      help: "From a command's decision (log time) to the node service's answer, on the leader that delivered it.",
       buckets: DELIVERY_BUCKETS,
+      registers,
+    });
+    this.answers = new Counter({
+      name: "halon_rc_command_answers_total",
+      help: "Node services' answers to delivered commands, by command kind and whether it succeeded (leader).",
       labelNames: ["kind", "ok"],
       registers,
     });
@@ -210,7 +219,7 @@ export class ReplicaMetrics implements ReplicaInstruments {
         const s = seconds(start);
         const hasEntries = (update.entries?.length ?? 0) > 0;
         if (hasEntries) append.observe(s);
-        fsync.observe({ kind: hasEntries ? "entries" : "hard_state" }, s);
+        fsync.observe(s);
       },
       compact: (index, term) => store.compact(index, term),
       ...(store.resetTo ? { resetTo: (index: number, term: number) => store.resetTo!(index, term) } : {}),
@@ -224,7 +233,7 @@ export class ReplicaMetrics implements ReplicaInstruments {
       async save(snapshot) {
         const start = process.hrtime.bigint();
         await store.save(snapshot);
-        snapshotSeconds.observe({ phase: "save" }, seconds(start));
+        snapshotSeconds.save.observe(seconds(start));
         snapshotBytes.set(snapshot.data.length);
       },
       latest: () => store.latest(),
@@ -239,13 +248,13 @@ export class ReplicaMetrics implements ReplicaInstruments {
       snapshot() {
         const start = process.hrtime.bigint();
         const data = machine.snapshot();
-        snapshotSeconds.observe({ phase: "create" }, seconds(start));
+        snapshotSeconds.create.observe(seconds(start));
         return data;
       },
       restore(data) {
         const start = process.hrtime.bigint();
         machine.restore(data);
-        snapshotSeconds.observe({ phase: "restore" }, seconds(start));
+        snapshotSeconds.restore.observe(seconds(start));
         snapshotBytes.set(data.length);
       },
     };
@@ -302,7 +311,8 @@ export class ReplicaMetrics implements ReplicaInstruments {
     // issuedAtMs is the leader's clock when the decision was proposed: a leader's own clock, so
     // the difference is meaningful on the leader that delivers (as this one does).
     const s = Math.max(0, Date.now() - command.issuedAtMs) / 1000;
-    this.delivery.observe({ kind: commandKind(command), ok: String(ok) }, s);
+    this.delivery.observe(s);
+    this.answers.inc({ kind: commandKind(command), ok: String(ok) });
   }
 }
 

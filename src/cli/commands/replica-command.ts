@@ -82,7 +82,7 @@ export function registerReplicaCommand(program: Command): void {
       }
       let replica: Replica;
       let dashboard: DashboardServer | null = null;
-      const metrics = new ReplicaMetrics(opts.id);
+      const metrics = new ReplicaMetrics();
       try {
         replica = await Replica.start({
           config,
