@@ -127,9 +127,9 @@ export function createHalonService(
     getEpoch: (call, callback) => answer(call, callback, () => Promise.resolve(getEpoch(requireRc(rc)))),
     getOutbox: (call, callback) => answer(call, callback, () => Promise.resolve(getOutbox(requireRc(rc)))),
     getHistory: (call, callback) =>
-      answer(call, callback, () => Promise.resolve(getHistory(control, requireRc(rc), call.request))),
+      answer(call, callback, () => Promise.resolve(getHistory(control.id, requireRc(rc), call.request))),
     explain: (call, callback) =>
-      answer(call, callback, () => Promise.resolve(explain(control, requireRc(rc), call.request))),
+      answer(call, callback, () => Promise.resolve(explain(control.id, requireRc(rc), call.request))),
     watchGraph: (call) => {
       if (!rc) {
         call.emit("error", toServiceError(requireRcError()));

@@ -12,7 +12,6 @@ import type {
 import { causeLine, stepLines, type HistoryItem } from "../rc/index.js";
 import { GrpcError } from "./grpc-errors.js";
 import { neighbourhood } from "./graph-view.js";
-import type { ReplicaControl } from "./replica-control.js";
 import type { RcAccess } from "./rc-service.js";
 
 const DEFAULT_LIMIT = 50;
@@ -41,22 +40,21 @@ export function historyEntry(item: HistoryItem, only?: string): HistoryEntry {
   };
 }
 
-export function getHistory(
-  control: ReplicaControl,
-  rc: RcAccess,
-  req: GetHistoryRequest,
-): GetHistoryResponse {
+/** What history and explain read: the applied state and its history (a replica's, or a replay's). */
+export type HistorySource = Pick<RcAccess, "machine" | "history">;
+
+export function getHistory(replicaId: string, rc: HistorySource, req: GetHistoryRequest): GetHistoryResponse {
   const only = req.resourceId === "" ? undefined : requireResourceId(req.resourceId);
   const limit = req.limit === 0 ? DEFAULT_LIMIT : Math.min(req.limit, MAX_LIMIT);
   return {
     entries: rc.history.recent(limit, only).map((i) => historyEntry(i, only)),
     appliedIndex: rc.machine.lastApplied,
     keptFromIndex: rc.history.keptFromIndex,
-    replicaId: control.id,
+    replicaId,
   };
 }
 
-export function explain(control: ReplicaControl, rc: RcAccess, req: ExplainRequest): ExplainResponse {
+export function explain(replicaId: string, rc: HistorySource, req: ExplainRequest): ExplainResponse {
   const id = requireResourceId(req.resourceId);
   const x = rc.history.explain(rc.machine.graph, id);
   if (!x)
@@ -71,6 +69,6 @@ export function explain(control: ReplicaControl, rc: RcAccess, req: ExplainReque
     steps: x.steps.map((i) => historyEntry(i, id)),
     appliedIndex: rc.machine.lastApplied,
     keptFromIndex: x.keptFromIndex,
-    replicaId: control.id,
+    replicaId,
   };
 }

@@ -1,7 +1,7 @@
 // One coordinator replica as a running thing: LevelDB log, snapshot files, the
 // Raft driver, the gRPC transport and server, wired from the cluster config.
 // `halon rc` starts one; tests and the benchmark start them as processes.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";
@@ -22,6 +22,7 @@ import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
 import type { ReplicaInstruments } from "./replica-instruments.js";
+import { REPORTED_HASHES_FILE, ReportedHashes } from "./reported-hashes.js";
 import { ReplicaServer } from "./replica-server.js";
 import { RcRuntime } from "./rc-runtime.js";
 import type { RcDutiesConfig } from "./rc-leader-duties.js";
@@ -62,6 +63,8 @@ export class Replica implements ReplicaControl {
   /** Set when the replica runs the recovery coordinator. */
   private rc: RcRuntime | null = null;
   private addressTimer: NodeJS.Timeout | null = null;
+  /** The state hashes this replica reported, for `halon replay` to check against. */
+  private reportedHashes: ReportedHashes | null = null;
   private stopping: Promise<void> | null = null;
 
   private constructor(private readonly opts: ReplicaOptions) {
@@ -101,6 +104,7 @@ export class Replica implements ReplicaControl {
             ? ReplicaRole.REPLICA_ROLE_LEARNER
             : ReplicaRole.REPLICA_ROLE_FOLLOWER;
     const summary = this.stateMachine.summary?.();
+    if (summary && this.rc) this.reportedHashes?.note(summary.count, summary.hash);
     return {
       id: this.id,
       role,
@@ -204,6 +208,7 @@ export class Replica implements ReplicaControl {
     this.transport?.close();
     await this.logStore?.close();
     await this.snapshotStore?.close();
+    await this.reportedHashes?.flushed();
     this.log.info("replica stopped");
   }
 
@@ -219,6 +224,10 @@ export class Replica implements ReplicaControl {
     this.snapshotStore = new FileSnapshotStore({ dir: join(me.dataDir, "snapshots"), onWarning: warn });
     const kind = this.opts.stateMachine ?? "rc";
     if (kind === "rc") {
+      mkdirSync(me.dataDir, { recursive: true });
+      this.reportedHashes = new ReportedHashes(join(me.dataDir, REPORTED_HASHES_FILE), (err) =>
+        this.log.warn({ err: String(err) }, "could not record a reported state hash"),
+      );
       this.rc = new RcRuntime({
         selfId: this.id,
         config: () => this.config,

@@ -6,6 +6,7 @@ import { registerConfigCommands } from "./commands/config-commands.js";
 import { registerHistoryCommands } from "./commands/history-commands.js";
 import { registerNodeCommand } from "./commands/node-command.js";
 import { registerRcCommands } from "./commands/rc-commands.js";
+import { registerReplayCommand } from "./commands/replay-command.js";
 import { registerReplicaCommand } from "./commands/replica-command.js";
 import { registerUpCommand } from "./commands/up-command.js";
 import { halonVersion } from "./version.js";
@@ -22,5 +23,6 @@ export function buildProgram(): Command {
   registerRcCommands(program);
   registerNodeCommand(program);
   registerHistoryCommands(program);
+  registerReplayCommand(program);
   return program;
 }

@@ -133,8 +133,8 @@ export class DashboardServer {
         return reply.code(404).send({ error: `no resource "${id}" at index ${rc.machine.lastApplied}` });
       return {
         neighbourhood: view,
-        history: getHistory(replica, rc, { resourceId: id, limit: 30 }),
-        explain: explain(replica, rc, { resourceId: id }),
+        history: getHistory(replica.id, rc, { resourceId: id, limit: 30 }),
+        explain: explain(replica.id, rc, { resourceId: id }),
       };
     });
     this.app.get("/api/events", (req, reply) => {
