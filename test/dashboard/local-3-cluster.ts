@@ -29,23 +29,19 @@ export class Local3Cluster {
   readonly configFile: string;
   readonly children = new Map<string, ChildProcess>();
   private readonly tmp = makeTempDir("halon-dashboard-");
-  readonly client: ClusterClient;
+  /** Made once the addresses are relocated. */
+  client!: ClusterClient;
 
   private constructor(config: Local3) {
     this.config = config;
     this.configFile = join(this.tmp.dir, "cluster.yaml");
-    this.client = new ClusterClient({ addresses: config.replicas.map((r) => r.grpcAddress) });
   }
 
   static async start(): Promise<Local3Cluster> {
     const config = parse(readFileSync("cluster-configs/local-3.yaml", "utf8")) as Local3;
-    for (const r of config.replicas) {
-      r.grpcAddress = `127.0.0.1:${await freePort()}`;
-      r.dashboardAddress = `127.0.0.1:${await freePort()}`;
-    }
-    for (const n of config.nodes) n.grpcAddress = `127.0.0.1:${await freePort()}`;
     const cluster = new Local3Cluster(config);
-    for (const r of config.replicas) r.dataDir = join(cluster.tmp.dir, r.id);
+    await cluster.relocate(config);
+    cluster.client = new ClusterClient({ addresses: config.replicas.map((r) => r.grpcAddress) });
     const file = cluster.configFile;
     writeFileSync(file, stringify(config));
     for (const r of config.replicas) cluster.spawn(r.id, ["rc", "--config", file, "--id", r.id]);
@@ -63,6 +59,25 @@ export class Local3Cluster {
       ]);
     await cluster.waitForLeader();
     return cluster;
+  }
+
+  /**
+   * Every address of the file (any field ending in "Address") to a free port on 127.0.0.1, and
+   * every directory (dataDir, certsDir...) into the temp directory: nothing collides with a
+   * running `make run`, nothing is written outside the test's directory.
+   */
+  private async relocate(value: unknown, path = "config"): Promise<void> {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) await this.relocate(value[i], `${path}-${i}`);
+      return;
+    }
+    if (typeof value !== "object" || value === null) return;
+    const obj = value as Record<string, unknown>;
+    for (const [key, v] of Object.entries(obj)) {
+      if (key.endsWith("Address") && typeof v === "string") obj[key] = `127.0.0.1:${await freePort()}`;
+      else if (key.endsWith("Dir") && typeof v === "string") obj[key] = join(this.tmp.dir, `${path}-${key}`);
+      else await this.relocate(v, `${path}-${key}`);
+    }
   }
 
   private spawn(id: string, args: string[]): void {
