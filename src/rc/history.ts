@@ -20,6 +20,8 @@ export interface HistoryItem extends CauseTrace {
 }
 
 export const DEFAULT_HISTORY_ITEMS = 5_000;
+/** resources not worked out yet (see withResources). */
+const UNKNOWN: string[] = [];
 /** Steps back from the decisive cause that explain() follows at most. */
 const EXPLAIN_MAX_STEPS = 20;
 
@@ -27,47 +29,53 @@ export class History {
   private readonly items: HistoryItem[] = [];
   /** Items before this index are no longer all kept (dropped, or applied before a snapshot install). */
   private keptFrom = 0;
-  /** Resources of recent commands by id, so that a CommandResult is filed under what the command was about. */
-  private readonly commandResources = new Map<string, string[]>();
+  /** Recent commands by id, so that a CommandResult is filed under what its command was about. */
+  private readonly commands = new Map<string, Command>();
 
   constructor(private readonly maxItems = DEFAULT_HISTORY_ITEMS) {}
 
-  /** Adds what one entry did; causes that did nothing (a heartbeat of an online node) are left out. */
+  /** Adds what one entry did (the state machine leaves out causes that did nothing). */
   record(trace: EntryTrace): void {
     for (const cause of trace.causes) {
-      const eventful =
-        cause.rules.length > 0 ||
-        cause.changes.length > 0 ||
-        cause.commands.length > 0 ||
-        cause.cause.kind === "error" ||
-        cause.cause.kind === "rules-version" ||
-        (cause.cause.kind === "event" && cause.cause.outcome !== "applied");
-      if (!eventful) continue;
-      const item: HistoryItem = { ...cause, index: trace.index, timeMs: trace.timeMs, resources: [] };
-      item.resources = this.resourcesOf(item);
       for (const c of cause.commands) this.rememberCommand(c);
-      this.items.push(item);
+      // resources are worked out when asked for: recording stays cheap on the apply path.
+      this.items.push({
+        cause: cause.cause,
+        rules: cause.rules,
+        changes: cause.changes,
+        commands: cause.commands,
+        index: trace.index,
+        timeMs: trace.timeMs,
+        resources: UNKNOWN,
+      });
     }
-    while (this.items.length > this.maxItems) this.keptFrom = this.items.shift()!.index;
+    // Trimmed in chunks: shifting a long array once per cause would cost more than the rest.
+    const excess = this.items.length - this.maxItems;
+    if (excess > Math.max(64, this.maxItems / 8) || (excess > 0 && this.maxItems < 64)) {
+      this.keptFrom = this.items[excess - 1]!.index;
+      this.items.splice(0, excess);
+    }
   }
 
   /** The state was replaced by a snapshot: what came before is no longer known here. */
   reset(appliedIndex: number): void {
     this.items.length = 0;
-    this.commandResources.clear();
+    this.commands.clear();
     this.keptFrom = appliedIndex;
   }
 
   /** The index from which every cause is kept (0: since the beginning of the log). */
   get keptFromIndex(): number {
-    return this.keptFrom;
+    const excess = this.items.length - this.maxItems;
+    return excess > 0 ? this.items[excess - 1]!.index : this.keptFrom;
   }
 
   /** The most recent items, oldest first; about one resource when `resourceId` is given. */
   recent(limit: number, resourceId?: string): HistoryItem[] {
     const out: HistoryItem[] = [];
-    for (let i = this.items.length - 1; i >= 0 && out.length < limit; i--) {
-      const item = this.items[i]!;
+    const first = Math.max(0, this.items.length - this.maxItems);
+    for (let i = this.items.length - 1; i >= first && out.length < limit; i--) {
+      const item = this.withResources(this.items[i]!);
       if (resourceId === undefined || item.resources.includes(resourceId)) out.push(item);
     }
     return out.reverse();
@@ -83,7 +91,10 @@ export class History {
     const resource = graph.get(id);
     if (!resource) return null;
     const state = resource.attrs.state;
-    const about = this.items.filter((i) => i.resources.includes(id));
+    const about = this.items
+      .slice(Math.max(0, this.items.length - this.maxItems))
+      .map((i) => this.withResources(i))
+      .filter((i) => i.resources.includes(id));
     let decisive = -1;
     for (let i = about.length - 1; i >= 0 && decisive < 0; i--)
       if (about[i]!.changes.some((c) => setsState(c, id, state))) decisive = i;
@@ -103,9 +114,14 @@ export class History {
     const kind = resource.kind;
     const summary =
       decisive < 0
-        ? `${kind} ${id} is ${describeState(state)}; nothing kept here changed it (history kept from index ${this.keptFrom})`
+        ? `${kind} ${id} is ${describeState(state)}; nothing kept here changed it (history kept from index ${this.keptFromIndex})`
         : `${kind} ${id} is ${describeState(state)} since entry ${about[decisive]!.index}: ${causeLine(about[decisive]!)}`;
-    return { id, kind, attrs: resource.attrs, summary, steps, keptFromIndex: this.keptFrom };
+    return { id, kind, attrs: resource.attrs, summary, steps, keptFromIndex: this.keptFromIndex };
+  }
+
+  private withResources(item: HistoryItem): HistoryItem {
+    if (item.resources === UNKNOWN) item.resources = this.resourcesOf(item);
+    return item;
   }
 
   private resourcesOf(item: HistoryItem): string[] {
@@ -115,7 +131,10 @@ export class History {
       for (const s of cause.subjects) ids.add(s);
       // A command result is about what its command was about.
       if (cause.name === "commandResult")
-        for (const s of cause.subjects) for (const r of this.commandResources.get(s) ?? []) ids.add(r);
+        for (const s of cause.subjects) {
+          const command = this.commands.get(s);
+          if (command) for (const r of commandSubjects(command)) ids.add(r);
+        }
     }
     for (const r of item.rules) {
       if (r.input) ids.add("processId" in r.input ? r.input.processId : r.input.nodeId);
@@ -128,12 +147,9 @@ export class History {
   }
 
   private rememberCommand(c: Command): void {
-    this.commandResources.set(c.id, commandSubjects(c));
+    this.commands.set(c.id, c);
     // Bounded like the items: a command older than this is long settled.
-    if (this.commandResources.size > this.maxItems) {
-      const oldest = this.commandResources.keys().next().value as string;
-      this.commandResources.delete(oldest);
-    }
+    if (this.commands.size > this.maxItems) this.commands.delete(this.commands.keys().next().value as string);
   }
 }
 

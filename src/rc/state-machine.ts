@@ -73,7 +73,12 @@ export class RcStateMachine implements StateMachine {
   private coordinator: Coordinator;
   private readonly onTrace: ((trace: EntryTrace) => void) | undefined;
   /** While an entry is applied with onTrace set: its causes so far, the last one open. */
-  private tracing: { causes: CauseTrace[]; changes: GraphChange[]; issuedMark: number } | null = null;
+  private tracing: {
+    causes: CauseTrace[];
+    changes: GraphChange[];
+    issuedMark: number;
+    open: CauseTrace | null;
+  } | null = null;
   private summaryCache: { count: number; hash: string } | undefined;
 
   constructor(options: RcStateMachineOptions = {}) {
@@ -240,7 +245,7 @@ export class RcStateMachine implements StateMachine {
         return;
       }
       c.advanceTo(decoded.rulesVersion.timeMs);
-      if (this.tracing) this.nextCause({ kind: "rules-version", version: v });
+      if (this.tracing) this.openCause({ kind: "rules-version", version: v });
       if (v !== this.rulesVersion) {
         // Carry the rule state over through the CEP library's migrations.
         const engine = rulesFor(v, this.config);
@@ -254,25 +259,24 @@ export class RcStateMachine implements StateMachine {
 
   private applyEvent(ev: Event): EventResult {
     if (!this.tracing) return this.applyEventUntraced(ev);
-    const { name, subjects } = eventSubjects(ev);
     const cause = {
       kind: "event" as const,
       eventId: "",
-      name,
+      name: "",
       source: ev.source,
-      subjects,
+      subjects: [] as string[],
       outcome: "",
       code: "",
       reason: "",
     };
-    this.nextCause(cause);
+    const open = this.openCause(cause);
     const r = this.applyEventUntraced(ev);
-    Object.assign(cause, {
-      eventId: r.eventId,
-      outcome: OUTCOME_NAMES[r.outcome] ?? String(r.outcome),
-      code: r.code,
-      reason: r.reason,
-    });
+    cause.eventId = r.eventId;
+    cause.outcome = OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+    cause.code = r.code;
+    cause.reason = r.reason;
+    // Named only when kept: most events (heartbeats) change nothing and are left out.
+    if (this.closeCause() === open) Object.assign(cause, eventSubjects(ev));
     return r;
   }
 
@@ -299,29 +303,49 @@ export class RcStateMachine implements StateMachine {
   // ---------------------------------------------------------------- tracing (not state)
 
   private startTrace(first: TraceCause): void {
-    const trace = { causes: [] as CauseTrace[], changes: [] as GraphChange[], issuedMark: 0 };
+    const trace: NonNullable<typeof this.tracing> = { causes: [], changes: [], issuedMark: 0, open: null };
     this.tracing = trace;
-    this.coordinator.ruleObserver = (step) => trace.causes[trace.causes.length - 1]?.rules.push(step);
-    this.nextCause(first);
+    this.coordinator.ruleObserver = (step) => trace.open?.rules.push(step);
+    this.openCause(first);
   }
 
-  /** Closes the open cause (its graph changes and commands so far) and opens the next. */
-  private nextCause(cause: TraceCause): void {
+  /** Closes the open cause and opens the next; returns it. */
+  private openCause(cause: TraceCause): CauseTrace {
     const t = this.tracing!;
     this.closeCause();
-    t.causes.push({ cause, rules: [], changes: [], commands: [] });
+    t.open = { cause, rules: [], changes: [], commands: [] };
+    return t.open;
   }
 
-  private closeCause(): void {
+  /**
+   * Closes the open cause with its graph changes and commands, and keeps it
+   * unless it did nothing (a heartbeat of an online node, timers with none due).
+   * Returns the cause when kept.
+   */
+  private closeCause(): CauseTrace | null {
     const t = this.tracing!;
-    const open = t.causes[t.causes.length - 1];
+    const open = t.open;
+    if (!open) return null;
+    t.open = null;
     const c = this.coordinator;
     const changes = c.graph.takeChanges();
-    t.changes.push(...changes);
-    if (!open) return;
-    open.changes = changes;
-    open.commands = c.issued.slice(t.issuedMark);
-    t.issuedMark = c.issued.length;
+    if (changes.length > 0) {
+      t.changes.push(...changes);
+      open.changes = changes;
+    }
+    if (c.issued.length > t.issuedMark) {
+      open.commands = c.issued.slice(t.issuedMark);
+      t.issuedMark = c.issued.length;
+    }
+    const k = open.cause;
+    const quiet =
+      open.rules.length === 0 &&
+      changes.length === 0 &&
+      open.commands.length === 0 &&
+      (k.kind === "timers" || (k.kind === "event" && k.outcome === "applied"));
+    if (quiet) return null;
+    t.causes.push(open);
+    return open;
   }
 
   /** Ends the entry's trace (its last cause closed), hands it over, and returns all its graph changes in order. */
