@@ -175,7 +175,9 @@ describe("the dashboard of the local-3 cluster", () => {
         const history = runCli(["history", "--resource", "ios-2", "--config", cluster.configFile, "--json"]);
         expect(history.code, history.stderr).toBe(0);
         causes = (JSON.parse(history.stdout) as { entries: { cause: string }[] }).entries.map((e) => e.cause);
-        return causes.some((c) => /commandResult \[c\d+, node2\] from node2: (applied|ignored_stale)/.test(c));
+        return causes.some((c) =>
+          /commandResult \[c\d+, node2\] from node2: (applied|ignored_stale)/.test(c),
+        );
       },
       "the respawn's answer in the history of ios-2",
       30_000,
