@@ -199,6 +199,7 @@ describe("the dashboard of the local-3 cluster", () => {
       },
     );
     expect(await page.locator('[data-pool="pool-main"] .vector').textContent()).toBe("disk-2a");
+    expect(await page.locator("[data-cluster-epoch]").textContent()).toBe("1");
     expect(await page.locator('[data-pool="pool-meta"] .epoch').textContent()).toBe("0");
     expect(await stateOf(page, "disk-2a")).toBe("failed");
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-striping-error.png`, fullPage: true });

@@ -186,7 +186,9 @@ function Pools(props: { g: GraphModel; epoch: number; onSelect: (id: string) => 
   const pools = props.g.ofKind("Pool");
   return (
     <section class="pools">
-      <h2>Pools · cluster epoch {props.epoch}</h2>
+      <h2>
+        Pools · cluster epoch <span data-cluster-epoch>{props.epoch}</span>
+      </h2>
       <table>
         <thead>
           <tr>
@@ -321,6 +323,12 @@ function Selected(props: { id: string; version: number }) {
   );
 }
 
+/** The cluster epoch as the graph has it (live), else as the last status said. */
+function clusterEpoch(view: View): number {
+  const epoch = view.graph.ofKind("Cluster")[0]?.attrs.epoch;
+  return typeof epoch === "number" ? epoch : (view.status?.epoch ?? 0);
+}
+
 function App(props: { replicaId: string }) {
   const { view, live } = useLive();
   const [selected, setSelected] = useState<string | null>(null);
@@ -355,7 +363,7 @@ function App(props: { replicaId: string }) {
             <h2>Resources</h2>
             <Topology g={view.graph} selected={selected} onSelect={setSelected} />
           </section>
-          <Pools g={view.graph} epoch={view.status?.epoch ?? 0} onSelect={setSelected} />
+          <Pools g={view.graph} epoch={clusterEpoch(view)} onSelect={setSelected} />
           <Replicas status={view.status} />
         </div>
         <div>
