@@ -1,7 +1,7 @@
 // One coordinator replica as a running thing: LevelDB log, snapshot files, the
 // Raft driver, the gRPC transport and server, wired from the cluster config.
 // `halon rc` starts one; tests and the benchmark start them as processes.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";

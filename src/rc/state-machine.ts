@@ -368,7 +368,7 @@ export class RcStateMachine implements StateMachine {
   }
 
   private applyEventUntraced(ev: Event): EventResult {
-    let id = "";
+    let id: string;
     try {
       id = eventId(ev);
     } catch (err) {
