@@ -211,20 +211,24 @@ export class ReplicaMetrics implements ReplicaInstruments {
   logStore(store: LogStore): LogStore {
     const append = this.append;
     const fsync = this.fsync;
-    return {
-      load: () => store.load(),
-      async persist(update) {
-        const start = process.hrtime.bigint();
-        await store.persist(update);
-        const s = seconds(start);
-        const hasEntries = (update.entries?.length ?? 0) > 0;
-        if (hasEntries) append.observe(s);
-        fsync.observe(s);
-      },
-      compact: (index, term) => store.compact(index, term),
-      ...(store.resetTo ? { resetTo: (index: number, term: number) => store.resetTo!(index, term) } : {}),
-      close: () => store.close(),
+    // Every other method, optional ones included (reopen after a full disk, the storage
+    // identity), is the store's own: the driver checks which ones the store has.
+    // Methods are bound to the store, so that its own fields stay its own.
+    const persist: LogStore["persist"] = async (update) => {
+      const start = process.hrtime.bigint();
+      await store.persist(update);
+      const s = seconds(start);
+      const hasEntries = (update.entries?.length ?? 0) > 0;
+      if (hasEntries) append.observe(s);
+      fsync.observe(s);
     };
+    return new Proxy(store, {
+      get(target, prop) {
+        if (prop === "persist") return persist;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
   }
 
   snapshotStore(store: SnapshotStore): SnapshotStore {
