@@ -489,10 +489,16 @@ export class RcStateMachine implements StateMachine {
     // Never inside an event's or a timer's transaction: causes open and close
     // between them, so what an undo dropped (graph changes, commands, rule
     // steps) is already gone from the lists taken here.
-    if (c.ruleSteps !== null && c.ruleSteps.length > 0) open.rules.push(...c.ruleSteps.splice(0));
+    // No push(...list): a topology of 100,000 resources is more arguments than a call takes.
+    if (c.ruleSteps !== null && c.ruleSteps.length > 0) {
+      open.rules = c.ruleSteps;
+      c.ruleSteps = [];
+    }
     const changes = c.graph.takeChanges();
     if (changes.length > 0) {
-      t.changes.push(...changes);
+      if (t.changes.length === 0)
+        t.changes = changes.slice(); // a copy: open.changes is this array
+      else for (const ch of changes) t.changes.push(ch);
       open.changes = changes;
     }
     if (c.issued.length > t.issuedMark) {
