@@ -7,7 +7,8 @@ NODE_STAMP := node_modules/.halon-installed
 CONFIG ?= cluster-configs/local-3.yaml
 TEST_REPORT ?= .tmp/vitest-report.json
 
-.PHONY: help setup proto proto-check build typecheck lint format test run clean sim fuzz bench bench-cep bench-raft bench-rc
+.PHONY: help setup proto proto-check build typecheck lint format test run clean sim fuzz bench bench-cep bench-raft bench-rc chromium
+CHROMIUM := /usr/bin/chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,11 +30,13 @@ proto-check: $(NODE_STAMP) ## fail when src/gen is not what proto/ generates
 	@diff -r .tmp/gen-check/src/gen src/gen > /dev/null || { echo "src/gen is stale: run 'make proto' and commit the result"; exit 1; }
 	@echo "proto-check: src/gen is current"
 
-build: $(NODE_STAMP) ## compile TypeScript to dist/
+build: $(NODE_STAMP) ## compile TypeScript to dist/ and bundle the dashboard page (dist/web)
 	npx tsc -p tsconfig.build.json
+	npm run --silent build:web
 
-typecheck: $(NODE_STAMP) ## type-check sources, tests and benchmarks
+typecheck: $(NODE_STAMP) ## type-check sources, tests, benchmarks and the dashboard page
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.web.json
 
 lint: $(NODE_STAMP) ## ESLint, Prettier and buf lint
 	npx eslint --max-warnings 0 .
@@ -43,7 +46,14 @@ lint: $(NODE_STAMP) ## ESLint, Prettier and buf lint
 format: $(NODE_STAMP) ## rewrite sources with Prettier
 	npx prettier --write .
 
-test: $(NODE_STAMP) proto-check typecheck lint build ## type-check, lint and run every test
+# The dashboard's browser tests drive Debian's Chromium (playwright-core downloads no browser).
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the dashboard's browser tests"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM) ## install the headless browser the dashboard tests use (as root)
+
+test: $(NODE_STAMP) $(CHROMIUM) proto-check typecheck lint build ## type-check, lint and run every test
 	@mkdir -p $(dir $(TEST_REPORT))
 	npx vitest run --reporter=default --reporter=json --outputFile.json=$(TEST_REPORT)
 

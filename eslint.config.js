@@ -56,7 +56,56 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["**/cli/**"], message: "Only the CLI sits above api/ and node/." }] },
+        {
+          patterns: [
+            { group: ["**/cli/**"], message: "Only the CLI sits above api/ and node/." },
+            {
+              group: ["**/dashboard/**"],
+              message: "The dashboard sits above api/: api/ measures through instruments.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The dashboard's server sits between api/ and the CLI.
+    files: ["src/dashboard/**"],
+    ignores: ["src/dashboard/web/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["**/cli/**", "**/node/**"], message: "dashboard/ may import api/ and below." },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The page runs in the browser: it imports its own folder and front-end libraries only.
+    files: ["src/dashboard/web/**"],
+    languageOptions: {
+      globals: {
+        document: "readonly",
+        window: "readonly",
+        EventSource: "readonly",
+        fetch: "readonly",
+        MessageEvent: "readonly",
+      },
+    },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["../*", "node:*"],
+              message: "The page is bundled alone: no server code, no Node modules.",
+            },
+          ],
+        },
       ],
     },
   },

@@ -16,6 +16,7 @@ import { loadavg } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { EntryType, type Entry } from "../../src/raft/types.js";
 import { encodeEventBatch } from "../../src/rc/entry.js";
+import { History } from "../../src/rc/history.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
 import { declaredHosts, TEST_CONFIG } from "../../test/rc/harness.js";
 import { MixedLoad } from "../../test/rc/mixed-load.js";
@@ -32,7 +33,12 @@ const EVENTS = Number(process.env.BENCH_RC_EVENTS ?? 300_000);
 const BATCH = 500;
 const shape = { hosts: HOSTS, processesPerNode: 2, disksPerHost: 4, pools: 100 };
 
-const sm = new RcStateMachine({ config: TEST_CONFIG });
+// BENCH_RC_HISTORY=1: with the history a replica keeps (the trace of each entry), as in production.
+const history = process.env.BENCH_RC_HISTORY === "1" ? new History() : null;
+const sm = new RcStateMachine({
+  config: TEST_CONFIG,
+  onTrace: history ? (t) => history.record(t) : undefined,
+});
 let index = 0;
 let time = 0;
 // A twin fed the same entries: the event generator reads its state (process

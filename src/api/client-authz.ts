@@ -1,7 +1,7 @@
 // Authorisation of the client API, checked on every call before the handler
 // runs. Each method needs a permission; each role has some:
 //   read    status, graph, watch, epoch, outbox,     operator, reader, node, replica
-//           rules
+//           rules, history, explain
 //   submit  events                                   operator; node (its own events only)
 //   operate membership, leader transfer, raw Propose, operator
 //           switching rules off and on
@@ -47,6 +47,8 @@ export const METHOD_PERMISSION: Record<keyof typeof HalonServiceService, Permiss
   transferLeadership: "operate",
   getRules: "read",
   changeRules: "operate",
+  getHistory: "read",
+  explain: "read",
 };
 
 type Body = keyof Omit<Event, "id" | "source">;

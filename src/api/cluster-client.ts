@@ -8,6 +8,8 @@ import {
   type GetGraphResponse,
   type RulesResponse,
   type GetOutboxResponse,
+  type ExplainResponse,
+  type GetHistoryResponse,
   type GraphUpdate,
   type SubmitEventsResponse,
   type MembershipResponse,
@@ -139,6 +141,22 @@ export class ClusterClient {
       version,
       disabledRules,
     });
+  }
+
+  /**
+   * Recent history (about one resource when resourceId is given), from the
+   * leader when one is known: each replica keeps its own, from when it started.
+   */
+  getHistory(resourceId = "", limit = 0): Promise<GetHistoryResponse> {
+    return this.onLeader((c) => c.getHistory.bind(c) as Unary<object, GetHistoryResponse>, {
+      resourceId,
+      limit,
+    });
+  }
+
+  /** Why a resource is in its state, from the leader when one is known. */
+  explain(resourceId: string): Promise<ExplainResponse> {
+    return this.onLeader((c) => c.explain.bind(c) as Unary<object, ExplainResponse>, { resourceId });
   }
 
   /** A stream of graph changes from one replica; the caller resumes elsewhere from the last index when it ends. */

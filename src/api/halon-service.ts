@@ -11,6 +11,7 @@ import {
   RaftStoppedError,
 } from "../raft/core/errors.js";
 import { GrpcError, quote, toServiceError } from "./grpc-errors.js";
+import { explain, getHistory } from "./history-service.js";
 import type { ReplicaControl } from "./replica-control.js";
 import { changeRules, getRules } from "./rules-service.js";
 import {
@@ -145,6 +146,10 @@ export function createHalonService(
       answer(call, callback, () => Promise.resolve(getRules(requireRc(rc).machine))),
     changeRules: (call, callback) =>
       answer(call, callback, () => limited(() => changeRules(control, requireRc(rc), call.request))),
+    getHistory: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(getHistory(control.id, requireRc(rc), call.request))),
+    explain: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(explain(control.id, requireRc(rc), call.request))),
     watchGraph: (call) => {
       if (!rc) {
         call.emit("error", toServiceError(requireRcError()));

@@ -11,7 +11,7 @@
 //     proposed back as CommandResult events.
 // Nothing here is replicated state: a new leader starts afresh from the log.
 import type { ClusterConfig } from "../config/index.js";
-import type { Event } from "../gen/halon/v1/events.js";
+import type { Command, Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
 import {
   decodeApplyResult,
@@ -73,6 +73,8 @@ export interface RcLeaderDutiesOptions {
   unwrap: (bytes: Uint8Array) => Uint8Array;
   /** What entries are stamped with (default: a LeaderClock from now). */
   clock?: { now(): number };
+  /** A node service answered a delivered command (for metrics). */
+  onAnswered?: (command: Command, ok: boolean) => void;
 }
 
 export class RcLeaderDuties {
@@ -115,8 +117,9 @@ export class RcLeaderDuties {
       stillLeading: (term) =>
         this.leading && this.node !== null && this.node.isLeader && this.node.status().term === term,
       verifyNode: opts.tls ? (nodeId) => expectNode(opts.config().cluster.name, nodeId) : undefined,
-      onAnswer: (delivery, answer) =>
-        this.enqueueAndWait({
+      onAnswer: (delivery, answer) => {
+        opts.onAnswered?.(delivery.command, answer.ok);
+        return this.enqueueAndWait({
           id: `result-${delivery.command.id}-${delivery.to}`,
           source: delivery.to,
           commandResult: {
@@ -125,7 +128,8 @@ export class RcLeaderDuties {
             detail: answer.detail,
             nodeId: delivery.command.respawnNode ? "" : delivery.to,
           },
-        }),
+        });
+      },
       onReached: (target) => this.detector.heard(target, Date.now()),
     });
   }

@@ -5,7 +5,7 @@
 import type { ClusterConfig } from "../config/index.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
-import { DEFAULT_RC_CONFIG, RcStateMachine, type RcConfig } from "../rc/index.js";
+import { DEFAULT_RC_CONFIG, History, RcStateMachine, type RcConfig } from "../rc/index.js";
 import type { StateMachine } from "../raft/storage.js";
 import type { Entry } from "../raft/types.js";
 import type { TlsSource } from "../raft/transport/tls.js";
@@ -20,6 +20,7 @@ import {
   type RcDutiesConfig,
 } from "./rc-leader-duties.js";
 import type { RcAccess } from "./rc-service.js";
+import type { ReplicaInstruments } from "./replica-instruments.js";
 
 export interface RcRuntimeOptions {
   selfId: string;
@@ -29,6 +30,8 @@ export interface RcRuntimeOptions {
   duties?: Partial<RcDutiesConfig>;
   /** For delivering commands to node services over mutual TLS. */
   tls?: TlsSource;
+  /** Measures what the coordinator does (metrics); optional. */
+  instruments?: Pick<ReplicaInstruments, "applied" | "commandAnswered">;
 }
 
 /**
@@ -46,6 +49,7 @@ class WatchedMachine implements StateMachine {
   constructor(
     private readonly machine: RcStateMachine,
     private readonly hub: GraphWatchHub,
+    private readonly history: History,
   ) {}
 
   apply(entry: Entry): Uint8Array {
@@ -59,6 +63,7 @@ class WatchedMachine implements StateMachine {
   restore(data: Uint8Array): void {
     this.machine.restore(data);
     this.hub.reset(this.machine.lastApplied);
+    this.history.reset(this.machine.lastApplied);
   }
 
   summary(): { count: number; hash: string } {
@@ -69,6 +74,8 @@ class WatchedMachine implements StateMachine {
 export class RcRuntime implements RcAccess {
   readonly machine: RcStateMachine;
   readonly hub = new GraphWatchHub();
+  /** This replica's own record of what it applied (not replicated, not in the state hash). */
+  readonly history = new History();
   readonly stateMachine: WatchedMachine;
   private readonly duties: RcLeaderDuties;
   private readonly clock = new LeaderClock();
@@ -94,8 +101,12 @@ export class RcRuntime implements RcAccess {
             ? "coordinator fault: undone and rejected"
             : `rule "${f.rule}" failed: undone; disable it with a rules-version entry if it keeps failing`,
         ),
+      onTrace: (trace) => {
+        this.history.record(trace);
+        opts.instruments?.applied?.(trace);
+      },
     });
-    this.stateMachine = new WatchedMachine(this.machine, this.hub);
+    this.stateMachine = new WatchedMachine(this.machine, this.hub, this.history);
     this.duties = new RcLeaderDuties({
       selfId: opts.selfId,
       config: opts.config,
@@ -109,6 +120,7 @@ export class RcRuntime implements RcAccess {
       logger: opts.logger,
       clock: this.clock,
       unwrap: (bytes) => IndexedStateMachine.unwrap(bytes).result,
+      onAnswered: opts.instruments?.commandAnswered?.bind(opts.instruments),
     });
   }
 

@@ -19,6 +19,7 @@ import {
   encodeEventBatch,
   RcRejection,
   validateEvent,
+  type History,
   type RcStateMachine,
 } from "../rc/index.js";
 import { LeadershipLostError } from "../raft/core/errors.js";
@@ -31,6 +32,8 @@ import type { ReplicaControl } from "./replica-control.js";
 export interface RcAccess {
   readonly machine: RcStateMachine;
   readonly hub: GraphWatchHub;
+  /** What the machine applied, cause by cause (fed by its onTrace). */
+  readonly history: History;
   /** The leader saw these events arrive (signs of life for its failure detector). */
   heard(events: Event[]): void;
   /** The time to stamp an entry with: the leader's clock (see leader-clock.ts). */

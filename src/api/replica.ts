@@ -1,6 +1,7 @@
 // One coordinator replica as a running thing: LevelDB log, snapshot files, the
 // Raft driver, the gRPC transport and server, wired from the cluster config.
 // `halon rc` starts one; tests and the benchmark start them as processes.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";
@@ -24,6 +25,8 @@ import { createHalonService } from "./halon-service.js";
 import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
+import type { ReplicaInstruments } from "./replica-instruments.js";
+import { REPORTED_HASHES_FILE, ReportedHashes } from "./reported-hashes.js";
 import { ReplicaServer } from "./replica-server.js";
 import { RcRuntime } from "./rc-runtime.js";
 import type { RcDutiesConfig } from "./rc-leader-duties.js";
@@ -47,6 +50,8 @@ export interface ReplicaOptions {
   rcDuties?: Partial<RcDutiesConfig>;
   /** Plain TCP, on loopback addresses only (--insecure). */
   insecure?: boolean;
+  /** Hooks that measure the replica's parts (the dashboard's metrics); none by default. */
+  instruments?: ReplicaInstruments;
 }
 
 type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } };
@@ -64,6 +69,8 @@ export class Replica implements ReplicaControl {
   /** Set when the replica runs the recovery coordinator. */
   private rc: RcRuntime | null = null;
   private addressTimer: NodeJS.Timeout | null = null;
+  /** The state hashes this replica reported, for `halon replay` to check against. */
+  private reportedHashes: ReportedHashes | null = null;
   /** This replica's certificates (undefined with --insecure); reload() rotates them. */
   certificates: ReloadableCertificates | undefined;
   private stopping: Promise<void> | null = null;
@@ -110,6 +117,7 @@ export class Replica implements ReplicaControl {
                 ? ReplicaRole.REPLICA_ROLE_LEARNER
                 : ReplicaRole.REPLICA_ROLE_FOLLOWER;
     const summary = this.stateMachine.summary?.();
+    if (summary && this.rc) this.reportedHashes?.note(summary.count, summary.hash);
     return {
       id: this.id,
       role,
@@ -187,6 +195,16 @@ export class Replica implements ReplicaControl {
     return this.config.replicas.find((r) => r.id === id)?.grpcAddress ?? null;
   }
 
+  /** The recovery coordinator this replica runs (null for the hash-chain machine): for the dashboard. */
+  get coordinator(): RcRuntime | null {
+    return this.rc;
+  }
+
+  /** The cluster config as this replica knows it now. */
+  get clusterConfig(): ClusterConfig {
+    return this.config;
+  }
+
   // ------------------------------------------------------------ life cycle
 
   /**
@@ -216,6 +234,7 @@ export class Replica implements ReplicaControl {
     await this.logStore?.close();
     await this.snapshotStore?.close();
     this.certificates?.close();
+    await this.reportedHashes?.flushed();
     this.log.info("replica stopped");
   }
 
@@ -239,12 +258,17 @@ export class Replica implements ReplicaControl {
     };
     const kind = this.opts.stateMachine ?? "rc";
     if (kind === "rc") {
+      mkdirSync(me.dataDir, { recursive: true });
+      this.reportedHashes = new ReportedHashes(join(me.dataDir, REPORTED_HASHES_FILE), (err) =>
+        this.log.warn({ err: String(err) }, "could not record a reported state hash"),
+      );
       this.rc = new RcRuntime({
         selfId: this.id,
         config: () => this.config,
         logger: this.log,
         duties: this.opts.rcDuties,
         tls,
+        instruments: this.opts.instruments,
       });
       this.stateMachine = this.rc.stateMachine;
     } else {
@@ -282,12 +306,15 @@ export class Replica implements ReplicaControl {
     };
     const bootstrap = this.opts.join || me.learner ? undefined : founding;
     const raft = this.config.raft;
+    const inst = this.opts.instruments;
     const start = () =>
       RaftNode.start({
         id: this.id,
-        logStore: this.logStore,
-        snapshotStore: this.snapshotStore,
-        stateMachine: new IndexedStateMachine(this.stateMachine),
+        logStore: inst?.logStore?.(this.logStore) ?? this.logStore,
+        snapshotStore: inst?.snapshotStore?.(this.snapshotStore) ?? this.snapshotStore,
+        stateMachine: ((indexed) => inst?.stateMachine?.(indexed) ?? indexed)(
+          new IndexedStateMachine(this.stateMachine),
+        ),
         transport: this.transport,
         bootstrap,
         config: {
@@ -300,7 +327,10 @@ export class Replica implements ReplicaControl {
           trailingEntries: raft.trailingEntries,
         },
         observer: {
-          leaderChange: (leader, term) => this.log.info({ leader, term }, "leader changed"),
+          leaderChange: (leader, term) => {
+            this.log.info({ leader, term }, "leader changed");
+            inst?.leaderChanged?.(leader, term);
+          },
           peerUnreachable: (peer, reason) => this.log.debug({ peer, reason }, "peer unreachable"),
           badMessage: (reason) => this.log.warn({ reason }, "dropped a bad message"),
           diskFull: (error, successor) =>
@@ -347,10 +377,12 @@ export class Replica implements ReplicaControl {
       address: me.grpcAddress,
       peerAddress: me.peerAddress,
       tls,
-      halon: authorizedHalonService(createHalonService(this, undefined, rc), {
-        cluster,
-        ownerNode: (resource) => (rc ? ownerNode(rc.machine.graph, resource) : undefined),
-      }),
+      halon: ((service) => inst?.service?.(service) ?? service)(
+        authorizedHalonService(createHalonService(this, undefined, rc), {
+          cluster,
+          ownerNode: (resource) => (rc ? ownerNode(rc.machine.graph, resource) : undefined),
+        }),
+      ),
       peer: this.transport.grpc.service,
       peerOptions: GrpcTransport.serverOptions(),
     });

@@ -4,8 +4,10 @@ import { Command } from "commander";
 import { registerCertsCommand } from "./commands/certs-command.js";
 import { registerClusterCommands } from "./commands/cluster-commands.js";
 import { registerConfigCommands } from "./commands/config-commands.js";
+import { registerHistoryCommands } from "./commands/history-commands.js";
 import { registerNodeCommand } from "./commands/node-command.js";
 import { registerRcCommands } from "./commands/rc-commands.js";
+import { registerReplayCommand } from "./commands/replay-command.js";
 import { registerReplicaCommand } from "./commands/replica-command.js";
 import { registerUpCommand } from "./commands/up-command.js";
 import { halonVersion } from "./version.js";
@@ -22,5 +24,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerRcCommands(program);
   registerNodeCommand(program);
+  registerHistoryCommands(program);
+  registerReplayCommand(program);
   return program;
 }

@@ -13,6 +13,7 @@ import { BROADCAST, Epochs, type VectorChange } from "./epochs.js";
 import type { Outbox, OutboxSavepoint } from "./outbox.js";
 import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
 import type { Intent, RuleEvent } from "./rules/types.js";
+import { ruleEventSubject, type PhaseChange, type RuleStepTrace } from "./trace.js";
 import { applyTopology, CLUSTER_ID, ensureCluster, UNPLACED_ENCLOSURE, UNPLACED_RACK } from "./topology.js";
 
 export interface Outcome {
@@ -36,6 +37,8 @@ export interface CoordinatorSavepoint {
   outbox: OutboxSavepoint;
   issued: number;
   incidents: number;
+  /** Trace steps taken before it (not state). */
+  ruleSteps: number;
 }
 
 /** A rule function threw while the transaction ran: the whole transaction is undone. */
@@ -73,6 +76,13 @@ export class Coordinator {
   /** The unknown-event record as it was at the savepoint, once an event changed it. */
   private unknownBefore: UnknownRecord | null = null;
   private inTransaction = false;
+  /**
+   * Not state: while someone traces (history and explain), every CEP step as
+   * it is taken, until the tracer takes them; null while nobody does (reading
+   * phases costs a little). undo() drops the steps of the undone transaction,
+   * as the graph drops its changes, so a trace never shows undone work.
+   */
+  ruleSteps: RuleStepTrace[] | null = null;
 
   constructor(
     readonly config: RcConfig,
@@ -101,7 +111,7 @@ export class Coordinator {
       if (next === undefined || next.due > this.now) break;
       const sp = this.savepoint();
       try {
-        this.execute(this.rules.fireNext(next, this.incidents));
+        this.execute(this.step(null, next));
         this.checkRules(sp);
         this.commit();
       } catch (error) {
@@ -109,7 +119,7 @@ export class Coordinator {
         this.timerFaults.push({ rule: next.rule, key: next.key, due: next.due, error });
       }
     }
-    this.execute(this.rules.advance(this.now, this.incidents));
+    this.execute(this.step(null));
   }
 
   // ---------------------------------------------------------------- transactions
@@ -124,6 +134,7 @@ export class Coordinator {
       outbox: this.outbox.savepoint(),
       issued: this.issued.length,
       incidents: this.incidents.length,
+      ruleSteps: this.ruleSteps?.length ?? 0,
     };
   }
 
@@ -154,6 +165,7 @@ export class Coordinator {
     this.rules.undo(quarantine);
     this.issued.length = sp.issued;
     this.incidents.length = sp.incidents;
+    if (this.ruleSteps !== null && this.ruleSteps.length > sp.ruleSteps) this.ruleSteps.length = sp.ruleSteps;
     if (this.unknownBefore !== null) {
       this.unknown.count = this.unknownBefore.count;
       this.unknown.recent.length = 0;
@@ -400,7 +412,49 @@ export class Coordinator {
   // ---------------------------------------------------------------- intents
 
   private feed(event: RuleEvent): void {
-    this.execute(this.rules.feed(this.now, event, this.incidents));
+    this.execute(this.step(event));
+  }
+
+  /**
+   * One CEP step: the event fed in, or (null) `timer` fired alone, or (null,
+   * no timer) the rules' time moved to now.
+   */
+  private step(event: RuleEvent | null, timer?: { rule: string; key: string; due: number }): TimedIntent[] {
+    const run = (): TimedIntent[] =>
+      event
+        ? this.rules.feed(this.now, event, this.incidents)
+        : timer
+          ? this.rules.fireNext(timer, this.incidents)
+          : this.rules.advance(this.now, this.incidents);
+    const steps = this.ruleSteps;
+    if (steps === null) return run();
+    const key = event ? ruleEventSubject(event) : null;
+    const before = key === null ? [] : this.rules.phasesOf(key);
+    const timerBefore = timer ? (this.rules.phaseOf(timer.rule, timer.key) ?? "") : "";
+    const intents = run();
+    const phases: PhaseChange[] = [];
+    if (timer) {
+      const after = this.rules.phaseOf(timer.rule, timer.key) ?? "";
+      if (timerBefore !== "" || after !== "")
+        phases.push({ rule: timer.rule, key: timer.key, before: timerBefore, after });
+    }
+    if (key !== null)
+      this.rules.phasesOf(key).forEach(({ rule, phase }, i) => {
+        const was = before[i]?.phase ?? "";
+        if (was !== "" || phase !== "") phases.push({ rule, key, before: was, after: phase });
+      });
+    // Timers name their instance only through what they emit; the phase before is not known.
+    for (const { rule, key: k } of intents)
+      if (k !== key && !phases.some((p) => p.rule === rule && p.key === k))
+        phases.push({ rule, key: k, before: "?", after: this.rules.phaseOf(rule, k) ?? "" });
+    if (event !== null || intents.length > 0)
+      steps.push({
+        time: this.now,
+        input: event,
+        intents: intents.map((i) => ({ rule: i.rule, key: i.key, time: i.time, intent: i.intent })),
+        phases,
+      });
+    return intents;
   }
 
   /** Carries out intents in order; intents may feed the rules again, whose intents follow. */
@@ -409,8 +463,7 @@ export class Coordinator {
     for (let i = 0; i < queue.length; i++) {
       const { time, rule, intent } = queue[i] as TimedIntent;
       this.activeRule = rule;
-      for (const e of this.carryOut(intent, time))
-        queue.push(...this.rules.feed(this.now, e, this.incidents));
+      for (const e of this.carryOut(intent, time)) queue.push(...this.step(e));
     }
     // Still set when carrying an intent out throws: the failure is then the rule's.
     this.activeRule = "";

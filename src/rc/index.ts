@@ -17,3 +17,14 @@ export { BOUNDS, validateEvent } from "./validate.js";
 export { RULE_NAMES } from "./rules/runner.js";
 export { FailureDetector, type FailureDetectorConfig } from "./leader/failure-detector.js";
 export { DispatchPlan, type Delivery, type OutboxView } from "./leader/dispatch-plan.js";
+export {
+  History,
+  causeLine,
+  changeLine,
+  commandLine,
+  stepLines,
+  DEFAULT_HISTORY_ITEMS,
+  type Explanation,
+  type HistoryItem,
+} from "./history.js";
+export type { EntryTrace, CauseTrace, RuleStepTrace, TraceCause } from "./trace.js";

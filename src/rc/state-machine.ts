@@ -46,6 +46,7 @@ import {
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
 import { BOUNDS, eventId, validateEvent } from "./validate.js";
+import { eventSubjects, type CauseTrace, type EntryTrace, type TraceCause } from "./trace.js";
 
 const SCHEMA = new CompiledSchema(HALON_SCHEMA);
 const INCIDENTS_KEPT = 100;
@@ -67,7 +68,21 @@ export interface RcStateMachineOptions {
   onGraphChanges?: (index: number, changes: GraphChange[]) => void;
   /** Called for every fault (undone event or timer), for the replica's log. Not state. */
   onFault?: (fault: FaultReport) => void;
+  /**
+   * Called after each applied entry with what it did, cause by cause (for
+   * history and explain). Not state; costs a little per entry while set.
+   * Undone events and timers leave nothing in it but the event's rejection.
+   */
+  onTrace?: (trace: EntryTrace) => void;
 }
+
+const OUTCOME_NAMES: Record<number, string> = {
+  [EventOutcome.EVENT_OUTCOME_APPLIED]: "applied",
+  [EventOutcome.EVENT_OUTCOME_DUPLICATE]: "duplicate",
+  [EventOutcome.EVENT_OUTCOME_REJECTED]: "rejected",
+  [EventOutcome.EVENT_OUTCOME_RECORDED_UNKNOWN]: "recorded_unknown",
+  [EventOutcome.EVENT_OUTCOME_IGNORED_STALE]: "ignored_stale",
+};
 
 export class RcStateMachine implements StateMachine {
   readonly config: RcConfig;
@@ -80,12 +95,21 @@ export class RcStateMachine implements StateMachine {
   private dedup: DedupTable;
   private incidents: IncidentRecord = { count: 0, recent: [] };
   private coordinator: Coordinator;
+  private readonly onTrace: ((trace: EntryTrace) => void) | undefined;
+  /** While an entry is applied with onTrace set: its causes so far, the last one open. */
+  private tracing: {
+    causes: CauseTrace[];
+    changes: GraphChange[];
+    issuedMark: number;
+    open: CauseTrace | null;
+  } | null = null;
   private summaryCache: { count: number; hash: string } | undefined;
 
   constructor(options: RcStateMachineOptions = {}) {
     this.config = options.config ?? DEFAULT_RC_CONFIG;
     this.onGraphChanges = options.onGraphChanges;
     this.onFault = options.onFault;
+    this.onTrace = options.onTrace;
     this.dedup = new DedupTable(this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.coordinator = new Coordinator(
       this.config,
@@ -114,6 +138,7 @@ export class RcStateMachine implements StateMachine {
     c.outbox.applying(entry.index, entry.term);
     c.issued = [];
     const result: RcApplyResult = { index: entry.index, events: [], commands: [], error: "", timeMs: c.now };
+    if (this.onTrace) this.startTrace({ kind: "timers" });
     if (entry.type === EntryType.Normal) {
       let decoded: RcEntry | undefined;
       try {
@@ -134,11 +159,12 @@ export class RcStateMachine implements StateMachine {
     for (const f of c.timerFaults) this.recordTimerFault(f);
     c.timerFaults = [];
     this.logRuleErrors();
+    if (this.tracing) this.closeCause();
     result.commands = c.issued;
     c.issued = [];
     result.timeMs = c.now;
     this.keepIncidents();
-    const changes = c.graph.takeChanges();
+    const changes = this.tracing ? this.finishTrace(entry.index, result) : c.graph.takeChanges();
     if (this.onGraphChanges && changes.length > 0) this.onGraphChanges(entry.index, changes);
     return result;
   }
@@ -273,6 +299,7 @@ export class RcStateMachine implements StateMachine {
       for (const ev of decoded.events.events) result.events.push(this.applyEvent(ev));
     } else if (decoded.rulesVersion) {
       const { version, disabledRules } = decoded.rulesVersion;
+      if (this.tracing) this.openCause({ kind: "rules-version", version });
       const disabled = [...new Set(disabledRules)].sort();
       if (version !== this.rulesVersion || disabled.join() !== this.disabledRules.join()) {
         // Carry the rule state over through the CEP library's migrations; a
@@ -318,6 +345,29 @@ export class RcStateMachine implements StateMachine {
   }
 
   private applyEvent(ev: Event): EventResult {
+    if (!this.tracing) return this.applyEventUntraced(ev);
+    const cause = {
+      kind: "event" as const,
+      eventId: "",
+      name: "",
+      source: ev.source,
+      subjects: [] as string[],
+      outcome: "",
+      code: "",
+      reason: "",
+    };
+    const open = this.openCause(cause);
+    const r = this.applyEventUntraced(ev);
+    cause.eventId = r.eventId;
+    cause.outcome = OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+    cause.code = r.code;
+    cause.reason = r.reason;
+    // Named only when kept: most events (heartbeats) change nothing and are left out.
+    if (this.closeCause() === open) Object.assign(cause, eventSubjects(ev));
+    return r;
+  }
+
+  private applyEventUntraced(ev: Event): EventResult {
     let id: string;
     try {
       id = eventId(ev);
@@ -406,6 +456,75 @@ export class RcStateMachine implements StateMachine {
         error: t.message,
       });
     texts.length = 0;
+  }
+
+  // ---------------------------------------------------------------- tracing (not state)
+
+  private startTrace(first: TraceCause): void {
+    const trace: NonNullable<typeof this.tracing> = { causes: [], changes: [], issuedMark: 0, open: null };
+    this.tracing = trace;
+    this.coordinator.ruleSteps = [];
+    this.openCause(first);
+  }
+
+  /** Closes the open cause and opens the next; returns it. */
+  private openCause(cause: TraceCause): CauseTrace {
+    const t = this.tracing!;
+    this.closeCause();
+    t.open = { cause, rules: [], changes: [], commands: [] };
+    return t.open;
+  }
+
+  /**
+   * Closes the open cause with its graph changes and commands, and keeps it
+   * unless it did nothing (a heartbeat of an online node, timers with none due).
+   * Returns the cause when kept.
+   */
+  private closeCause(): CauseTrace | null {
+    const t = this.tracing!;
+    const open = t.open;
+    if (!open) return null;
+    t.open = null;
+    const c = this.coordinator;
+    // Never inside an event's or a timer's transaction: causes open and close
+    // between them, so what an undo dropped (graph changes, commands, rule
+    // steps) is already gone from the lists taken here.
+    // No push(...list): a topology of 100,000 resources is more arguments than a call takes.
+    if (c.ruleSteps !== null && c.ruleSteps.length > 0) {
+      open.rules = c.ruleSteps;
+      c.ruleSteps = [];
+    }
+    const changes = c.graph.takeChanges();
+    if (changes.length > 0) {
+      if (t.changes.length === 0)
+        t.changes = changes.slice(); // a copy: open.changes is this array
+      else for (const ch of changes) t.changes.push(ch);
+      open.changes = changes;
+    }
+    if (c.issued.length > t.issuedMark) {
+      open.commands = c.issued.slice(t.issuedMark);
+      t.issuedMark = c.issued.length;
+    }
+    const k = open.cause;
+    const quiet =
+      open.rules.length === 0 &&
+      changes.length === 0 &&
+      open.commands.length === 0 &&
+      (k.kind === "timers" || (k.kind === "event" && k.outcome === "applied"));
+    if (quiet) return null;
+    t.causes.push(open);
+    return open;
+  }
+
+  /** Ends the entry's trace (its last cause closed), hands it over, and returns all its graph changes in order. */
+  private finishTrace(index: number, result: RcApplyResult): GraphChange[] {
+    const t = this.tracing!;
+    this.tracing = null;
+    this.coordinator.ruleSteps = null;
+    if (result.error !== "")
+      t.causes.push({ cause: { kind: "error", error: result.error }, rules: [], changes: [], commands: [] });
+    this.onTrace!({ index, timeMs: result.timeMs, causes: t.causes });
+    return t.changes;
   }
 
   private keepIncidents(): void {

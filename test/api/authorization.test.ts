@@ -180,6 +180,8 @@ const REQUESTS: Record<keyof typeof METHOD_PERMISSION, object> = {
   transferLeadership: { targetId: "rc1" },
   getRules: {},
   changeRules: { version: 0, disabledRules: [] }, // no such version: INVALID_ARGUMENT once allowed
+  getHistory: { resourceId: "", limit: 1 },
+  explain: { resourceId: "rc1" },
 };
 
 const ALLOWED: Record<string, readonly string[]> = {

@@ -15,18 +15,26 @@ import { topologyEvent } from "../../src/api/topology-seed.js";
 import { clusterConfigSchema } from "../../src/config/index.js";
 import { ReplicaStatus, type GraphUpdate } from "../../src/gen/halon/v1/client.js";
 import { EventOutcome, type Event } from "../../src/gen/halon/v1/events.js";
-import { encodeEventBatch, RcStateMachine } from "../../src/rc/index.js";
+import { encodeEventBatch, History, RcStateMachine } from "../../src/rc/index.js";
 import { NotLeaderError } from "../../src/raft/core/errors.js";
 import { GrpcTransport } from "../../src/raft/transport/grpc-transport.js";
 import { EntryType } from "../../src/raft/types.js";
 import { until } from "../e2e/cluster-harness.js";
 
 const hub = new GraphWatchHub();
+const history = new History();
 const machine = new RcStateMachine({
   onGraphChanges: (index, changes) => hub.publish(index, changes.map(changeMessage)),
+  onTrace: (trace) => history.record(trace),
 });
 const heard: Event[] = [];
-const rc: RcAccess = { machine, hub, heard: (events) => heard.push(...events), now: () => Date.now() };
+const rc: RcAccess = {
+  machine,
+  hub,
+  history,
+  heard: (events) => heard.push(...events),
+  now: () => Date.now(),
+};
 let leading = true;
 let index = 0;
 
@@ -117,6 +125,28 @@ describe("the coordinator's client calls", () => {
     expect((await client.getEpoch()).pools).toEqual([{ poolId: "pool", epoch: 1, failedDiskIds: ["d1"] }]);
   });
 
+  it("answers history and explain over gRPC, about one resource, and refuses bad ids", async () => {
+    const all = await client.getHistory();
+    expect(all.replicaId).toBe("rc1");
+    expect(all.appliedIndex).toBe(machine.lastApplied);
+    const causes = all.entries.map((e) => e.cause);
+    expect(causes).toContain("event s1 stripingError [d1, pool] from n1: applied");
+    expect(causes).toContain('event bad diskFailed [zz] from x: rejected unknown-resource: no resource "zz"');
+    // The resubmission is kept too: it was not applied, and an operator may ask why.
+    expect(causes).toContain("event s1 stripingError [d1, pool] from n1: duplicate (already applied)");
+    const aboutD1 = await client.getHistory("d1", 1);
+    expect(aboutD1.entries).toHaveLength(1);
+    expect(aboutD1.entries[0]!.resourceIds).toContain("d1");
+    const x = await client.explain("d1");
+    expect(x.resource?.attributes.state).toBe('"failed"');
+    expect(x.summary).toMatch(/^Disk d1 is "failed" since entry \d+: event s1 stripingError/);
+    expect(x.steps.at(-1)!.steps).toContain('set d1.state = "failed" (was "online")');
+    expect(JSON.parse(x.steps.at(-1)!.detailJson)).toMatchObject({ cause: { kind: "event", eventId: "s1" } });
+    expect((await fail(client.explain("nothing")))?.code).toBe(status.NOT_FOUND);
+    expect((await fail(client.explain("has space")))?.code).toBe(status.INVALID_ARGUMENT);
+    expect((await fail(client.getHistory("has space")))?.code).toBe(status.INVALID_ARGUMENT);
+  });
+
   it("refuses bad batches with the field, and big ones as exhausted", async () => {
     expect((await fail(client.submitEvents([])))?.code).toBe(status.INVALID_ARGUMENT);
     const noId = await fail(
@@ -179,6 +209,8 @@ describe("the coordinator's client calls", () => {
 
   it("refuses the coordinator's calls on a replica that runs the hash-chain machine", async () => {
     expect((await fail(plain.getGraph()))?.code).toBe(status.FAILED_PRECONDITION);
+    expect((await fail(plain.getHistory()))?.code).toBe(status.FAILED_PRECONDITION);
+    expect((await fail(plain.explain("d1")))?.code).toBe(status.FAILED_PRECONDITION);
     const err = await new Promise<ServiceError>((resolve) => {
       const s = plain.watchGraph(`127.0.0.1:${plainServer.port}`, 0);
       s.on("error", resolve);

@@ -22,6 +22,7 @@ import type { Event } from "../../src/gen/halon/v1/events.js";
 import { NotLeaderError } from "../../src/raft/core/errors.js";
 import { GrpcTransport } from "../../src/raft/transport/grpc-transport.js";
 import { EntryType } from "../../src/raft/types.js";
+import { History } from "../../src/rc/history.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
 import { BOUNDS } from "../../src/rc/validate.js";
 import { runs, seed } from "../rc/apply-fuzz.js";
@@ -42,7 +43,13 @@ const control: ReplicaControl = {
   transferLeadership: () => Promise.reject(new NotLeaderError(null)),
   addressOf: () => null,
 };
-const rc: RcAccess = { machine, hub: new GraphWatchHub(), heard: () => undefined, now: () => Date.now() };
+const rc: RcAccess = {
+  machine,
+  hub: new GraphWatchHub(),
+  history: new History(),
+  heard: () => undefined,
+  now: () => Date.now(),
+};
 
 /** A SubmitEventsRequest whose event `at` carries process_failed.instance = `instance` (any uint64). */
 function submitWithInstance(count: number, at: number, instance: bigint): Uint8Array {

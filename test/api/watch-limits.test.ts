@@ -17,14 +17,14 @@ import {
   WatchGraphRequest,
   type GraphUpdate,
 } from "../../src/gen/halon/v1/client.js";
-import { RcStateMachine } from "../../src/rc/index.js";
+import { History, RcStateMachine } from "../../src/rc/index.js";
 import { GrpcTransport } from "../../src/raft/transport/grpc-transport.js";
 import { until } from "../e2e/cluster-harness.js";
 
 const LIMIT = 1024 * 1024;
 const hub = new GraphWatchHub(1_000_000);
 const machine = new RcStateMachine({});
-const rc: RcAccess = { machine, hub, heard: () => undefined, now: () => 0 };
+const rc: RcAccess = { machine, hub, history: new History(), heard: () => undefined, now: () => 0 };
 const control: ReplicaControl = {
   id: "rc1",
   propose: () => Promise.reject(new Error("unused")),

@@ -79,8 +79,12 @@ describe("halon up", () => {
 
     const status = runCli(["status", "--config", file, "--json"]);
     expect(status.code).toBe(0);
-    const rows = (JSON.parse(status.stdout) as { replicas: { role: string }[] }).replicas;
+    const rows = (
+      JSON.parse(status.stdout) as { replicas: { role: string; applied: number; stateHash: string }[] }
+    ).replicas;
     expect(rows.filter((r) => r.role === "leader")).toHaveLength(1);
+    // The coordinator's state hash at the replica's own applied index.
+    for (const r of rows) expect(r.stateHash).toMatch(new RegExp(`^${r.applied}:[0-9a-f]{64}$`));
     expect(rows.filter((r) => r.role === "follower")).toHaveLength(2);
 
     // Mutual TLS with the certificates made on first run.

@@ -48,6 +48,8 @@ describe("generated gRPC code", () => {
         ),
       // Not exercised here: the replica's own tests cover them.
       addMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      getHistory: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      explain: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       promoteMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       removeMember: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       transferLeadership: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),

@@ -5,6 +5,7 @@ import { EntryType, type Entry } from "../../src/raft/types.js";
 import { DEFAULT_RC_CONFIG, type RcConfig } from "../../src/rc/config.js";
 import { decodeApplyResult, encodeEventBatch, encodeTick, makeEvent } from "../../src/rc/entry.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
+import type { EntryTrace } from "../../src/rc/trace.js";
 
 export type EventBody = Omit<Partial<Event>, "id"> & { id?: string };
 
@@ -28,8 +29,12 @@ export class Scenario {
   /** Every command issued, in order. */
   readonly issued: Command[] = [];
 
-  constructor(readonly config: RcConfig = TEST_CONFIG) {
-    this.sm = new RcStateMachine({ config });
+  /** @param onTrace told what each entry did (history and explain). */
+  constructor(
+    readonly config: RcConfig = TEST_CONFIG,
+    onTrace?: (trace: EntryTrace) => void,
+  ) {
+    this.sm = new RcStateMachine({ config, onTrace });
   }
 
   /** Applies one batch at `time` (default: now). Events without an id get a fresh one. */

@@ -4,10 +4,11 @@
 // fast-check prints the seed and the shrunk counterexample of a failure.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Event } from "../../src/gen/halon/v1/events.js";
+import { EventOutcome, type Event } from "../../src/gen/halon/v1/events.js";
 import { EntryType, type Entry } from "../../src/raft/types.js";
 import { decodeApplyResult, encodeEventBatch, encodeTick, makeEvent } from "../../src/rc/entry.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
+import type { EntryTrace } from "../../src/rc/trace.js";
 import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
 
 const HOSTS = 3;
@@ -155,6 +156,58 @@ describe("snapshot then replay equals replay from the start", () => {
         expect(twin.stateHash()).toBe(whole.stateHash());
       }),
       { seed: 611, numRuns: 400 },
+    );
+  });
+});
+
+describe("tracing (history and explain) is an observer only", () => {
+  it("gives the same results, graph changes and hash, and accounts for every change and command", () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
+        const log = buildLog(steps);
+        const plainChanges: unknown[] = [];
+        const plain = new RcStateMachine({
+          config: TEST_CONFIG,
+          onGraphChanges: (i, c) => plainChanges.push([i, c]),
+        });
+        const tracedChanges: unknown[] = [];
+        const traces: EntryTrace[] = [];
+        const traced = new RcStateMachine({
+          config: TEST_CONFIG,
+          onGraphChanges: (i, c) => tracedChanges.push([i, c]),
+          onTrace: (t) => traces.push(t),
+        });
+        for (const e of log) {
+          const a = plain.apply(e);
+          const b = traced.apply(e);
+          expect(hex(b), `entry ${e.index}`).toBe(hex(a));
+          const trace = traces[traces.length - 1]!;
+          expect(trace.index).toBe(e.index);
+          // Every command of the entry is in exactly one cause, in order; so is every change.
+          const result = decodeApplyResult(a);
+          expect(trace.causes.flatMap((c) => c.commands)).toEqual(result.commands);
+          const changes =
+            (plainChanges.at(-1) as [number, unknown[]] | undefined)?.[0] === e.index
+              ? (plainChanges.at(-1) as [number, unknown[]])[1]
+              : [];
+          expect(trace.causes.flatMap((c) => c.changes)).toEqual(changes);
+          // Every event that was not applied is kept, with its outcome; a kept cause did something.
+          const eventCauses = trace.causes.flatMap((c) => (c.cause.kind === "event" ? [c.cause] : []));
+          for (const ev of result.events)
+            if (ev.outcome !== EventOutcome.EVENT_OUTCOME_APPLIED)
+              expect(eventCauses.map((c) => c.eventId)).toContain(ev.eventId);
+          for (const c of trace.causes)
+            expect(
+              c.rules.length + c.changes.length + c.commands.length > 0 ||
+                (c.cause.kind === "event" && c.cause.outcome !== "applied") ||
+                c.cause.kind === "error" ||
+                c.cause.kind === "rules-version",
+            ).toBe(true);
+        }
+        expect(tracedChanges).toEqual(plainChanges);
+        expect(traced.stateHash()).toBe(plain.stateHash());
+      }),
+      { seed: 612, numRuns: 150 },
     );
   });
 });

@@ -63,6 +63,8 @@ interface StatusRow {
   /** Conditions an operator must act on (NOSPACE: the disk is full), with why. */
   alarms: string[];
   alarmDetails: string[];
+  /** "appliedIndex:sha256" of the state machine there: equal on replicas at the same index. */
+  stateHash: string | null;
   error?: string;
 }
 
@@ -91,6 +93,7 @@ export function statusRows(
         leader: null,
         alarms: [],
         alarmDetails: [],
+        stateHash: null,
         error: a.error,
       };
     }
@@ -107,6 +110,7 @@ export function statusRows(
       leader: s.leaderId || null,
       alarms: s.alarms,
       alarmDetails: s.alarmDetails,
+      stateHash: s.stateHash || null,
     };
   });
 }

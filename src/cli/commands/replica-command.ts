@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { Replica } from "../../api/replica.js";
 import { SecuritySetupError } from "../../api/security-setup.js";
+import { DashboardServer, ReplicaMetrics } from "../../dashboard/index.js";
 import { loadClusterConfig } from "../../config/index.js";
 import { createLogger } from "../../log/logger.js";
 import { StorageCorruptionError } from "../../raft/storage.js";
@@ -83,6 +84,8 @@ export function registerReplicaCommand(program: Command): void {
         process.exit(EXIT_CONFIG);
       }
       let replica: Replica;
+      let dashboard: DashboardServer | null = null;
+      const metrics = new ReplicaMetrics();
       try {
         replica = await Replica.start({
           config,
@@ -94,7 +97,24 @@ export function registerReplicaCommand(program: Command): void {
           stateMachine: kind,
           rcDuties: { nodeSilentMs, electionGraceMs },
           insecure: opts.insecure === true,
+          instruments: metrics,
         });
+        metrics.attach({
+          status: () => replica.status(),
+          machine: () => replica.coordinator?.machine ?? null,
+        });
+        const address = replica.self.dashboardAddress;
+        if (address) {
+          // HTTPS with the replica's own certificates (a reader or operator client certificate
+          // required); plain HTTP only with --insecure, which is loopback only.
+          const tls = replica.certificates;
+          dashboard = new DashboardServer({ address, replica, metrics, logger: log, tls });
+          await dashboard.start().catch(async (err: unknown) => {
+            await replica.stop();
+            throw err;
+          });
+          log.info({ url: `${tls ? "https" : "http"}://${address}/` }, "dashboard and /metrics listening");
+        }
       } catch (err) {
         if (err instanceof SecuritySetupError) {
           console.error(`halon rc ${opts.id}: ${err.message}`);
@@ -118,7 +138,10 @@ export function registerReplicaCommand(program: Command): void {
         log.info({ signal }, "stopping");
         // Never hang forever on the way out.
         setTimeout(() => process.exit(1), 15_000).unref();
-        void replica.stop().then(() => process.exit(0));
+        void Promise.resolve(dashboard?.stop())
+          .catch(() => undefined)
+          .then(() => replica.stop())
+          .then(() => process.exit(0));
       };
       process.on("SIGTERM", () => shutdown("SIGTERM"));
       process.on("SIGINT", () => shutdown("SIGINT"));

@@ -2,6 +2,7 @@
 // machine until Ctrl-C, and says where to look.
 import { relative } from "node:path";
 import type { Command } from "commander";
+import { identityFiles } from "../../api/identity.js";
 import { SecuritySetupError } from "../../api/security-setup.js";
 import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 import { clientTls, DEFAULT_CLIENT_IDENTITY } from "../security-options.js";
@@ -107,6 +108,7 @@ export function registerUpCommand(program: Command): void {
         );
       }
       const pool = config.pools[0];
+      const firstProcess = config.nodes.flatMap((n) => n.processes)[0]?.name;
       console.log(
         [
           "",
@@ -119,13 +121,42 @@ export function registerUpCommand(program: Command): void {
                 `  node ${cli} events submit --config ${opts.config}${flag} --json '{"stripingError":{"poolId":"${pool.id}","diskId":"${pool.disks[0]}"}}'`,
               ]
             : []),
+          `  node ${cli} history --config ${opts.config}${flag}`,
+          ...(firstProcess ? [`  node ${cli} explain ${firstProcess} --config ${opts.config}${flag}`] : []),
           `  node ${cli} transfer-leader --config ${opts.config}${flag}`,
           ...(opts.insecure ? [] : [`  node ${cli} graph --config ${opts.config} --identity reader/viewer`]),
           `  node ${cli} --help`,
-          "",
-          "Not yet part of 'halon up': the web dashboard (not built yet).",
+          ...dashboardLines(
+            config.replicas,
+            opts.insecure ? null : shown(identityFiles(config, "reader", "viewer").cert),
+          ),
           "Ctrl-C stops the cluster.",
         ].join("\n"),
       );
     });
+}
+
+/**
+ * The dashboards (and their /metrics) of the replicas that have a
+ * dashboardAddress: HTTPS with a reader's (or an operator's) certificate, or
+ * plain HTTP with --insecure (`readerCert` null).
+ */
+function dashboardLines(
+  replicas: { id: string; dashboardAddress?: string }[],
+  readerCert: string | null,
+): string[] {
+  const with_ = replicas.filter((r) => r.dashboardAddress);
+  if (with_.length === 0) return ["No replica has a dashboardAddress: no dashboard."];
+  const scheme = readerCert === null ? "http" : "https";
+  return [
+    "",
+    "Dashboard (live; /metrics for Prometheus on the same port):",
+    ...with_.map((r) => `  ${r.id.padEnd(8)} ${scheme}://${r.dashboardAddress}/`),
+    ...(readerCert === null
+      ? []
+      : [
+          `  HTTPS with a reader or operator certificate (${readerCert} and its key; for a browser,`,
+          "  import it as PKCS#12 and trust ca.pem: see docs/dashboard.md).",
+        ]),
+  ];
 }

@@ -26,6 +26,8 @@ export interface TimedIntent {
   time: number;
   /** The rule that decided it. */
   rule: string;
+  /** The instance key that asked for it (for history and explain; not state). */
+  key: string;
   intent: Intent;
 }
 
@@ -207,6 +209,11 @@ export class RuleRunner {
     return this.engine.phaseOf(this.state, rule, key);
   }
 
+  /** Every rule's phase for `key`, "" where the rule has no instance for it; in definition order. */
+  phasesOf(key: string): { rule: string; phase: string }[] {
+    return Object.keys(this.state.processors).map((rule) => ({ rule, phase: this.phaseOf(rule, key) ?? "" }));
+  }
+
   toData(): unknown {
     return this.engine.snapshot(this.state);
   }
@@ -250,7 +257,7 @@ export class RuleRunner {
   private collect(outputs: readonly Output<Intent>[], incidents: EngineIncident[]): TimedIntent[] {
     const intents: TimedIntent[] = [];
     for (const o of outputs) {
-      if (o.kind === "emit") intents.push({ time: o.time, rule: o.rule, intent: o.data });
+      if (o.kind === "emit") intents.push({ time: o.time, rule: o.rule, key: o.key, intent: o.data });
       else {
         if (o.kind === "error")
           this.errorTexts.push({ rule: o.rule, key: o.key, during: o.data.during, message: o.data.message });

@@ -310,6 +310,66 @@ export interface ChangeRulesRequest {
   disabledRules: string[];
 }
 
+export interface GetHistoryRequest {
+  /** Empty: every resource. Otherwise only what is about this resource. */
+  resourceId: string;
+  /** The most recent entries to return; 0 means 50, at most 1000. */
+  limit: number;
+}
+
+/**
+ * One cause (an event, or rule timers falling due) and what followed from it
+ * in the same log entry, as this replica applied it.
+ */
+export interface HistoryEntry {
+  /** The log entry and its log time. */
+  index: number;
+  timeMs: number;
+  /** The cause in one line ("event e7 processFailed [ios-1] from node1: applied"). */
+  cause: string;
+  /** Every resource the cause and its consequences name, sorted. */
+  resourceIds: string[];
+  /**
+   * What followed, in order, one line each: rule steps (phases before → after
+   * and what the rules asked for), graph changes, commands.
+   */
+  steps: string[];
+  /** The same as JSON ({cause, rules, changes, commands}), for programs. */
+  detailJson: string;
+}
+
+export interface GetHistoryResponse {
+  /** Oldest first. */
+  entries: HistoryEntry[];
+  appliedIndex: number;
+  /**
+   * The history is complete from this index on (each replica keeps its own,
+   * bounded, since it started or installed a snapshot; it is not replicated).
+   */
+  keptFromIndex: number;
+  replicaId: string;
+}
+
+export interface ExplainRequest {
+  resourceId: string;
+}
+
+export interface ExplainResponse {
+  resource:
+    | GraphResource
+    | undefined;
+  /** One line: the resource's state and the cause that set it. */
+  summary: string;
+  /**
+   * Oldest first: from where the current rule episode began to the cause that
+   * set the current state. Steps are only those about the resource.
+   */
+  steps: HistoryEntry[];
+  appliedIndex: number;
+  keptFromIndex: number;
+  replicaId: string;
+}
+
 function createBaseProposeRequest(): ProposeRequest {
   return { payload: Buffer.alloc(0) };
 }
@@ -2784,6 +2844,451 @@ export const ChangeRulesRequest: MessageFns<ChangeRulesRequest> = {
   },
 };
 
+function createBaseGetHistoryRequest(): GetHistoryRequest {
+  return { resourceId: "", limit: 0 };
+}
+
+export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
+  encode(message: GetHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceId !== "") {
+      writer.uint32(10).string(message.resourceId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetHistoryRequest>): GetHistoryRequest {
+    return GetHistoryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetHistoryRequest>): GetHistoryRequest {
+    const message = createBaseGetHistoryRequest();
+    message.resourceId = object.resourceId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseHistoryEntry(): HistoryEntry {
+  return { index: 0, timeMs: 0, cause: "", resourceIds: [], steps: [], detailJson: "" };
+}
+
+export const HistoryEntry: MessageFns<HistoryEntry> = {
+  encode(message: HistoryEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.timeMs !== 0) {
+      writer.uint32(16).uint64(message.timeMs);
+    }
+    if (message.cause !== "") {
+      writer.uint32(26).string(message.cause);
+    }
+    for (const v of message.resourceIds) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.steps) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.detailJson !== "") {
+      writer.uint32(50).string(message.detailJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resourceIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.steps.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.detailJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<HistoryEntry>): HistoryEntry {
+    return HistoryEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HistoryEntry>): HistoryEntry {
+    const message = createBaseHistoryEntry();
+    message.index = object.index ?? 0;
+    message.timeMs = object.timeMs ?? 0;
+    message.cause = object.cause ?? "";
+    message.resourceIds = object.resourceIds?.map((e) => e) || [];
+    message.steps = object.steps?.map((e) => e) || [];
+    message.detailJson = object.detailJson ?? "";
+    return message;
+  },
+};
+
+function createBaseGetHistoryResponse(): GetHistoryResponse {
+  return { entries: [], appliedIndex: 0, keptFromIndex: 0, replicaId: "" };
+}
+
+export const GetHistoryResponse: MessageFns<GetHistoryResponse> = {
+  encode(message: GetHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      HistoryEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(16).uint64(message.appliedIndex);
+    }
+    if (message.keptFromIndex !== 0) {
+      writer.uint32(24).uint64(message.keptFromIndex);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(34).string(message.replicaId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(HistoryEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.appliedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.keptFromIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetHistoryResponse>): GetHistoryResponse {
+    return GetHistoryResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetHistoryResponse>): GetHistoryResponse {
+    const message = createBaseGetHistoryResponse();
+    message.entries = object.entries?.map((e) => HistoryEntry.fromPartial(e)) || [];
+    message.appliedIndex = object.appliedIndex ?? 0;
+    message.keptFromIndex = object.keptFromIndex ?? 0;
+    message.replicaId = object.replicaId ?? "";
+    return message;
+  },
+};
+
+function createBaseExplainRequest(): ExplainRequest {
+  return { resourceId: "" };
+}
+
+export const ExplainRequest: MessageFns<ExplainRequest> = {
+  encode(message: ExplainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceId !== "") {
+      writer.uint32(10).string(message.resourceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ExplainRequest>): ExplainRequest {
+    return ExplainRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExplainRequest>): ExplainRequest {
+    const message = createBaseExplainRequest();
+    message.resourceId = object.resourceId ?? "";
+    return message;
+  },
+};
+
+function createBaseExplainResponse(): ExplainResponse {
+  return { resource: undefined, summary: "", steps: [], appliedIndex: 0, keptFromIndex: 0, replicaId: "" };
+}
+
+export const ExplainResponse: MessageFns<ExplainResponse> = {
+  encode(message: ExplainResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resource !== undefined) {
+      GraphResource.encode(message.resource, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== "") {
+      writer.uint32(18).string(message.summary);
+    }
+    for (const v of message.steps) {
+      HistoryEntry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(32).uint64(message.appliedIndex);
+    }
+    if (message.keptFromIndex !== 0) {
+      writer.uint32(40).uint64(message.keptFromIndex);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(50).string(message.replicaId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resource = GraphResource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.steps.push(HistoryEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.appliedIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.keptFromIndex = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ExplainResponse>): ExplainResponse {
+    return ExplainResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExplainResponse>): ExplainResponse {
+    const message = createBaseExplainResponse();
+    message.resource = (object.resource !== undefined && object.resource !== null)
+      ? GraphResource.fromPartial(object.resource)
+      : undefined;
+    message.summary = object.summary ?? "";
+    message.steps = object.steps?.map((e) => HistoryEntry.fromPartial(e)) || [];
+    message.appliedIndex = object.appliedIndex ?? 0;
+    message.keptFromIndex = object.keptFromIndex ?? 0;
+    message.replicaId = object.replicaId ?? "";
+    return message;
+  },
+};
+
 export type HalonServiceService = typeof HalonServiceService;
 export const HalonServiceService = {
   /**
@@ -2930,6 +3435,26 @@ export const HalonServiceService = {
     responseSerialize: (value: RulesResponse): Buffer => Buffer.from(RulesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RulesResponse => RulesResponse.decode(value),
   },
+  /** What this replica applied recently, cause by cause (bounded, not replicated). */
+  getHistory: {
+    path: "/halon.v1.HalonService/GetHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetHistoryRequest): Buffer => Buffer.from(GetHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetHistoryRequest => GetHistoryRequest.decode(value),
+    responseSerialize: (value: GetHistoryResponse): Buffer => Buffer.from(GetHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetHistoryResponse => GetHistoryResponse.decode(value),
+  },
+  /** Why a resource is in its state: the rule steps that led to it (NOT_FOUND for an unknown id). */
+  explain: {
+    path: "/halon.v1.HalonService/Explain" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExplainRequest): Buffer => Buffer.from(ExplainRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExplainRequest => ExplainRequest.decode(value),
+    responseSerialize: (value: ExplainResponse): Buffer => Buffer.from(ExplainResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExplainResponse => ExplainResponse.decode(value),
+  },
 } as const;
 
 export interface HalonServiceServer extends UntypedServiceImplementation {
@@ -2970,6 +3495,10 @@ export interface HalonServiceServer extends UntypedServiceImplementation {
    * the leader's address.
    */
   changeRules: handleUnaryCall<ChangeRulesRequest, RulesResponse>;
+  /** What this replica applied recently, cause by cause (bounded, not replicated). */
+  getHistory: handleUnaryCall<GetHistoryRequest, GetHistoryResponse>;
+  /** Why a resource is in its state: the rule steps that led to it (NOT_FOUND for an unknown id). */
+  explain: handleUnaryCall<ExplainRequest, ExplainResponse>;
 }
 
 export interface HalonServiceClient extends Client {
@@ -3182,6 +3711,38 @@ export interface HalonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RulesResponse) => void,
+  ): ClientUnaryCall;
+  /** What this replica applied recently, cause by cause (bounded, not replicated). */
+  getHistory(
+    request: GetHistoryRequest,
+    callback: (error: ServiceError | null, response: GetHistoryResponse) => void,
+  ): ClientUnaryCall;
+  getHistory(
+    request: GetHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetHistoryResponse) => void,
+  ): ClientUnaryCall;
+  getHistory(
+    request: GetHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /** Why a resource is in its state: the rule steps that led to it (NOT_FOUND for an unknown id). */
+  explain(
+    request: ExplainRequest,
+    callback: (error: ServiceError | null, response: ExplainResponse) => void,
+  ): ClientUnaryCall;
+  explain(
+    request: ExplainRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExplainResponse) => void,
+  ): ClientUnaryCall;
+  explain(
+    request: ExplainRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExplainResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,107 @@
+// History and explain, fed by the production path's trace: what they keep,
+// what they leave out, and that explain follows a rule episode back to where
+// it began.
+import { describe, expect, it } from "vitest";
+import { backoffDelay } from "../../src/rc/config.js";
+import { causeLine, History, stepLines } from "../../src/rc/history.js";
+import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
+
+function traced(maxItems?: number): { s: Scenario; history: History } {
+  const history = new History(maxItems);
+  const s = new Scenario(TEST_CONFIG, (t) => history.record(t));
+  runningCluster(s, { hosts: 2, processesPerNode: 1, disksPerHost: 2, pools: 1 });
+  return { s, history };
+}
+
+describe("history", () => {
+  it("keeps causes that did something, and leaves out a heartbeat of an online node", () => {
+    const { s, history } = traced();
+    const before = history.recent(1_000).length;
+    s.event({ nodeHeartbeat: { nodeId: "node-0", epoch: 0 } });
+    expect(history.recent(1_000)).toHaveLength(before);
+    // A refused event is kept: it did nothing, but an operator wants to see why.
+    s.event({ id: "ghost-1", processFailed: { processId: "ghost", instance: 1, reason: "" } });
+    const last = history.recent(1)[0]!;
+    expect(last.cause).toMatchObject({ kind: "event", eventId: "ghost-1", outcome: "rejected" });
+    expect(last.cause.kind === "event" && last.cause.code).toBe("unknown-resource");
+    expect(last.resources).toEqual(["ghost"]);
+  });
+
+  it("files a command result under what its command was about", () => {
+    const { s, history } = traced();
+    const cmd = s.event({ processFailed: { processId: "proc-0-0", instance: 1, reason: "exit 1" } })
+      .commands[0]!;
+    s.ack(cmd.id, false);
+    const items = history.recent(2, "proc-0-0");
+    expect(items.map((i) => i.cause.kind === "event" && i.cause.name)).toEqual([
+      "processFailed",
+      "commandResult",
+    ]);
+    // The failed answer fed the rule: respawning → backoff.
+    expect(items[1]!.rules[0]!.phases).toContainEqual({
+      rule: "process-recovery",
+      key: "proc-0-0",
+      before: "respawning",
+      after: "backoff",
+    });
+  });
+
+  it("is bounded, and says from which index it is complete", () => {
+    const { s, history } = traced(5);
+    for (let i = 0; i < 10; i++) s.event({ diskFailed: { diskId: `disk-${i % 2}-${i % 2}` } });
+    expect(history.recent(100)).toHaveLength(5);
+    expect(history.keptFromIndex).toBeGreaterThan(0);
+    history.reset(42);
+    expect(history.recent(100)).toEqual([]);
+    expect(history.keptFromIndex).toBe(42);
+  });
+});
+
+describe("explain", () => {
+  it("a process given up: from the failure through every respawn to the timer that gave up", () => {
+    const { s, history } = traced();
+    let instance = 1;
+    s.event({ processFailed: { processId: "proc-0-0", instance, reason: "exit 1" } });
+    for (let attempt = 1; attempt < TEST_CONFIG.processRespawnBudget; attempt++) {
+      instance++;
+      s.event({ processFailed: { processId: "proc-0-0", instance, reason: "exit 1" } });
+      s.tick(s.time + backoffDelay(TEST_CONFIG.processRespawnBackoff, attempt));
+    }
+    instance++;
+    s.event({ id: "last-failure", processFailed: { processId: "proc-0-0", instance, reason: "exit 1" } });
+    expect(s.attr("proc-0-0", "state")).toBe("failed");
+
+    const x = history.explain(s.sm.graph, "proc-0-0")!;
+    expect(x.summary).toMatch(
+      /^Process proc-0-0 is "failed" since entry \d+: event last-failure processFailed/,
+    );
+    const last = x.steps.at(-1)!;
+    // The production path: the coordinator fed the rule, the rule asked to give up, the
+    // coordinator set the state.
+    const lines = stepLines(last, "proc-0-0");
+    expect(lines[0]).toMatch(
+      /^rules ← process-failed proc-0-0: process-recovery\[proc-0-0\] respawning → \(ended\)/,
+    );
+    expect(lines.join("\n")).toContain("asks process-given-up");
+    expect(lines).toContain('set proc-0-0.state = "failed" (was "starting")');
+    // It starts where the episode began (an instance created from nothing) and shows every respawn.
+    const first = x.steps[0]!;
+    expect(causeLine(first)).toMatch(/^event \S+ processFailed \[proc-0-0\]: applied$/);
+    expect(first.rules[0]!.phases[0]).toMatchObject({ key: "proc-0-0", before: "" });
+    const respawns = x.steps
+      .flatMap((i) => i.commands)
+      .filter((c) => c.respawnProcess?.processId === "proc-0-0");
+    expect(respawns.map((c) => c.respawnProcess!.attempt)).toEqual([1, 2, 3]);
+  });
+
+  it("a disk failed by a striping error is explained by that event alone", () => {
+    const { s, history } = traced();
+    s.event({ id: "stripe-1", stripingError: { poolId: "pool-0", diskId: "disk-1-0" } });
+    s.event({ nodeHeartbeat: { nodeId: "node-1", epoch: 0 } });
+    const x = history.explain(s.sm.graph, "disk-1-0")!;
+    expect(x.steps).toHaveLength(1);
+    expect(causeLine(x.steps[0]!)).toBe("event stripe-1 stripingError [disk-1-0, pool-0]: applied");
+    expect(stepLines(x.steps[0]!, "disk-1-0")).toContain('set disk-1-0.state = "failed" (was "online")');
+    expect(history.explain(s.sm.graph, "no-such")).toBeNull();
+  });
+});
