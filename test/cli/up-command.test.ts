@@ -4,6 +4,7 @@
 // reader or a plain-TCP client may not), and a clean stop on SIGINT.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ClusterClient } from "../../src/api/cluster-client.js";
@@ -36,6 +37,7 @@ describe("halon up", () => {
     const ports = [await freePort(), await freePort(), await freePort()];
     const peerPorts = [await freePort(), await freePort(), await freePort()];
     const nodePort = await freePort();
+    const dashboardPort = await freePort();
     const file = join(tmp.dir, "cluster.yaml");
     writeFileSync(
       file,
@@ -44,7 +46,7 @@ describe("halon up", () => {
         "replicas:",
         ...ports.map(
           (p, i) =>
-            `  - {id: rc${i + 1}, grpcAddress: "127.0.0.1:${p}", peerAddress: "127.0.0.1:${peerPorts[i]}", dataDir: data/rc${i + 1}}`,
+            `  - {id: rc${i + 1}, grpcAddress: "127.0.0.1:${p}", peerAddress: "127.0.0.1:${peerPorts[i]}", dataDir: data/rc${i + 1}${i === 0 ? `, dashboardAddress: "127.0.0.1:${dashboardPort}"` : ""}}`,
         ),
         "nodes:",
         "  - id: node1",
@@ -98,6 +100,25 @@ describe("halon up", () => {
       "reader-viewer.pem",
     ])
       expect(existsSync(join(tmp.dir, "certs", f)), f).toBe(true);
+
+    // The dashboard's URL is printed, HTTPS; a reader's certificate opens /metrics, a node's does not.
+    expect(out).toContain(`rc1      https://127.0.0.1:${dashboardPort}/`);
+    const pem = (name: string) => readFileSync(join(tmp.dir, "certs", name));
+    const getMetrics = (who: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(
+          `https://127.0.0.1:${dashboardPort}/metrics`,
+          { ca: pem("ca.pem"), cert: pem(`${who}.pem`), key: pem(`${who}-key.pem`) },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await getMetrics("reader-viewer")).toBe(200);
+    expect(await getMetrics("node-node1")).toBe(403);
 
     // Every CLI command, as the operator (the default identity).
     const one = runCli(["graph", "--config", file, "--id", "node1"]);
