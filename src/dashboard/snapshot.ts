@@ -7,6 +7,9 @@ import { wholeGraph } from "../api/graph-view.js";
 import type { Replica } from "../api/replica.js";
 import type { HistoryEntry, ReplicaStatus } from "../gen/halon/v1/client.js";
 import { ReplicaRole } from "../gen/halon/v1/client.js";
+import type { ReplicaRow, StatusMessage } from "./web/model.js";
+
+export type { ReplicaRow, StatusMessage };
 
 export const RECENT_ACTIVITY = 40;
 
@@ -16,27 +19,6 @@ const ROLE_NAMES: Record<number, string> = {
   [ReplicaRole.REPLICA_ROLE_LEADER]: "leader",
   [ReplicaRole.REPLICA_ROLE_LEARNER]: "learner",
 };
-
-export interface ReplicaRow {
-  id: string;
-  address: string;
-  reachable: boolean;
-  role: string;
-  term: number | null;
-  commitIndex: number | null;
-  appliedIndex: number | null;
-  /** How far its applied index is behind the highest commit index any replica reported. */
-  lag: number | null;
-  stateHash: string;
-  error?: string;
-}
-
-export interface StatusMessage {
-  self: ReplicaRow;
-  replicas: ReplicaRow[];
-  epoch: number;
-  outbox: { id: string; target: string; kind: string }[];
-}
 
 export function replicaRow(
   s: ReplicaStatus | undefined,

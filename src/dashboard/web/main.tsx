@@ -10,28 +10,9 @@ import {
   type WireChange,
   type WireResource,
   type Edge,
+  type StatusMessage as Status,
 } from "./model.js";
 import "./style.css";
-
-interface ReplicaRow {
-  id: string;
-  address: string;
-  reachable: boolean;
-  role: string;
-  term: number | null;
-  commitIndex: number | null;
-  appliedIndex: number | null;
-  lag: number | null;
-  stateHash: string;
-  error?: string;
-}
-
-interface Status {
-  self: ReplicaRow;
-  replicas: ReplicaRow[];
-  epoch: number;
-  outbox: { id: string; target: string; kind: string }[];
-}
 
 interface HistoryEntry {
   index: number;

@@ -118,3 +118,26 @@ export function displayState(r: Resource): string {
   if (r.kind === "Process" && r.attrs.recovering === true && state !== "online") return "failed";
   return state;
 }
+
+// What the server sends on the status stream (built by ../snapshot.ts).
+
+export interface ReplicaRow {
+  id: string;
+  address: string;
+  reachable: boolean;
+  role: string;
+  term: number | null;
+  commitIndex: number | null;
+  appliedIndex: number | null;
+  /** How far its applied index is behind the highest commit index any replica reported. */
+  lag: number | null;
+  stateHash: string;
+  error?: string;
+}
+
+export interface StatusMessage {
+  self: ReplicaRow;
+  replicas: ReplicaRow[];
+  epoch: number;
+  outbox: { id: string; target: string; kind: string }[];
+}
