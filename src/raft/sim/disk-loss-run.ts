@@ -60,14 +60,9 @@ export async function diskLossRun(
   if (sim.violations.length === 0) {
     sim.heal();
     for (const id of sim.ids) sim.restart(id);
-    let final: ReturnType<Simulation["propose"]> | null = null;
-    const ok = await sim.runUntil(() => {
-      if (final?.status === "acked") return true;
-      const l = sim.leader();
-      if ((final === null || final.status === "failed") && l !== null) final = sim.propose(l, "final");
-      return false;
-    }, 30_000);
-    if (!ok && sim.violations.length === 0) sim.checker.liveness("no write committed after the last round");
+    const final = await sim.commitOneMore("final");
+    if (final === null && sim.violations.length === 0)
+      sim.checker.liveness("no write committed after the last round");
   }
   for (const p of sim.proposals) if (p.status === "acked") sim.checker.checkAcknowledged(p.index, p.data);
   sim.stopAll();

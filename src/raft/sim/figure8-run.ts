@@ -67,17 +67,11 @@ export async function figure8Run(seed: number, opts: Figure8Options = {}): Promi
   if (sim.violations.length === 0) {
     sim.setFaults({ loss: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 5, reorder: 0 });
     for (const id of ids) sim.restart(id);
-    let final: ReturnType<Simulation["propose"]> | null = null;
-    const ok = await sim.runUntil(() => {
-      if (final?.status === "acked") return true;
-      const l = sim.leader();
-      if ((final === null || final.status === "failed") && l !== null) final = sim.propose(l, "final");
-      return false;
-    }, 30_000);
-    if (!ok && sim.violations.length === 0)
+    const final = await sim.commitOneMore("final");
+    if (final === null && sim.violations.length === 0)
       sim.checker.liveness("no write committed after every replica restarted");
-    if (ok && final !== null) {
-      const target = (final as { index: number }).index;
+    if (final !== null) {
+      const target = final.index;
       const stopNudging = sim.nudgeEvery(1000);
       const done = await sim.runUntil(
         () => ids.every((id) => (sim.replica(id).node?.status().appliedIndex ?? 0) >= target),

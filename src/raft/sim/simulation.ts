@@ -471,6 +471,21 @@ export class Simulation {
   // ------------------------------------------------------------ clients
 
   /** Proposes through `id`; the returned record fills in as the outcome is known. */
+  /**
+   * Proposes `payload` through whoever leads, again after each failure, until
+   * one proposal is acknowledged: it, or null when none was within `timeoutMs`.
+   */
+  async commitOneMore(payload: string, timeoutMs = 30_000): Promise<Proposal | null> {
+    let last: Proposal | null = null;
+    const ok = await this.runUntil(() => {
+      if (last?.status === "acked") return true;
+      const l = this.leader();
+      if ((last === null || last.status === "failed") && l !== null) last = this.propose(l, payload);
+      return false;
+    }, timeoutMs);
+    return ok ? last : null;
+  }
+
   propose(id: ReplicaId, payload?: string): Proposal {
     const data = enc.encode(payload ?? `p${this.proposals.length}`);
     const p: Proposal = { data, node: id, status: "pending", index: 0 };
