@@ -11,7 +11,6 @@ import type { Entry } from "../raft/types.js";
 import type { TlsSource } from "../raft/transport/tls.js";
 import { changeMessage } from "./graph-view.js";
 import { GraphWatchHub } from "./graph-watch-hub.js";
-import { IndexedStateMachine } from "./indexed-state-machine.js";
 import { LeaderClock } from "./leader-clock.js";
 import {
   DEFAULT_RC_DUTIES,
@@ -119,7 +118,6 @@ export class RcRuntime implements RcAccess {
       tls: opts.tls,
       logger: opts.logger,
       clock: this.clock,
-      unwrap: (bytes) => IndexedStateMachine.unwrap(bytes).result,
       onAnswered: opts.instruments?.commandAnswered?.bind(opts.instruments),
     });
   }
