@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";
+import { raftNodeConfigOf } from "../config/index.js";
 import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
 import type { Logger } from "../log/logger.js";
 import { NotLeaderError, ProposalDroppedError } from "../raft/core/errors.js";
@@ -304,7 +305,6 @@ export class Replica implements ReplicaControl {
       learners: this.config.replicas.filter((r) => r.learner).map((r) => r.id),
     };
     const bootstrap = this.opts.join || me.learner ? undefined : founding;
-    const raft = this.config.raft;
     const inst = this.opts.instruments;
     const start = () =>
       RaftNode.start({
@@ -314,15 +314,7 @@ export class Replica implements ReplicaControl {
         stateMachine: inst?.stateMachine?.(this.stateMachine) ?? this.stateMachine,
         transport: this.transport,
         bootstrap,
-        config: {
-          heartbeatIntervalMs: raft.heartbeatMs,
-          electionTimeoutMs: raft.electionTimeoutMs,
-          maxBytesPerMessage: raft.maxBytesPerMessage,
-          maxEntriesPerMessage: raft.maxEntriesPerMessage,
-          maxInflightMessages: raft.maxInflightMessages,
-          snapshotThreshold: raft.snapshotThreshold,
-          trailingEntries: raft.trailingEntries,
-        },
+        config: raftNodeConfigOf(this.config.raft),
         observer: {
           leaderChange: (leader, term) => {
             this.log.info({ leader, term }, "leader changed");
