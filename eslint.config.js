@@ -36,6 +36,18 @@ export default tseslint.config(
     },
   },
   {
+    // The bottom layer: small helpers every layer may use (assert, backoff, heap, hash).
+    files: ["src/util/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [{ group: ["../*"], message: "util/ is the bottom layer: it imports nothing of Halon." }],
+        },
+      ],
+    },
+  },
+  {
     files: ["src/rc/**"],
     rules: {
       "no-restricted-imports": [

@@ -28,6 +28,7 @@ import {
   type GraphChange,
 } from "../graph/index.js";
 import { EntryType, type Entry } from "../raft/types.js";
+import { assert, rethrowAssertion } from "../util/assert.js";
 import type { StateMachine } from "../raft/storage.js";
 import { DEFAULT_RC_CONFIG, KNOWN_RULES_VERSIONS, type RcConfig } from "./config.js";
 import { Coordinator, RuleFailed, type TimerFault, type UnknownRecord } from "./coordinator.js";
@@ -89,6 +90,8 @@ export class RcStateMachine implements StateMachine {
   private onGraphChanges: ((index: number, changes: GraphChange[]) => void) | undefined;
   private onFault: ((fault: FaultReport) => void) | undefined;
   private appliedIndex = 0;
+  /** The term of the last entry applied here (0 after a restore). Not state: only for an assertion. */
+  private appliedTerm = 0;
   private rulesVersion = 1;
   private disabledRules: string[] = [];
   private faults: FaultLog = { byRule: {}, count: 0, recent: [] };
@@ -129,12 +132,18 @@ export class RcStateMachine implements StateMachine {
   /** apply() without the encoding: the result as a message. */
   applyEntry(entry: Entry): RcApplyResult {
     const c = this.coordinator;
-    if (entry.index <= this.appliedIndex) {
-      // Raft never applies an index twice; if a driver did, applying it again would break exactly-once.
-      const error = `entry ${entry.index} is already applied (last applied ${this.appliedIndex})`;
-      return { index: entry.index, events: [], commands: [], error, timeMs: c.now };
-    }
+    // Raft never applies an index twice, nor a term after a later one: a driver that
+    // did would break exactly-once, so the replica stops rather than apply it.
+    assert(
+      entry.index > this.appliedIndex,
+      () => `entry ${entry.index} after ${this.appliedIndex} is applied`,
+    );
+    assert(
+      entry.term >= this.appliedTerm,
+      () => `entry of term ${entry.term} after term ${this.appliedTerm}`,
+    );
     this.appliedIndex = entry.index;
+    this.appliedTerm = entry.term;
     c.outbox.applying(entry.index, entry.term);
     c.issued = [];
     const result: RcApplyResult = { index: entry.index, events: [], commands: [], error: "", timeMs: c.now };
@@ -150,6 +159,7 @@ export class RcStateMachine implements StateMachine {
       try {
         if (decoded) this.applyDecoded(decoded, result);
       } catch (err) {
+        rethrowAssertion(err);
         // Last resort, outside any event or timer (those are transactions of
         // their own): the entry stops here, the same way on every replica.
         result.error = "internal error while applying the entry (see the replicas' logs)";
@@ -403,6 +413,7 @@ export class RcStateMachine implements StateMachine {
       this.dedup.remember(id, c.now);
       return { eventId: id, outcome: outcome.outcome, code: "", reason: outcome.reason ?? "" };
     } catch (err) {
+      rethrowAssertion(err); // a broken invariant stops the replica; it is no rule's fault
       // All or nothing: whatever the event changed before the failure is undone.
       const rule = err instanceof RuleFailed ? err.rule : c.activeRule;
       c.undo(sp);
@@ -420,6 +431,7 @@ export class RcStateMachine implements StateMachine {
   }
 
   private recordTimerFault(f: TimerFault): void {
+    rethrowAssertion(f.error);
     const code = f.error instanceof RuleFailed ? "rule-failed" : "internal";
     this.recordFault({ code, rule: f.rule, key: f.key, eventId: "", error: f.error });
   }
@@ -594,6 +606,7 @@ export class RcStateMachine implements StateMachine {
     c.now = d.timeMs as number;
     this.coordinator = c;
     this.appliedIndex = d.appliedIndex as number;
+    this.appliedTerm = 0;
     this.rulesVersion = d.rulesVersion as number;
     this.dedup = DedupTable.fromData(d.dedup, this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.incidents = d.incidents;

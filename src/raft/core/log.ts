@@ -4,6 +4,7 @@
 import type { Snapshot } from "../storage.js";
 import type { Entry } from "../types.js";
 import { entryBytes } from "./messages.js";
+import { assert } from "../../util/assert.js";
 
 export class RaftLog {
   /** entries[k] has index compactedIndex + 1 + k. */
@@ -129,8 +130,10 @@ export class RaftLog {
     const lastNew = prevIndex + ents.length;
     const ci = this.findConflict(ents);
     if (ci !== 0) {
-      if (ci <= this.committed)
-        throw new Error(`safety: entry ${ci} conflicts with the committed log (committed ${this.committed})`);
+      assert(
+        ci > this.committed,
+        () => `entry ${ci} conflicts with the committed log (committed ${this.committed})`,
+      );
       this.appendFrom(ents, ci - prevIndex - 1);
     }
     this.commitTo(Math.min(leaderCommit, lastNew));
@@ -141,8 +144,10 @@ export class RaftLog {
   private appendFrom(ents: readonly Entry[], from: number): void {
     const first = ents[from] as Entry;
     const keep = first.index - this.compactedIndex - 1;
-    if (keep < 0)
-      throw new Error(`cannot append at ${first.index}: compacted through ${this.compactedIndex}`);
+    assert(
+      keep >= 0,
+      () => `append at ${first.index}, but the log is compacted through ${this.compactedIndex}`,
+    );
     if (keep < this.entries.length) {
       this.entries.length = keep;
       if (this.stabled > first.index - 1) this.stabled = first.index - 1;
@@ -152,7 +157,7 @@ export class RaftLog {
 
   /** The leader's own append. */
   appendOne(e: Entry): void {
-    if (e.index !== this.lastIndex() + 1) throw new Error(`append at ${e.index} after ${this.lastIndex()}`);
+    assert(e.index === this.lastIndex() + 1, () => `append at ${e.index} after ${this.lastIndex()}`);
     this.entries.push(e);
   }
 
@@ -178,11 +183,12 @@ export class RaftLog {
 
   commitTo(i: number): void {
     if (i <= this.committed) return;
-    if (i > this.lastIndex()) throw new Error(`commit ${i} is beyond the last index ${this.lastIndex()}`);
+    assert(i <= this.lastIndex(), () => `commit ${i} is beyond the last index ${this.lastIndex()}`);
     this.committed = i;
   }
 
   appliedTo(i: number): void {
+    assert(i <= this.committed, () => `applied ${i} is beyond the commit index ${this.committed}`);
     if (i > this.applied) this.applied = i;
   }
 
@@ -225,14 +231,13 @@ export class RaftLog {
   /** Drops entries through `index` (which must be applied); the snapshot covers them. */
   compact(index: number): void {
     if (index <= this.compactedIndex) return;
-    if (index > this.applied)
-      throw new Error(`cannot compact through ${index}: only ${this.applied} is applied`);
+    assert(index <= this.applied, () => `compaction through ${index}, but only ${this.applied} is applied`);
     this.dropThrough(index);
   }
 
   private dropThrough(index: number): void {
     const t = this.term(index);
-    if (t === undefined) throw new Error(`cannot compact through ${index}: not in the log`);
+    assert(t !== undefined, () => `compaction through ${index}, which is not in the log`);
     this.entries = this.entries.slice(index - this.compactedIndex);
     this.compactedIndex = index;
     this.compactedTerm = t;

@@ -2,6 +2,7 @@
 // and in which mode (probing for the match, replicating in a pipeline, or
 // waiting for a snapshot).
 import { Inflights } from "./inflights.js";
+import { assert } from "../../util/assert.js";
 
 export enum ProgressState {
   /** One message at a time until the match is found. */
@@ -38,6 +39,11 @@ export class Progress {
     this.inflights = new Inflights(maxInflight, maxInflightBytes);
   }
 
+  /** What the follower is known to hold is always before what is sent next. */
+  private checkInvariant(): void {
+    assert(this.match < this.next, () => `progress: match ${this.match} is not before next ${this.next}`);
+  }
+
   private resetState(state: ProgressState): void {
     this.probeSent = false;
     this.pendingSnapshot = 0;
@@ -61,6 +67,7 @@ export class Progress {
     this.resetState(ProgressState.Probe);
     this.match = 0;
     this.next = next;
+    this.checkInvariant();
   }
 
   becomeReplicate(): void {
@@ -79,6 +86,7 @@ export class Progress {
       if (count > 0) {
         this.next = lastIndex + 1;
         this.inflights.add(lastIndex, bytes);
+        this.checkInvariant();
       }
     } else if (this.state === ProgressState.Probe) {
       this.probeSent = true;
@@ -94,6 +102,7 @@ export class Progress {
       this.probeSent = false;
     }
     this.next = Math.max(this.next, n + 1);
+    this.checkInvariant();
     return updated;
   }
 

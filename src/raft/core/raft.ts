@@ -24,6 +24,7 @@ import { makeMessage, MessageType } from "./messages.js";
 import { VoteResult } from "./quorum.js";
 import type { Ready, SoftState } from "./ready.js";
 import { Role } from "./ready.js";
+import { assert } from "../../util/assert.js";
 
 export type { CoreInit } from "./state.js";
 
@@ -203,8 +204,10 @@ export class RaftCore extends Leadership {
    * (applied); entries through `compactIndex` may now be dropped from memory.
    */
   compact(snapshot: Snapshot, compactIndex: number): void {
-    if (snapshot.meta.index > this.log.applied)
-      throw new Error(`snapshot at ${snapshot.meta.index} is beyond the applied index ${this.log.applied}`);
+    assert(
+      snapshot.meta.index <= this.log.applied,
+      () => `snapshot at ${snapshot.meta.index} is beyond the applied index ${this.log.applied}`,
+    );
     if (this.log.snapshot === null || snapshot.meta.index > this.log.snapshot.meta.index)
       this.log.snapshot = snapshot;
     this.log.compact(Math.min(compactIndex, snapshot.meta.index));

@@ -17,6 +17,7 @@ import type { ReadState } from "./read-only.js";
 import { ReadOnlyQueue } from "./read-only.js";
 import type { SoftState } from "./ready.js";
 import { Role } from "./ready.js";
+import { assert } from "../../util/assert.js";
 
 export interface CoreInit {
   config: Partial<CoreConfig> & { id: ReplicaId };
@@ -114,6 +115,7 @@ export abstract class RaftState {
   }
 
   protected reset(term: number): void {
+    assert(term >= this.term, () => `${this.id}: term ${term} after term ${this.term}`);
     if (term !== this.term) {
       this.term = term;
       this.vote = null;

@@ -25,6 +25,7 @@ import { ReadyLoop } from "./ready-loop.js";
 import { SnapshotPolicy } from "./snapshot-policy.js";
 import type { LeaderState } from "./waiters.js";
 import { Waiters } from "./waiters.js";
+import { AssertionError } from "../../util/assert.js";
 
 export type { DiskFullState } from "./disk-guard.js";
 
@@ -197,7 +198,7 @@ export class RaftNode {
       return Promise.reject(new ProposalDroppedError("too many proposals pending; retry later"));
     let index: number;
     try {
-      index = this.core.propose(data);
+      index = this.guarded(() => this.core.propose(data));
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -226,7 +227,7 @@ export class RaftNode {
       if (pending === null) break;
       await this.waitForApplied(pending);
     }
-    const index = this.core.proposeMembershipChange(changes, opts.force === true);
+    const index = this.guarded(() => this.core.proposeMembershipChange(changes, opts.force === true));
     await this.waitForEntry(index);
     return cloneMembership(this.core.membership);
   }
@@ -274,7 +275,7 @@ export class RaftNode {
     const n = ++this.readCounter;
     new DataView(ctx.buffer).setFloat64(0, n);
     try {
-      this.core.readIndex(ctx);
+      this.guarded(() => this.core.readIndex(ctx));
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -292,7 +293,7 @@ export class RaftNode {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
     if (this.disk.isFull) return Promise.reject(this.diskFullError());
     try {
-      this.core.transferLeadership(to);
+      this.guarded(() => this.core.transferLeadership(to));
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -312,6 +313,7 @@ export class RaftNode {
     try {
       this.core.step(m);
     } catch (e) {
+      // Whatever a message makes the core throw, the node cannot trust its state any more.
       this.fail(e as Error);
       return;
     }
@@ -324,7 +326,11 @@ export class RaftNode {
    */
   reportUnreachable(peer: ReplicaId, reason = "reported by the transport"): void {
     if (this.stopped || this.disk.isFull) return;
-    this.core.reportUnreachable(peer);
+    try {
+      this.guarded(() => this.core.reportUnreachable(peer));
+    } catch {
+      return; // the node stopped
+    }
     this.observers.notify("peerUnreachable", peer, reason);
     this.loop.schedule();
   }
@@ -353,7 +359,12 @@ export class RaftNode {
       this.disk.tick();
       return;
     }
-    this.core.tick();
+    try {
+      this.core.tick();
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
     this.waiters.expire(this.ticks, this.core.lead);
     this.waiters.checkCatchUps(this.leaderState(), this.ticks);
     this.loop.schedule();
@@ -402,6 +413,19 @@ export class RaftNode {
     return new ProposalDroppedError(
       `the disk of ${this.id} is full (alarm NOSPACE); it acknowledges nothing until space is freed`,
     );
+  }
+
+  /**
+   * Runs a call into the core whose errors go back to a caller (a refused
+   * proposal), except a broken invariant: that stops the node first.
+   */
+  private guarded<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (e) {
+      if (e instanceof AssertionError) this.fail(e);
+      throw e;
+    }
   }
 
   private fail(e: Error): void {

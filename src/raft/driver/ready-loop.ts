@@ -15,6 +15,7 @@ import type { Transport } from "./interfaces.js";
 import type { ObserverList } from "./observer-list.js";
 import type { SnapshotPolicy } from "./snapshot-policy.js";
 import type { Waiters } from "./waiters.js";
+import { assert } from "../../util/assert.js";
 
 export interface ReadyLoopParts {
   id: ReplicaId;
@@ -37,6 +38,8 @@ export class ReadyLoop {
   private scheduled = false;
   private lastLeader: ReplicaId | null = null;
   private lastTerm: number;
+  /** The index the next applied entry must have: entries apply in order, none skipped or repeated. */
+  private nextApply = 0;
 
   constructor(private readonly p: ReadyLoopParts) {
     this.lastTerm = p.core.term;
@@ -91,6 +94,7 @@ export class ReadyLoop {
       );
       if (this.p.stopped()) return;
     }
+    this.nextApply = core.log.applied + 1;
     // Committed entries that were already on disk before this Ready need not
     // wait for its write: applying them first answers their proposers while
     // the next batch syncs. Those at or after the first new entry wait for it,
@@ -125,6 +129,11 @@ export class ReadyLoop {
   private apply(entries: Entry[]): void {
     const { stateMachine, waiters } = this.p;
     for (const e of entries) {
+      assert(
+        e.index === this.nextApply,
+        () => `${this.p.id}: applying ${e.index}, expected ${this.nextApply}`,
+      );
+      this.nextApply++;
       const result = e.type === EntryType.Normal ? stateMachine.apply(e) : EMPTY_BYTES;
       waiters.applied(e, result);
     }
