@@ -395,7 +395,15 @@ export class Replica implements ReplicaControl {
       throw err;
     }
     this.server.setServing(true);
-    this.rc?.start(this.node);
+    const node = this.node;
+    this.rc?.start({
+      get isLeader() {
+        return node.isLeader;
+      },
+      status: () => node.status(),
+      observe: (o) => node.observe(o),
+      propose: (payload) => this.propose(payload),
+    });
     // A replica added after start (members add) is found by re-reading the config file.
     this.addressTimer = setInterval(() => this.refreshAddresses(false), 1_000);
     this.addressTimer.unref();
