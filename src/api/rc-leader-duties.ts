@@ -17,6 +17,7 @@ import {
   type RcStateMachine,
 } from "../rc/index.js";
 import type { TlsSource } from "../raft/transport/tls.js";
+import type { Applied } from "../raft/types.js";
 import {
   CommandDispatcher,
   DEFAULT_DISPATCHER_CONFIG,
@@ -41,7 +42,7 @@ export interface LeaderView {
   readonly isLeader: boolean;
   status(): { term: number; lastIndex: number };
   /** Resolves once the entry is applied here, with where it landed and what apply() returned. */
-  propose(payload: Uint8Array): Promise<{ index: number; term: number; result: Uint8Array }>;
+  propose(payload: Uint8Array): Promise<Applied>;
   /** Leadership changes (RaftNode.observe). */
   observe(o: {
     leaderChange?(leader: string | null, term: number): void;

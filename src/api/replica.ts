@@ -23,7 +23,6 @@ import { expectReplica, peerAuthenticator } from "./peer-authz.js";
 import { loadSecurity } from "./security-setup.js";
 import { createHalonService } from "./halon-service.js";
 import { HashChainStateMachine } from "./hash-chain-state-machine.js";
-import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
 import type { ReplicaInstruments } from "./replica-instruments.js";
 import { REPORTED_HASHES_FILE, ReportedHashes } from "./reported-hashes.js";
@@ -96,8 +95,8 @@ export class Replica implements ReplicaControl {
 
   // ------------------------------------------------------------ ReplicaControl
 
-  async propose(payload: Uint8Array): Promise<ProposeResult> {
-    return IndexedStateMachine.unwrap(await this.node.propose(payload));
+  propose(payload: Uint8Array): Promise<ProposeResult> {
+    return this.node.propose(payload);
   }
 
   status(): ReplicaStatus {
@@ -312,9 +311,7 @@ export class Replica implements ReplicaControl {
         id: this.id,
         logStore: inst?.logStore?.(this.logStore) ?? this.logStore,
         snapshotStore: inst?.snapshotStore?.(this.snapshotStore) ?? this.snapshotStore,
-        stateMachine: ((indexed) => inst?.stateMachine?.(indexed) ?? indexed)(
-          new IndexedStateMachine(this.stateMachine),
-        ),
+        stateMachine: inst?.stateMachine?.(this.stateMachine) ?? this.stateMachine,
         transport: this.transport,
         bootstrap,
         config: {
@@ -395,15 +392,7 @@ export class Replica implements ReplicaControl {
       throw err;
     }
     this.server.setServing(true);
-    const node = this.node;
-    this.rc?.start({
-      get isLeader() {
-        return node.isLeader;
-      },
-      status: () => node.status(),
-      observe: (o) => node.observe(o),
-      propose: (payload) => this.propose(payload),
-    });
+    this.rc?.start(this.node);
     // A replica added after start (members add) is found by re-reading the config file.
     this.addressTimer = setInterval(() => this.refreshAddresses(false), 1_000);
     this.addressTimer.unref();

@@ -25,7 +25,7 @@ import type { Ready } from "../core/ready.js";
 import { Role } from "../core/ready.js";
 import type { LogStore, Snapshot, SnapshotStore, StateMachine } from "../storage.js";
 import { StorageCorruptionError, isNoSpaceError } from "../storage.js";
-import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
+import type { Applied, Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
 
 export interface RaftNodeOptions {
@@ -74,7 +74,7 @@ const DISK_PROBE_MS = 1_000;
 
 interface PendingProposal {
   term: number;
-  resolve: (result: Uint8Array) => void;
+  resolve: (applied: Applied) => void;
   reject: (e: Error) => void;
 }
 
@@ -228,11 +228,11 @@ export class RaftNode {
   }
 
   /**
-   * Replicates `data`; resolves with the state machine's result once the
-   * entry is applied here. Rejects with NotLeaderError (carrying the leader),
+   * Replicates `data`; resolves with the entry's index and term and the state
+   * machine's result once the entry is applied here. Rejects with NotLeaderError (carrying the leader),
    * ProposalDroppedError, LeadershipLostError (outcome unknown) or RaftStoppedError.
    */
-  propose(data: Uint8Array): Promise<Uint8Array> {
+  propose(data: Uint8Array): Promise<Applied> {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
     if (this.diskFull) return Promise.reject(this.diskFullError());
     if (!(data instanceof Uint8Array))
@@ -254,7 +254,7 @@ export class RaftNode {
     return this.waitForEntry(index);
   }
 
-  private waitForEntry(index: number): Promise<Uint8Array> {
+  private waitForEntry(index: number): Promise<Applied> {
     const term = this.core.term;
     this.schedule();
     return new Promise((resolve, reject) => this.proposals.set(index, { term, resolve, reject }));
@@ -533,7 +533,7 @@ export class RaftNode {
       const p = this.proposals.get(e.index);
       if (p === undefined) continue;
       this.proposals.delete(e.index);
-      if (p.term === e.term) p.resolve(result);
+      if (p.term === e.term) p.resolve({ index: e.index, term: e.term, result });
       else p.reject(new LeadershipLostError(e.index));
     }
   }
