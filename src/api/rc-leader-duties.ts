@@ -40,7 +40,9 @@ export const DEFAULT_RC_DUTIES: RcDutiesConfig = {
 /** What the duties need from the Raft node. */
 export interface LeaderView {
   readonly isLeader: boolean;
-  status(): { term: number; lastIndex: number };
+  status(): { term: number };
+  /** Resolves once every entry committed before the call is applied here. */
+  barrier(): Promise<void>;
   /** Resolves once the entry is applied here, with where it landed and what apply() returned. */
   propose(payload: Uint8Array): Promise<Applied>;
   /** Leadership changes (RaftNode.observe). */
@@ -130,8 +132,7 @@ export class RcLeaderDuties {
 
   private leadership(): LoopEffect[] {
     const n = this.node!;
-    const s = n.status();
-    return this.loop.leadership({ leader: n.isLeader, term: s.term, lastIndex: s.lastIndex });
+    return this.loop.leadership({ leader: n.isLeader, term: n.status().term });
   }
 
   /** One input to the loop; its effects run after the caller returns (never inside Raft's apply). */
@@ -153,6 +154,11 @@ export class RcLeaderDuties {
     for (const e of effects) {
       if (e.kind === "wake") this.wakeAt(e.at);
       else if (e.kind === "propose") this.propose(e.token, e.payload);
+      else if (e.kind === "barrier")
+        this.node!.barrier().then(
+          () => this.input(() => this.loop.caughtUp(e.token, true)),
+          () => this.input(() => this.loop.caughtUp(e.token, false)),
+        );
       else this.deliver(e);
     }
   }

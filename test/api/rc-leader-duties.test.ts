@@ -32,7 +32,10 @@ class InstantLog implements LeaderView {
     for (const o of this.observers) o.leaderChange?.("rc1", t);
   }
   status() {
-    return { term: this.term, lastIndex: this.index };
+    return { term: this.term };
+  }
+  barrier() {
+    return this.isLeader ? Promise.resolve() : Promise.reject(new Error("not the leader"));
   }
   observe(o: { leaderChange?(leader: string | null, term: number): void }) {
     this.observers.push(o);

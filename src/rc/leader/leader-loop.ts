@@ -19,8 +19,8 @@
 //   - turn the answers into CommandResult events, one report per node action:
 //     an ok answer to RespawnProcess is not proposed, the node's own
 //     ProcessStarted (with the instance) reports it (docs/rc.md, "One report").
-// Before it acts in a term, the leader applies its whole log as of its
-// election, so it sees every earlier decision.
+// Before it acts in a term, the leader waits for a barrier: every entry
+// committed before it is applied here, so it sees every earlier decision.
 import type { Command, Event, RcApplyResult } from "../../gen/halon/v1/events.js";
 import type { Graph } from "../../graph/index.js";
 import { encodeEventBatch, encodeTick } from "../entry.js";
@@ -61,7 +61,6 @@ export const DEFAULT_LEADER_LOOP: LeaderLoopConfig = {
 export interface MachineView {
   readonly graph: Graph;
   readonly timeMs: number;
-  readonly lastApplied: number;
   pendingCommands(): Command[];
   nodesAwaitingEpoch(): string[];
   onlineNodes(): string[];
@@ -85,7 +84,12 @@ export type LoopEffect =
    */
   | { kind: "deliver"; id: number; to: string; command: Command; term: number; leaderId: string }
   /** Call wake() at `at` (the loop's clock); replaces every earlier wake request. */
-  | { kind: "wake"; at: number };
+  | { kind: "wake"; at: number }
+  /**
+   * Report caughtUp(token, true) once every entry committed before now is
+   * applied here (RaftNode.barrier), or caughtUp(token, false) if that fails.
+   */
+  | { kind: "barrier"; token: number };
 
 export type ProposeOutcome = { ok: true; result: RcApplyResult } | { ok: false; error: string };
 
@@ -124,7 +128,8 @@ const SILENT_LOG: LoopLog = { info: () => undefined, warn: () => undefined, debu
 const keyOf = (commandId: string, to: string) => `${commandId}@${to}`;
 
 export class LeaderLoop {
-  private office: { term: number; caughtUpAt: number } | null = null;
+  private office: { term: number; barrier: number | null; barrierRetryAt: number } | null = null;
+  /** The barrier of this term has passed: the loop acts. */
   private ready = false;
   private readonly detector: FailureDetector;
   private readonly log: LoopLog;
@@ -171,14 +176,24 @@ export class LeaderLoop {
 
   // ---------------------------------------------------------------- inputs
 
-  /**
-   * What Raft says of this replica now: whether it leads, in which term, and
-   * its log end (applied before the loop acts in a new term).
-   */
-  leadership(s: { leader: boolean; term: number; lastIndex: number }): LoopEffect[] {
+  /** What Raft says of this replica now: whether it leads, and in which term. */
+  leadership(s: { leader: boolean; term: number }): LoopEffect[] {
     if (!s.leader) {
       if (this.office) this.stepDown();
-    } else if (this.office?.term !== s.term) this.takeOffice(s.term, s.lastIndex);
+    } else if (this.office?.term !== s.term) this.takeOffice(s.term);
+    return this.finish();
+  }
+
+  /** The outcome of a barrier effect. */
+  caughtUp(token: number, ok: boolean): LoopEffect[] {
+    const office = this.office;
+    if (office && office.barrier === token) {
+      office.barrier = null;
+      if (ok) {
+        this.ready = true;
+        this.scanAt = this.now(); // everything pending is delivered again in a new term
+      } else office.barrierRetryAt = this.now() + this.opts.config.retryMs;
+    }
     return this.finish();
   }
 
@@ -252,14 +267,14 @@ export class LeaderLoop {
     return this.opts.clock.now();
   }
 
-  private takeOffice(term: number, lastIndex: number): void {
+  private takeOffice(term: number): void {
     if (this.office) this.stepDown();
-    this.office = { term, caughtUpAt: lastIndex };
+    this.office = { term, barrier: null, barrierRetryAt: 0 };
     this.ready = false;
     this.seededId = null;
     this.retryAt = 0;
     this.detector.becameLeader(this.now());
-    this.log.info({ term, catchUpTo: lastIndex }, "coordinator leader duties start");
+    this.log.info({ term }, "coordinator leader duties start");
   }
 
   private stepDown(): void {
@@ -281,15 +296,17 @@ export class LeaderLoop {
 
   /** Does what is due, and asks to be woken when the next thing falls due. */
   private finish(): LoopEffect[] {
-    if (this.office) {
-      const now = this.now();
-      if (!this.ready && this.opts.view.lastApplied >= this.office.caughtUpAt) {
-        this.ready = true;
-        this.scanAt = now; // everything pending is delivered again in a new term
-      }
-      if (this.ready) this.act(now);
+    const office = this.office;
+    let next: number | undefined;
+    if (office && this.ready) {
+      this.act(this.now());
+      next = this.nextDue();
+    } else if (office && office.barrier === null) {
+      if (this.now() >= office.barrierRetryAt) {
+        office.barrier = ++this.seq;
+        this.effects.push({ kind: "barrier", token: office.barrier });
+      } else next = office.barrierRetryAt;
     }
-    const next = this.office && this.ready ? this.nextDue() : undefined;
     if (next !== undefined && next !== this.wakeAt) {
       this.wakeAt = next;
       this.effects.push({ kind: "wake", at: next });
@@ -310,7 +327,7 @@ export class LeaderLoop {
       }
     }
     this.flush(now);
-    if (!this.tickInFlight && now >= this.tickAt()) {
+    if (!this.tickInFlight && now >= Math.max(this.tickAt(), this.retryAt)) {
       this.tickInFlight = true;
       this.propose({ kind: "tick" }, encodeTick(now));
     }
@@ -325,7 +342,7 @@ export class LeaderLoop {
   private nextDue(): number | undefined {
     const times = [
       this.detector.nextDeadline(this.opts.view.onlineNodes()) ?? Infinity,
-      this.tickInFlight ? Infinity : this.tickAt(),
+      this.tickInFlight ? Infinity : Math.max(this.tickAt(), this.retryAt),
       this.scanAt ?? Infinity,
       this.queue.length > 0 && !this.batchInFlight ? this.retryAt : Infinity,
     ];
