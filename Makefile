@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.halon-installed
 CONFIG ?= cluster-configs/local-3.yaml
 TEST_REPORT ?= .tmp/vitest-report.json
 
-.PHONY: help setup proto proto-check build typecheck lint format test run clean sim fuzz bench bench-cep bench-raft bench-rc chromium
+.PHONY: help setup proto proto-check build typecheck lint format test run clean sim sim-rc fuzz bench bench-cep bench-raft bench-rc chromium
 CHROMIUM := /usr/bin/chromium
 
 help: ## list the targets
@@ -69,6 +69,9 @@ SEEDS ?= 1000
 
 sim: $(NODE_STAMP) ## Raft simulation: SEED=n replays one seed, SEEDS=n runs n seeds
 	npx tsx test/raft/sim/run-sim.ts $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
+
+sim-rc: $(NODE_STAMP) ## whole-coordinator simulation: SEED=n replays one seed, SEEDS=n runs n seeds
+	npx tsx test/sim-rc/run-sim-rc.ts $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
 
 FUZZ_RUNS ?= 20000
 FUZZ_SEED ?=

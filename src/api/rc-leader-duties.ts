@@ -1,65 +1,55 @@
-// What the coordinator's leader does besides replicating: the state machine
-// is pure, so everything that needs a clock or the network happens here, on
-// the leader only, and enters the log as entries like any other:
-//   - the topology of the cluster config, declared once (idempotent event id);
-//   - Tick entries stamped with the leader's clock, when a rule timer is due
-//     or when log time has not moved for a while, so timers fire at the same
-//     index on every replica;
-//   - NodeSilent events from the failure detector, after a grace period
-//     following the election;
-//   - delivery of the outbox's commands to node services, and their answers
-//     proposed back as CommandResult events.
-// Nothing here is replicated state: a new leader starts afresh from the log.
+// The leader loop (src/rc/leader/leader-loop.ts) wired to the real world: this
+// adapter feeds it Raft's leadership changes, every entry the replica applies,
+// the outcomes of proposals and deliveries and the events nodes send, and
+// carries out its effects with the Raft node (propose), gRPC (deliver, see
+// command-dispatcher.ts) and one timer (wake). What to do and when is the
+// loop's; nothing here decides. The coordinator simulator (src/rc/sim) runs
+// the same loop with in-memory effects.
 import type { ClusterConfig } from "../config/index.js";
-import type { Command, Event } from "../gen/halon/v1/events.js";
+import type { Command, Event, RcApplyResult } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
 import {
   decodeApplyResult,
-  DispatchPlan,
-  encodeEventBatch,
-  encodeTick,
-  FailureDetector,
-  type Delivery,
+  DEFAULT_LEADER_LOOP,
+  LeaderLoop,
+  type LeaderLoopConfig,
+  type LoopEffect,
   type RcStateMachine,
 } from "../rc/index.js";
 import type { TlsSource } from "../raft/transport/tls.js";
 import type { Applied } from "../raft/types.js";
-import { CommandDispatcher, DEFAULT_DISPATCHER_CONFIG, type DispatcherConfig } from "./command-dispatcher.js";
+import {
+  CommandDispatcher,
+  DEFAULT_DISPATCHER_CONFIG,
+  type Delivery,
+  type DispatcherConfig,
+} from "./command-dispatcher.js";
 import { LeaderClock } from "./leader-clock.js";
 import { expectNode } from "./peer-authz.js";
-import { topologyEvent, topologyPresent } from "./topology-seed.js";
+import { topologyEvent } from "./topology-seed.js";
 
-export interface RcDutiesConfig {
-  /** How often the leader looks at what is due. */
-  loopMs: number;
-  /** A Tick is proposed when log time lags the leader's clock by this much, even with no timer due. */
-  idleTickMs: number;
-  /** No sign of life from an online node for this long: NodeSilent. */
-  nodeSilentMs: number;
-  /** After an election, nobody is suspected for this long. */
-  electionGraceMs: number;
-  /** An unacknowledged command is delivered again after this long. */
-  redeliverMs: number;
-  /** At most this many events in one proposal of the leader's own events. */
-  maxEventsPerProposal: number;
+export interface RcDutiesConfig extends LeaderLoopConfig {
   dispatcher: DispatcherConfig;
 }
 
 export const DEFAULT_RC_DUTIES: RcDutiesConfig = {
-  loopMs: 100,
-  idleTickMs: 10_000,
-  nodeSilentMs: 15_000,
-  electionGraceMs: 5_000,
-  redeliverMs: 1_000,
-  maxEventsPerProposal: 500,
+  ...DEFAULT_LEADER_LOOP,
   dispatcher: DEFAULT_DISPATCHER_CONFIG,
 };
 
 /** What the duties need from the Raft node. */
 export interface LeaderView {
   readonly isLeader: boolean;
-  status(): { term: number; lastIndex: number; appliedIndex: number };
+  status(): { term: number };
+  /** Resolves once every entry committed before the call is applied here. */
+  barrier(): Promise<void>;
+  /** Resolves once the entry is applied here, with where it landed and what apply() returned. */
   propose(payload: Uint8Array): Promise<Applied>;
+  /** Leadership changes (RaftNode.observe). */
+  observe(o: {
+    leaderChange?(leader: string | null, term: number): void;
+    termChange?(term: number): void;
+  }): () => void;
 }
 
 export interface RcLeaderDutiesOptions {
@@ -70,7 +60,7 @@ export interface RcLeaderDutiesOptions {
   duties: RcDutiesConfig;
   tls?: TlsSource;
   logger: Logger;
-  /** What entries are stamped with (default: a LeaderClock from now). */
+  /** What entries are stamped with and the loop waits by (default: a LeaderClock from now). */
   clock?: { now(): number };
   /** A node service answered a delivered command (for metrics). */
   onAnswered?: (command: Command, ok: boolean) => void;
@@ -78,236 +68,132 @@ export interface RcLeaderDutiesOptions {
 
 export class RcLeaderDuties {
   private node: LeaderView | null = null;
+  private unobserve: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private term = 0;
-  private leading = false;
-  /** The leader's log end when it won: applied before it acts, so it sees every earlier decision. */
-  private caughtUpAt = 0;
-  /** The config whose topology this term's leader has found in the graph (or declared). */
-  private seededFor: ClusterConfig | null = null;
-  private readonly queue: Event[] = [];
-  private readonly queuedIds = new Set<string>();
-  /** Callers waiting for a queued event to be applied (command answers). */
-  private readonly waiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
-  private batchInFlight = false;
-  private tickInFlight = false;
-  private seedInFlight = false;
-  private readonly detector: FailureDetector;
-  private readonly plan: DispatchPlan;
+  private readonly loop: LeaderLoop;
   private readonly dispatcher: CommandDispatcher;
   private readonly log: Logger;
   private readonly clock: { now(): number };
+  private topology: { config: ClusterConfig; event: Event } | null = null;
+  private stopped = false;
 
   constructor(private readonly opts: RcLeaderDutiesOptions) {
     this.log = opts.logger;
     this.clock = opts.clock ?? new LeaderClock();
-    const d = opts.duties;
-    this.detector = new FailureDetector({
-      silentAfterMs: d.nodeSilentMs,
-      graceAfterElectionMs: d.electionGraceMs,
+    this.loop = new LeaderLoop({
+      selfId: opts.selfId,
+      view: opts.machine,
+      clock: this.clock,
+      config: opts.duties,
+      topology: () => this.topologyEvent(),
+      log: opts.logger,
     });
-    this.plan = new DispatchPlan(d.redeliverMs);
     this.dispatcher = new CommandDispatcher({
-      config: d.dispatcher,
+      config: opts.duties.dispatcher,
       tls: opts.tls,
       logger: opts.logger,
       resolve: (delivery) => this.addressFor(delivery),
-      leader: () => ({ id: opts.selfId, term: this.term }),
       stillLeading: (term) =>
-        this.leading && this.node !== null && this.node.isLeader && this.node.status().term === term,
+        !this.stopped && this.node !== null && this.node.isLeader && this.node.status().term === term,
       verifyNode: opts.tls ? (nodeId) => expectNode(opts.config().cluster.name, nodeId) : undefined,
-      onAnswer: (delivery, answer) => {
-        opts.onAnswered?.(delivery.command, answer.ok);
-        return this.enqueueAndWait({
-          id: `result-${delivery.command.id}-${delivery.to}`,
-          source: delivery.to,
-          commandResult: {
-            commandId: delivery.command.id,
-            ok: answer.ok,
-            detail: answer.detail,
-            nodeId: delivery.command.respawnNode ? "" : delivery.to,
-          },
-        });
-      },
-      onReached: (target) => this.detector.heard(target, Date.now()),
     });
   }
 
   start(node: LeaderView): void {
     this.node = node;
-    this.timer = setInterval(() => this.turn(), this.opts.duties.loopMs);
-    this.timer.unref();
+    const sync = () => this.input(() => this.leadership());
+    this.unobserve = node.observe({ leaderChange: sync, termChange: sync });
+    sync();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.unobserve?.();
     this.dispatcher.close();
   }
 
-  /** Events seen by this leader: heartbeats, joins and anything a node sent are signs of life. */
-  heard(events: Event[]): void {
-    if (!this.leading) return;
-    const now = Date.now();
-    const g = this.opts.machine.graph;
-    for (const e of events) {
-      const nodeId = e.nodeHeartbeat?.nodeId ?? e.nodeJoined?.nodeId;
-      if (nodeId) this.detector.heard(nodeId, now);
-      if (e.source !== "" && g.kindOf(e.source) === "Node") this.detector.heard(e.source, now);
-    }
-  }
-
-  /** One look at what is due; a failed proposal is tried again on a later turn. */
-  private turn(): void {
-    try {
-      this.look();
-    } catch (err) {
-      // A bug here must not take the replica down with it: log, and look again next turn.
-      this.log.error({ err: String(err), stack: (err as Error).stack }, "coordinator leader duties failed");
-    }
-  }
-
-  private look(): void {
-    const node = this.node;
-    if (!node) return;
-    const now = Date.now();
-    if (!node.isLeader) {
-      if (this.leading) this.stepDown();
-      return;
-    }
-    const s = node.status();
-    if (!this.leading || s.term !== this.term) this.takeOffice(s.term, s.lastIndex, now);
-    if (s.appliedIndex < this.caughtUpAt) return;
-    const sm = this.opts.machine;
-    if (this.seededFor !== this.opts.config()) this.seed();
-    for (const nodeId of this.detector.silentNodes(now, sm.onlineNodes())) {
-      this.log.info({ node: nodeId }, "node silent: proposing NodeSilent");
-      this.enqueue(this.detector.silentEvent(nodeId));
-    }
-    this.flush();
-    // Log time follows the leader's clock (stamps), not the wall clock: see leader-clock.ts.
-    const stamp = this.clock.now();
-    if (!this.tickInFlight && (sm.tickDue(stamp) || stamp - sm.timeMs >= this.opts.duties.idleTickMs))
-      this.tick(stamp);
-    const pending = sm.pendingCommands();
-    this.dispatcher.prune(pending);
-    if (pending.length > 0) this.dispatcher.deliver(this.plan.due(sm, now), now);
-  }
-
-  private takeOffice(term: number, lastIndex: number, now: number): void {
-    this.leading = true;
-    this.term = term;
-    this.caughtUpAt = lastIndex;
-    this.seededFor = null;
-    this.detector.becameLeader(now);
-    this.plan.becameLeader();
-    this.dispatcher.reset();
-    this.log.info({ term, catchUpTo: lastIndex }, "coordinator leader duties start");
-  }
-
-  private stepDown(): void {
-    this.leading = false;
-    this.detector.stoppedLeading();
-    this.dispatcher.reset();
-    this.queue.length = 0;
-    this.queuedIds.clear();
-    for (const w of this.waiters.values()) w.reject(new Error("no longer the leader"));
-    this.waiters.clear();
-    this.log.info({ term: this.term }, "coordinator leader duties stop");
-  }
-
-  private seed(): void {
-    if (this.seedInFlight) return;
-    const config = this.opts.config();
-    const event = topologyEvent(config);
-    if (topologyPresent(this.opts.machine.graph, event.topologyDeclared!)) {
-      this.seededFor = config;
-      return;
-    }
-    this.seedInFlight = true;
-    this.propose([event])
-      .then(
-        (ok) => {
-          if (ok) {
-            this.seededFor = config;
-            this.log.info({ event: event.id }, "declared the cluster config's topology");
-          }
-        },
-        (err: unknown) =>
-          this.log.debug({ err: String(err) }, "topology declaration not applied; will retry"),
-      )
-      .finally(() => (this.seedInFlight = false));
-  }
-
-  private tick(now: number): void {
-    this.tickInFlight = true;
-    this.node!.propose(encodeTick(now))
-      .catch((err: unknown) => this.log.debug({ err: String(err) }, "tick not applied; will retry"))
-      .finally(() => (this.tickInFlight = false));
-  }
-
-  private enqueue(event: Event): void {
-    if (this.queuedIds.has(event.id)) return;
-    this.queuedIds.add(event.id);
-    this.queue.push(event);
-  }
-
-  /** Queues a leader event and resolves once the batch that carries it is applied. */
-  private enqueueAndWait(event: Event): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.enqueue(event);
-      this.waiters.set(event.id, { resolve, reject });
+  /** Every entry this replica applied, with its result (called by the state machine's wrapper). */
+  applied(result: RcApplyResult): void {
+    this.input(() => {
+      // A new term noticed before the observer's call: the loop must know it before it delivers.
+      const n = this.node;
+      if (n && (n.isLeader !== this.loop.leading || (n.isLeader && n.status().term !== this.loop.term)))
+        this.execute(this.leadership());
+      return this.loop.applied(result);
     });
   }
 
-  /** Proposes the queued events as one batch (one batch in flight at a time). */
-  private flush(): void {
-    if (this.batchInFlight || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.opts.duties.maxEventsPerProposal);
-    this.batchInFlight = true;
-    const term = this.term;
-    const settle = (ok: boolean, err?: unknown) => {
-      const retry: Event[] = [];
-      for (const e of batch) {
-        this.queuedIds.delete(e.id);
-        const w = this.waiters.get(e.id);
-        this.waiters.delete(e.id);
-        if (w && ok) w.resolve();
-        else if (w)
-          w.reject(err); // its owner (the dispatcher) delivers again
-        else if (!ok) retry.push(e); // the leader's own (NodeSilent): proposed again in this term
-      }
-      if (this.leading && this.term === term) for (const e of retry) this.enqueue(e);
-    };
-    this.propose(batch)
-      .then(
-        () => settle(true),
-        (err: unknown) => {
-          this.log.debug({ err: String(err), events: batch.length }, "leader events not applied; will retry");
-          settle(false, err);
-        },
-      )
-      .finally(() => {
-        this.batchInFlight = false;
-      });
+  /** Events seen by this replica: heartbeats, joins and anything a node sent are signs of life. */
+  heard(events: Event[]): void {
+    this.input(() => this.loop.heard(events));
   }
 
-  /** Proposes events; true when applied (whatever each event's outcome). */
-  private async propose(events: Event[]): Promise<boolean> {
-    const res = decodeApplyResult(
-      (await this.node!.propose(encodeEventBatch(this.clock.now(), events))).result,
-    );
-    if (res.error !== "") {
-      this.log.error({ error: res.error }, "the coordinator refused the leader's entry");
-      return false;
+  private leadership(): LoopEffect[] {
+    const n = this.node!;
+    return this.loop.leadership({ leader: n.isLeader, term: n.status().term });
+  }
+
+  /** One input to the loop; its effects run after the caller returns (never inside Raft's apply). */
+  private input(step: () => LoopEffect[]): void {
+    if (this.stopped || !this.node) return;
+    let effects: LoopEffect[];
+    try {
+      effects = step();
+    } catch (err) {
+      // A bug here must not take the replica down with it: log; the next input or wake-up looks again.
+      this.log.error({ err: String(err), stack: (err as Error).stack }, "coordinator leader duties failed");
+      return;
     }
-    for (const r of res.events)
-      if (r.reason !== "" && r.code !== "")
-        this.log.warn(
-          { event: r.eventId, code: r.code, reason: r.reason },
-          "the coordinator rejected a leader event",
+    if (effects.length > 0) queueMicrotask(() => this.execute(effects));
+  }
+
+  private execute(effects: LoopEffect[]): void {
+    if (this.stopped) return;
+    for (const e of effects) {
+      if (e.kind === "wake") this.wakeAt(e.at);
+      else if (e.kind === "propose") this.propose(e.token, e.payload);
+      else if (e.kind === "barrier")
+        this.node!.barrier().then(
+          () => this.input(() => this.loop.caughtUp(e.token, true)),
+          () => this.input(() => this.loop.caughtUp(e.token, false)),
         );
-    return true;
+      else this.deliver(e);
+    }
+  }
+
+  private wakeAt(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.input(() => this.loop.wake());
+      },
+      Math.max(0, at - this.clock.now()),
+    );
+    this.timer.unref();
+  }
+
+  private propose(token: number, payload: Uint8Array): void {
+    this.node!.propose(payload).then(
+      (r) => this.input(() => this.loop.proposed(token, { ok: true, result: decodeApplyResult(r.result) })),
+      (err: unknown) => this.input(() => this.loop.proposed(token, { ok: false, error: String(err) })),
+    );
+  }
+
+  private deliver(d: Delivery & { id: number }): void {
+    this.dispatcher.send(d, (outcome) => {
+      if (outcome.ok) this.opts.onAnswered?.(d.command, outcome.answer.ok);
+      this.input(() => this.loop.answered(d.id, outcome));
+    });
+  }
+
+  /** The config's topology event, built again only when the config changes. */
+  private topologyEvent(): Event {
+    const config = this.opts.config();
+    if (this.topology?.config !== config) this.topology = { config, event: topologyEvent(config) };
+    return this.topology.event;
   }
 
   /** A node's address from the cluster config, else the one it joined with; a host's infrastructure endpoint. */

@@ -3,7 +3,7 @@
 // graph-watch hub, and the leader's duties. Replica creates one unless it is
 // told to run the hash-chain test machine.
 import type { ClusterConfig } from "../config/index.js";
-import type { Event } from "../gen/halon/v1/events.js";
+import { RcApplyResult, type Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
 import { DEFAULT_RC_CONFIG, History, RcStateMachine, type RcConfig } from "../rc/index.js";
 import type { StateMachine } from "../raft/storage.js";
@@ -49,10 +49,13 @@ class WatchedMachine implements StateMachine {
     private readonly machine: RcStateMachine,
     private readonly hub: GraphWatchHub,
     private readonly history: History,
+    private readonly onApplied: (result: RcApplyResult) => void,
   ) {}
 
   apply(entry: Entry): Uint8Array {
-    return this.machine.apply(entry);
+    const result = this.machine.applyEntry(entry);
+    this.onApplied(result);
+    return RcApplyResult.encode(result).finish();
   }
 
   snapshot(): Uint8Array {
@@ -105,7 +108,9 @@ export class RcRuntime implements RcAccess {
         opts.instruments?.applied?.(trace);
       },
     });
-    this.stateMachine = new WatchedMachine(this.machine, this.hub, this.history);
+    this.stateMachine = new WatchedMachine(this.machine, this.hub, this.history, (result) =>
+      this.duties.applied(result),
+    );
     this.duties = new RcLeaderDuties({
       selfId: opts.selfId,
       config: opts.config,

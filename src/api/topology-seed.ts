@@ -6,8 +6,6 @@
 import { createHash } from "node:crypto";
 import type { ClusterConfig } from "../config/index.js";
 import { TopologyDeclared, type Event } from "../gen/halon/v1/events.js";
-import type { Graph } from "../graph/index.js";
-import { CLUSTER_ID } from "../rc/index.js";
 
 /**
  * Process ids: the process name, which must be unique in the graph; a name
@@ -49,14 +47,4 @@ export function topologyEvent(config: ClusterConfig): Event {
   return { id: `topology-${digest.slice(0, 24)}`, source: "leader", topologyDeclared: topology };
 }
 
-/** True when every resource and pool membership the declaration names is already in the graph. */
-export function topologyPresent(graph: Graph, t: TopologyDeclared): boolean {
-  if (!graph.has(CLUSTER_ID)) return false;
-  for (const h of t.hosts) {
-    if (!graph.has(h.id) || (h.nodeId !== "" && !graph.hasEdge(h.id, "runs", h.nodeId))) return false;
-    for (const d of h.disks) if (!graph.has(d.id)) return false;
-    for (const p of h.processes) if (!graph.has(p.id)) return false;
-  }
-  for (const p of t.pools) for (const d of p.diskIds) if (!graph.hasEdge(p.id, "uses", d)) return false;
-  return true;
-}
+export { topologyPresent } from "../rc/leader/topology-check.js";

@@ -20,7 +20,8 @@ export class CommandExecutor {
 
   constructor(
     private readonly nodeId: string,
-    private readonly supervisor: ProcessSupervisor,
+    /** The process supervisor (an in-memory one in the coordinator simulator). */
+    private readonly supervisor: Pick<ProcessSupervisor, "run" | "stop">,
     private readonly logger: Logger,
     /** Called when the node moves to a newer epoch. */
     private readonly onEpoch: (epoch: number) => void = () => undefined,

@@ -15,6 +15,7 @@ import { toServiceError } from "../api/grpc-errors.js";
 import { guardHandlers, guardService } from "../api/request-guard.js";
 import { callerOf, describe } from "../api/identity.js";
 import { CommandExecutor } from "./command-executor.js";
+import { fenceDelivery } from "./delivery-fence.js";
 import { TermStore } from "./term-store.js";
 import { EventReporter, type EventSink } from "./event-reporter.js";
 import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
@@ -185,26 +186,15 @@ export class NodeService {
             status.INVALID_ARGUMENT,
             `the delivery is for "${target}", this is node service ${this.node.id}`,
           );
-        if (!Number.isSafeInteger(term) || term < 1)
-          return refuse(
-            status.INVALID_ARGUMENT,
-            `term ${term} is not a term: a delivery needs its leader's term`,
-          );
-        if (command.issuedTerm > term)
-          return refuse(
-            status.INVALID_ARGUMENT,
-            `command ${command.id} was issued in term ${command.issuedTerm}, after the delivering leader's term ${term}`,
-          );
         const highest = this.terms.highestTerm;
-        if (term < highest) {
+        const refusal = fenceDelivery(command, term, leaderId, highest);
+        if (refusal?.kind === "invalid") return refuse(status.INVALID_ARGUMENT, refusal.detail);
+        if (refusal) {
           this.logger.warn(
             { command: command.id, leaderId, term, highestTerm: highest },
             "refused a command from an older term",
           );
-          return refuse(
-            status.FAILED_PRECONDITION,
-            `term ${term} of leader ${leaderId} is older than term ${highest} already seen: that leader was deposed`,
-          );
+          return refuse(status.FAILED_PRECONDITION, refusal.detail);
         }
         try {
           if (this.terms.advance(term)) this.logger.info({ term, leaderId }, "newer coordinator term seen");

@@ -18,6 +18,18 @@ export { RULE_NAMES } from "./rules/runner.js";
 export { FailureDetector, type FailureDetectorConfig } from "./leader/failure-detector.js";
 export { DispatchPlan, type Delivery, type OutboxView } from "./leader/dispatch-plan.js";
 export {
+  DEFAULT_LEADER_LOOP,
+  LeaderLoop,
+  type DeliveryOutcome,
+  type LeaderLoopConfig,
+  type LeaderLoopOptions,
+  type LoopEffect,
+  type LoopLog,
+  type MachineView,
+  type ProposeOutcome,
+} from "./leader/leader-loop.js";
+export { topologyPresent } from "./leader/topology-check.js";
+export {
   History,
   causeLine,
   changeLine,

@@ -6,34 +6,51 @@ import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_DISPATCHER_CONFIG } from "../../src/api/command-dispatcher.js";
 import { DEFAULT_RC_DUTIES, RcLeaderDuties, type LeaderView } from "../../src/api/rc-leader-duties.js";
 import { clusterConfigSchema, type ClusterConfig } from "../../src/config/index.js";
-import { RcEntry } from "../../src/gen/halon/v1/events.js";
+import { RcApplyResult, RcEntry } from "../../src/gen/halon/v1/events.js";
 import { createLogger } from "../../src/log/logger.js";
 import { encodeEventBatch, RcStateMachine } from "../../src/rc/index.js";
-import { EntryType, type Applied } from "../../src/raft/types.js";
+import { EntryType } from "../../src/raft/types.js";
 import { freePort, until } from "../e2e/cluster-harness.js";
 import { NodeServiceStub } from "../e2e/node-service-stub.js";
 import type { ClusterClient } from "../../src/api/cluster-client.js";
 
-/** A one-replica "log": every proposal is applied at once, in order. */
+/** A one-replica "log": every proposal is applied at once, in order, and the duties told of it. */
 class InstantLog implements LeaderView {
   isLeader = true;
-  term = 1;
+  private currentTerm = 1;
   index = 0;
   readonly entries: RcEntry[] = [];
+  onApplied: (result: RcApplyResult) => void = () => undefined;
+  private readonly observers: { leaderChange?(leader: string | null, term: number): void }[] = [];
   constructor(readonly machine: RcStateMachine) {}
-  status() {
-    return { term: this.term, lastIndex: this.index, appliedIndex: this.index };
+  get term(): number {
+    return this.currentTerm;
   }
-  propose(payload: Uint8Array): Promise<Applied> {
+  /** A new election won by this replica: the observers hear of it, as from RaftNode. */
+  set term(t: number) {
+    this.currentTerm = t;
+    for (const o of this.observers) o.leaderChange?.("rc1", t);
+  }
+  status() {
+    return { term: this.term };
+  }
+  barrier() {
+    return this.isLeader ? Promise.resolve() : Promise.reject(new Error("not the leader"));
+  }
+  observe(o: { leaderChange?(leader: string | null, term: number): void }) {
+    this.observers.push(o);
+    return () => undefined;
+  }
+  propose(payload: Uint8Array) {
     if (!this.isLeader) return Promise.reject(new Error("not the leader"));
     this.entries.push(RcEntry.decode(payload));
     const index = ++this.index;
-    const term = this.term;
-    const result = this.machine.apply({ index, term, type: EntryType.Normal, data: payload });
-    return Promise.resolve({ index, term, result });
+    const result = this.machine.applyEntry({ index, term: this.term, type: EntryType.Normal, data: payload });
+    this.onApplied(result);
+    return Promise.resolve({ index, term: this.term, result: RcApplyResult.encode(result).finish() });
   }
   /** An event from outside (a client), like SubmitEvents. */
-  submit(...events: Parameters<typeof encodeEventBatch>[1]): Promise<Applied> {
+  submit(...events: Parameters<typeof encodeEventBatch>[1]) {
     return this.propose(encodeEventBatch(Date.now(), events));
   }
 }
@@ -61,23 +78,21 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-function duties(
-  cfg: ClusterConfig,
-  machine: RcStateMachine,
-  overrides: Partial<typeof DEFAULT_RC_DUTIES> = {},
-) {
+function duties(cfg: ClusterConfig, log: InstantLog, overrides: Partial<typeof DEFAULT_RC_DUTIES> = {}) {
   const d = new RcLeaderDuties({
     selfId: "rc1",
     config: () => cfg,
-    machine,
+    machine: log.machine,
     duties: {
       ...DEFAULT_RC_DUTIES,
-      loopMs: 20,
-      dispatcher: { ...DEFAULT_DISPATCHER_CONFIG, backoffBaseMs: 50, backoffMaxMs: 400 },
+      backoffBaseMs: 50,
+      backoffMaxMs: 400,
+      dispatcher: DEFAULT_DISPATCHER_CONFIG,
       ...overrides,
     },
     logger: quiet,
   });
+  log.onApplied = (result) => d.applied(result);
   cleanups.push(() => d.stop());
   return d;
 }
@@ -89,7 +104,7 @@ describe("the coordinator leader's duties", () => {
   it("declares the config's topology once, and not again in a later term", async () => {
     const machine = new RcStateMachine();
     const log = new InstantLog(machine);
-    duties(config("127.0.0.1:2"), machine, { idleTickMs: 100 }).start(log);
+    duties(config("127.0.0.1:2"), log, { idleTickMs: 100 }).start(log);
     await until(() => machine.graph.has("pool1"), "the topology");
     expect(machine.graph.attr("node1", "state")).toBe("down");
     expect(machine.graph.hasEdge("p1", "provides", "s1")).toBe(true);
@@ -102,7 +117,7 @@ describe("the coordinator leader's duties", () => {
   it("proposes ticks when log time stands still, and NodeSilent after the grace period", async () => {
     const machine = new RcStateMachine();
     const log = new InstantLog(machine);
-    const d = duties(config("127.0.0.1:2"), machine, {
+    const d = duties(config("127.0.0.1:2"), log, {
       idleTickMs: 100,
       nodeSilentMs: 300,
       electionGraceMs: 200,
@@ -127,7 +142,7 @@ describe("the coordinator leader's duties", () => {
     const port = await freePort();
     const machine = new RcStateMachine();
     const log = new InstantLog(machine);
-    const d = duties(config(`127.0.0.1:${port}`), machine, { nodeSilentMs: 600_000 });
+    const d = duties(config(`127.0.0.1:${port}`), log, { nodeSilentMs: 600_000 });
     d.start(log);
     await until(() => machine.graph.has("node1"), "the topology");
     await log.submit({
@@ -156,7 +171,7 @@ describe("the coordinator leader's duties", () => {
     const machine = new RcStateMachine();
     const log = new InstantLog(machine);
     log.isLeader = false;
-    duties(config("127.0.0.1:2"), machine, { idleTickMs: 50 }).start(log);
+    duties(config("127.0.0.1:2"), log, { idleTickMs: 50 }).start(log);
     await new Promise((r) => setTimeout(r, 300));
     expect(log.entries).toEqual([]);
   });

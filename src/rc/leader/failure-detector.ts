@@ -56,6 +56,24 @@ export class FailureDetector {
     return out.sort();
   }
 
+  /**
+   * The earliest time at which silentNodes() could name one of `online` (with
+   * nothing heard until then), or undefined when it never will: when the
+   * leader's loop should look again.
+   */
+  nextDeadline(online: Iterable<string>): number | undefined {
+    const since = this.leaderSince;
+    if (since === null) return undefined;
+    let next: number | undefined;
+    for (const nodeId of online) {
+      if (this.declared.has(nodeId)) continue;
+      const last = Math.max(this.lastHeard.get(nodeId) ?? since, since);
+      const at = Math.max(last + this.config.silentAfterMs, since + this.config.graceAfterElectionMs);
+      if (next === undefined || at < next) next = at;
+    }
+    return next;
+  }
+
   /** The event to propose for a silent node; its id names the silence, so a retry is deduplicated. */
   silentEvent(nodeId: string): Event {
     const last = this.declared.get(nodeId) ?? this.leaderSince ?? 0;
