@@ -14,6 +14,7 @@ import { NodeServiceClient, type ExecuteCommandResponse } from "../gen/halon/v1/
 import type { Logger } from "../log/logger.js";
 import type { Delivery } from "../rc/index.js";
 import { secureChannel, type CheckServerIdentityCallback, type TlsSource } from "../raft/transport/tls.js";
+import { backoffDelay } from "../util/backoff.js";
 
 export interface DispatcherConfig {
   /** How long a node service may take to carry out one command. */
@@ -51,7 +52,8 @@ export interface DispatcherOptions {
 }
 
 interface AddressBackoff {
-  delayMs: number;
+  /** Failed tries in a row. */
+  attempt: number;
   until: number;
 }
 
@@ -166,10 +168,10 @@ export class CommandDispatcher {
   /** Doubles the address's delay (from the base, up to the maximum); returns it. */
   private slowDown(address: string): number {
     const before = this.backoff.get(address);
-    const delayMs = before
-      ? Math.min(before.delayMs * 2, this.opts.config.backoffMaxMs)
-      : this.opts.config.backoffBaseMs;
-    this.backoff.set(address, { delayMs, until: Date.now() + delayMs });
+    const attempt = (before?.attempt ?? 0) + 1;
+    const { backoffBaseMs: baseMs, backoffMaxMs: maxMs } = this.opts.config;
+    const delayMs = backoffDelay({ baseMs, factor: 2, maxMs }, attempt);
+    this.backoff.set(address, { attempt, until: Date.now() + delayMs });
     return delayMs;
   }
 

@@ -36,7 +36,7 @@ export interface RaftNodeOptions {
   stateMachine: StateMachine;
   transport: Transport;
   clock?: Clock;
-  /** Randomness for election timeouts; defaults to a generator seeded from the clock and id. */
+  /** Randomness for election timeouts; defaults to a generator seeded from Math.random. */
   random?: RandomSource;
   /**
    * The founding membership. Used only when the stores are empty: every
@@ -135,7 +135,7 @@ export class RaftNode {
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
     const config = resolveNodeConfig(opts.config);
     const clock = opts.clock ?? systemClock;
-    const { core, snapshotIndex } = await loadNode({ ...opts, clock }, config);
+    const { core, snapshotIndex } = await loadNode(opts, config);
     const node = new RaftNode(opts, core, config, snapshotIndex);
     opts.transport.listen((m) => node.receive(m));
     node.timer = clock.setInterval(() => node.tick(), config.heartbeatIntervalMs);
