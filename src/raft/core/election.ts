@@ -1,7 +1,7 @@
 // Elections: randomised timeouts, PreVote (ask before raising the term),
 // CheckQuorum (a leader that hears from no majority steps down), votes with
 // the up-to-date restriction, and what a new leader does first.
-import { ReadIndex } from "./read-index.js";
+import { Leadership } from "./leadership.js";
 import { CAMPAIGN_TRANSFER } from "./messages.js";
 import type { ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
@@ -10,7 +10,7 @@ import { EMPTY_BYTES, makeMessage, MessageType } from "./messages.js";
 import { hasQuorum, jointVoteResult, VoteResult } from "./quorum.js";
 import { Role } from "./ready.js";
 
-export abstract class Election extends ReadIndex {
+export abstract class Election extends Leadership {
   protected becomePreCandidate(): void {
     // Term and vote stay as they are: a pre-vote changes nothing durable.
     this.votes.clear();

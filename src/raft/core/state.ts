@@ -1,7 +1,7 @@
 // The state every part of the core shares: terms and votes, the log, the
 // membership, the leader's view of its followers, and the outbox. The core is
-// split by concern into a chain of classes (state → replication → read-index
-// → election → leadership → raft), each in its own file.
+// split by concern into a chain of classes (state → replication → leadership
+// → election → raft), each in its own file; each calls only what is above it.
 import type { Snapshot } from "../storage.js";
 import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
@@ -10,7 +10,7 @@ import { resolveCoreConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { allMembers, cloneMembership, isVoter, storageCounts } from "./membership.js";
 import type { Message } from "./messages.js";
-import { MessageType } from "./messages.js";
+import { makeMessage, MessageType } from "./messages.js";
 import { Progress } from "./progress.js";
 import type { RandomSource } from "./random.js";
 import type { ReadState } from "./read-only.js";
@@ -70,13 +70,6 @@ export abstract class RaftState {
   protected snapshotWanted = false;
   protected prevHard: HardState;
   protected prevSoft: SoftState;
-
-  /** Implemented by the read-index layer. */
-  protected abstract answerRead(from: ReplicaId, index: number, context: Uint8Array): void;
-  protected abstract releasePendingReads(): void;
-  /** Implemented by the leadership layer. */
-  protected abstract sendTimeoutNow(to: ReplicaId): void;
-  protected abstract handOver(): void;
 
   constructor(init: CoreInit) {
     this.cfg = resolveCoreConfig(init.config);
@@ -201,6 +194,11 @@ export abstract class RaftState {
     this.log.appendOne({ term: this.term, index, type, data });
     this.pendingBroadcast = true;
     return index;
+  }
+
+  /** Asks `to` to campaign at once (a leadership transfer). */
+  protected sendTimeoutNow(to: ReplicaId): void {
+    this.send(makeMessage(MessageType.TimeoutNow, this.id, to));
   }
 
   protected send(m: Message): void {
