@@ -36,7 +36,7 @@ export abstract class Election extends Leadership {
     }
     // Conservative: a change may be pending in the unapplied tail.
     this.pendingConfIndex = this.log.lastIndex();
-    if (this.cfg.unsafe?.skipNoop !== true) this.appendEntry(EntryType.Noop, EMPTY_BYTES);
+    if (this.unsafe.skipNoop !== true) this.appendEntry(EntryType.Noop, EMPTY_BYTES);
     this.bcastAppend(true);
   }
 
@@ -145,7 +145,7 @@ export abstract class Election extends Leadership {
 
   /** Whether this replica's vote is worth anything: it is a member, on its registered disk. */
   private mayVote(): boolean {
-    if (this.cfg.unsafe?.ignoreStorageIdentity === true) return true;
+    if (this.unsafe.ignoreStorageIdentity === true) return true;
     return this.membership.voters.length > 0 && this.counts(this.id, this.cfg.storageId);
   }
 

@@ -250,8 +250,7 @@ export abstract class Replication extends RaftState {
       this.progressCounts(id) ? (this.progress.get(id)?.match ?? 0) : 0,
     );
     if (mci <= this.log.committed || mci > this.log.lastIndex()) return false;
-    if (this.log.term(mci) !== this.term && this.cfg.unsafe?.commitPreviousTermByCounting !== true)
-      return false;
+    if (this.log.term(mci) !== this.term && this.unsafe.commitPreviousTermByCounting !== true) return false;
     this.log.commitTo(mci);
     if (this.log.term(mci) === this.term) this.releasePendingReads();
     return true;

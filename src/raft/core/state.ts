@@ -5,7 +5,7 @@
 import type { Snapshot } from "../storage.js";
 import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
-import type { CoreConfig } from "./config.js";
+import type { CoreConfig, UnsafeOptions } from "./config.js";
 import { resolveCoreConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { allMembers, cloneMembership, isVoter, storageCounts } from "./membership.js";
@@ -22,6 +22,8 @@ import { assert } from "../../util/assert.js";
 export interface CoreInit {
   config: Partial<CoreConfig> & { id: ReplicaId };
   random: RandomSource;
+  /** Planted bugs, for the simulator's own tests only. */
+  unsafe?: UnsafeOptions;
   hardState: HardState | null;
   entries: Entry[];
   compactedIndex: number;
@@ -33,6 +35,7 @@ export abstract class RaftState {
   readonly id: ReplicaId;
   readonly cfg: CoreConfig;
   protected readonly random: RandomSource;
+  protected readonly unsafe: UnsafeOptions;
 
   term = 0;
   vote: ReplicaId | null = null;
@@ -75,6 +78,7 @@ export abstract class RaftState {
     this.cfg = resolveCoreConfig(init.config);
     this.id = this.cfg.id;
     this.random = init.random;
+    this.unsafe = init.unsafe ?? {};
     this.log = new RaftLog({
       compactedIndex: init.compactedIndex,
       compactedTerm: init.compactedTerm,
@@ -167,7 +171,7 @@ export abstract class RaftState {
    * registered (it then holds the log again). Quorum sizes do not change.
    */
   protected counts(id: ReplicaId, seen: string | undefined): boolean {
-    if (this.cfg.unsafe?.ignoreStorageIdentity === true) return true;
+    if (this.unsafe.ignoreStorageIdentity === true) return true;
     return storageCounts(this.membership, id, id === this.id ? this.cfg.storageId : seen);
   }
 
@@ -205,7 +209,7 @@ export abstract class RaftState {
     if (m.term === 0 && m.type !== MessageType.ReadIndex) m.term = this.term;
     // The leader's appends do not depend on its own disk (it counts itself only after persisting).
     if (
-      this.cfg.unsafe?.acknowledgeBeforePersist === true ||
+      this.unsafe.acknowledgeBeforePersist === true ||
       (this.role === Role.Leader &&
         (m.type === MessageType.Append ||
           m.type === MessageType.Heartbeat ||

@@ -2,6 +2,7 @@
 // on an empty founding replica, restore the state machine from the newest
 // snapshot, bring the log store in line with it, and build the core.
 import { randomUUID } from "node:crypto";
+import type { UnsafeOptions } from "../core/config.js";
 import { ProposalDroppedError } from "../core/errors.js";
 import { cloneMembership, encodeConfigEntry } from "../core/membership.js";
 import { RaftCore } from "../core/raft.js";
@@ -21,6 +22,7 @@ export interface NodeStores {
   stateMachine: StateMachine;
   random?: RandomSource;
   bootstrap?: Membership;
+  unsafe?: UnsafeOptions;
 }
 
 export interface LoadedNode {
@@ -47,6 +49,7 @@ export async function loadNode(s: NodeStores, config: RaftNodeConfig): Promise<L
   const core = new RaftCore({
     config: { ...coreConfigOf(s.id, config), storageId },
     random,
+    unsafe: s.unsafe,
     hardState: persisted.hardState,
     entries: persisted.entries,
     compactedIndex: persisted.compactedIndex,

@@ -6,6 +6,7 @@
 import type { RaftObserver, Clock, TimerHandle, Transport } from "./interfaces.js";
 import { systemClock } from "./interfaces.js";
 import type { RaftNodeConfig } from "./node-config.js";
+import type { UnsafeOptions } from "../core/config.js";
 import { resolveNodeConfig } from "./node-config.js";
 import { ProposalDroppedError, RaftStoppedError } from "../core/errors.js";
 import type { MembershipChange } from "../core/membership.js";
@@ -46,6 +47,8 @@ export interface RaftNodeOptions {
   bootstrap?: Membership;
   config?: Partial<RaftNodeConfig>;
   observer?: RaftObserver;
+  /** Planted bugs, for the simulator's own tests only (never from a config). */
+  unsafe?: UnsafeOptions;
 }
 
 export interface RaftStatus {
