@@ -2,9 +2,9 @@
 // keeps how many payloads were applied and a running SHA-256 over them, so two
 // replicas that applied the same sequence have the same hash, and any
 // divergence (a lost, reordered or doubled entry) shows.
-import { createHash } from "node:crypto";
 import type { StateMachine } from "../raft/storage.js";
 import type { Entry } from "../raft/types.js";
+import { sha256Hex } from "../util/hash.js";
 
 interface State {
   count: number;
@@ -18,7 +18,7 @@ export class HashChainStateMachine implements StateMachine {
   private state: State = { count: 0, hash: EMPTY_HASH };
 
   apply(entry: Entry): Uint8Array {
-    const hash = createHash("sha256").update(this.state.hash, "hex").update(entry.data).digest("hex");
+    const hash = sha256Hex(Buffer.from(this.state.hash, "hex"), entry.data);
     this.state = { count: this.state.count + 1, hash };
     // The proposer learns the position of its payload in the sequence.
     const result = Buffer.allocUnsafe(8);

@@ -3,9 +3,9 @@
 // The leader proposes it once; its id is derived from its content, so that a
 // second proposal of the same declaration (a new leader, a retry) is
 // acknowledged as a duplicate, and a changed config declares again.
-import { createHash } from "node:crypto";
 import type { ClusterConfig } from "../config/index.js";
 import { TopologyDeclared, type Event } from "../gen/halon/v1/events.js";
+import { sha256Hex } from "../util/hash.js";
 
 /**
  * Process ids: the process name, which must be unique in the graph; a name
@@ -43,7 +43,7 @@ export function declaredTopology(config: ClusterConfig): TopologyDeclared {
 /** The event that declares the config's topology; its id is a hash of the declaration. */
 export function topologyEvent(config: ClusterConfig): Event {
   const topology = declaredTopology(config);
-  const digest = createHash("sha256").update(TopologyDeclared.encode(topology).finish()).digest("hex");
+  const digest = sha256Hex(TopologyDeclared.encode(topology).finish());
   return { id: `topology-${digest.slice(0, 24)}`, source: "leader", topologyDeclared: topology };
 }
 

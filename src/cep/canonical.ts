@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../util/hash.js";
 import { CepStateError } from "./errors.js";
 
 /**
@@ -15,7 +15,7 @@ export function canonicalJson(value: unknown, path = "$"): string {
 
 /** SHA-256 (hex) of the canonical JSON of a plain value. */
 export function canonicalHash(value: unknown): string {
-  return createHash("sha256").update(canonicalJson(value)).digest("hex");
+  return sha256Hex(canonicalJson(value));
 }
 
 /** Deep copy of plain data through its canonical form, with the same checks. */

@@ -1,5 +1,5 @@
 import { CepInputError } from "./errors.js";
-import { MinHeap } from "./heap.js";
+import { MinHeap } from "../util/heap.js";
 import { PHASE_TIMEOUT } from "./rule.js";
 import { TimerQueue } from "./timer-queue.js";
 import type {

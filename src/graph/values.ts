@@ -1,6 +1,6 @@
 // Attribute values are JSON data, so that a graph can be serialised, hashed
 // and compared without knowing what its attributes mean.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../util/hash.js";
 
 export type AttrValue = string | number | boolean | null | AttrValue[] | { [key: string]: AttrValue };
 
@@ -64,9 +64,7 @@ export function attrEquals(a: AttrValue | undefined, b: AttrValue | undefined): 
   return canonicalJson(a) === canonicalJson(b);
 }
 
-export function sha256Hex(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
-}
+export { sha256Hex };
 
 /** Compares strings by UTF-16 code units: the same order on every machine and locale. */
 export function compareStrings(a: string, b: string): number {

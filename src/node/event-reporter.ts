@@ -7,6 +7,7 @@
 import type { SubmitEventsResponse } from "../gen/halon/v1/client.js";
 import { EventOutcome, type Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
+import { backoffDelay } from "../util/backoff.js";
 
 /** What the reporter needs of ClusterClient. */
 export interface EventSink {
@@ -33,6 +34,8 @@ export class EventReporter {
   private seq = 0;
   private sending = false;
   private stopped = false;
+  /** Failed sends in a row. */
+  private retries = 0;
   private retryDelayMs = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -89,6 +92,7 @@ export class EventReporter {
     this.opts.sink.submitEvents(batch).then(
       (res) => {
         this.sending = false;
+        this.retries = 0;
         this.retryDelayMs = 0;
         this.queue.splice(0, batch.length);
         this.delivered += batch.length;
@@ -98,11 +102,12 @@ export class EventReporter {
       (err: unknown) => {
         this.sending = false;
         // Same events, same ids, after a while: whatever reached the log is answered DUPLICATE.
-        const base = this.opts.retryBaseMs ?? 200;
-        this.retryDelayMs = Math.min(
-          this.retryDelayMs === 0 ? base : this.retryDelayMs * 2,
-          this.opts.retryMaxMs ?? 5_000,
-        );
+        const policy = {
+          baseMs: this.opts.retryBaseMs ?? 200,
+          factor: 2,
+          maxMs: this.opts.retryMaxMs ?? 5_000,
+        };
+        this.retryDelayMs = backoffDelay(policy, ++this.retries);
         this.opts.logger.warn(
           { events: batch.length, retryInMs: this.retryDelayMs, err: errorText(err) },
           "could not report events to the coordinator; will resend them",

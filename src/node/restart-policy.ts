@@ -2,6 +2,7 @@
 // backoff, while few restarts happened recently; beyond that budget, give up
 // and let the coordinator decide (ProcessFailed). Pure bookkeeping on times
 // the caller passes in, so it is tested without a clock.
+import { backoffDelay } from "../util/backoff.js";
 
 export interface RestartPolicyConfig {
   /** Local restarts allowed within `windowMs`; 0 reports every exit to the coordinator. */
@@ -33,7 +34,10 @@ export class RestartPolicy {
     const recent = this.restarts.length;
     if (recent >= this.config.budget) return { restart: false, recent };
     this.restarts.push(now);
-    const delayMs = Math.min(this.config.baseDelayMs * 2 ** recent, this.config.maxDelayMs);
+    const delayMs = backoffDelay(
+      { baseMs: this.config.baseDelayMs, factor: 2, maxMs: this.config.maxDelayMs },
+      recent + 1,
+    );
     return { restart: true, delayMs };
   }
 }

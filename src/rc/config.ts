@@ -2,12 +2,11 @@
 // definition: every replica must run with the same values (they come from the
 // cluster config), or the replicas diverge; the state hash would show it.
 
-export interface Backoff {
-  /** Delay before the first retry, in ms of log time. */
-  baseMs: number;
-  factor: number;
-  maxMs: number;
-}
+import type { BackoffPolicy } from "../util/backoff.js";
+export { backoffDelay } from "../util/backoff.js";
+
+/** A respawn plan's delays, in ms of log time (backoffDelay gives the delay of each retry). */
+export type Backoff = BackoffPolicy;
 
 export interface RcConfig {
   /** How many times the coordinator respawns a failed process before it gives up. */
@@ -44,13 +43,6 @@ export const DEFAULT_RC_CONFIG: RcConfig = {
   unknownEventsKept: 100,
   maxTimeStepMs: 60_000,
 };
-
-/** The delay before retry number `attempt` (1 is the first retry). */
-export function backoffDelay(b: Backoff, attempt: number): number {
-  let d = b.baseMs;
-  for (let i = 1; i < attempt && d < b.maxMs; i++) d *= b.factor;
-  return Math.min(Math.round(d), b.maxMs);
-}
 
 /** The rule-set versions this build can run. */
 export const KNOWN_RULES_VERSIONS: readonly number[] = [1];

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../src/cli/program.js";
 import { ConfigError, parseClusterConfig } from "../../src/config/index.js";
+import { coreConfigOf, resolveNodeConfig, type RaftNodeConfig } from "../../src/raft/driver/node-config.js";
 import { runCli } from "../helpers/run-cli.js";
 
 const rcFlags = (program: Command) =>
@@ -58,6 +59,11 @@ describe("test-only hooks", () => {
     expect(() =>
       parseClusterConfig({ ...minimal(), testing: { stateMachine: "hash-chain" } }, "c.yaml"),
     ).toThrow(ConfigError);
+  });
+
+  it("the Raft settings carry no planted bug: one smuggled into them does not reach the core", () => {
+    const smuggled = { unsafe: { skipNoop: true } } as unknown as Partial<RaftNodeConfig>;
+    expect(coreConfigOf("a", resolveNodeConfig(smuggled))).not.toHaveProperty("unsafe");
   });
 
   it("the environment sets only how the log looks (HALON_LOG_LEVEL, HALON_LOG_FORMAT)", () => {

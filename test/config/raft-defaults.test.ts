@@ -27,6 +27,6 @@ describe("Raft defaults", () => {
   it("the driver's defaults give the core its own defaults", () => {
     const core = resolveCoreConfig(coreConfigOf("a", NODE_DEFAULTS));
     const { id: _id, ...rest } = core;
-    expect(rest).toEqual({ ...CORE_DEFAULTS, unsafe: undefined });
+    expect(rest).toEqual(CORE_DEFAULTS);
   });
 });

@@ -26,11 +26,13 @@ export interface CoreConfig {
    * the log store. "" for a store without one (then disk loss is not detected).
    */
   storageId: string;
-  /** Test-only fault injection; never set it in production. */
-  unsafe?: UnsafeOptions;
 }
 
-/** Deliberate bugs, used to show that the simulator catches them. */
+/**
+ * Deliberate bugs, used to show that the simulator catches them. Not settings:
+ * they are given apart from the config (CoreInit.unsafe, RaftNodeOptions.unsafe),
+ * which only tests construct; no config file, flag or variable reaches them.
+ */
 export interface UnsafeOptions {
   /** Commit an entry of an earlier term by counting replicas (Raft's Figure 8 bug). */
   commitPreviousTermByCounting?: boolean;

@@ -1,7 +1,7 @@
 // Elections: randomised timeouts, PreVote (ask before raising the term),
 // CheckQuorum (a leader that hears from no majority steps down), votes with
 // the up-to-date restriction, and what a new leader does first.
-import { ReadIndex } from "./read-index.js";
+import { Leadership } from "./leadership.js";
 import { CAMPAIGN_TRANSFER } from "./messages.js";
 import type { ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
@@ -10,7 +10,7 @@ import { EMPTY_BYTES, makeMessage, MessageType } from "./messages.js";
 import { hasQuorum, jointVoteResult, VoteResult } from "./quorum.js";
 import { Role } from "./ready.js";
 
-export abstract class Election extends ReadIndex {
+export abstract class Election extends Leadership {
   protected becomePreCandidate(): void {
     // Term and vote stay as they are: a pre-vote changes nothing durable.
     this.votes.clear();
@@ -36,7 +36,7 @@ export abstract class Election extends ReadIndex {
     }
     // Conservative: a change may be pending in the unapplied tail.
     this.pendingConfIndex = this.log.lastIndex();
-    if (this.cfg.unsafe?.skipNoop !== true) this.appendEntry(EntryType.Noop, EMPTY_BYTES);
+    if (this.unsafe.skipNoop !== true) this.appendEntry(EntryType.Noop, EMPTY_BYTES);
     this.bcastAppend(true);
   }
 
@@ -145,7 +145,7 @@ export abstract class Election extends ReadIndex {
 
   /** Whether this replica's vote is worth anything: it is a member, on its registered disk. */
   private mayVote(): boolean {
-    if (this.cfg.unsafe?.ignoreStorageIdentity === true) return true;
+    if (this.unsafe.ignoreStorageIdentity === true) return true;
     return this.membership.voters.length > 0 && this.counts(this.id, this.cfg.storageId);
   }
 

@@ -1,7 +1,7 @@
 // Leadership transfer (TimeoutNow) and membership changes: proposing a
 // change one at a time, and applying a Config entry when it is applied
 // (including a leader that removed itself and hands over).
-import { Election } from "./election.js";
+import { Replication } from "./replication.js";
 import type { Entry, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
 import { NotLeaderError, ProposalDroppedError } from "./errors.js";
@@ -17,7 +17,6 @@ import {
   isVoter,
   validateChanges,
 } from "./membership.js";
-import { makeMessage, MessageType } from "./messages.js";
 import type { Progress } from "./progress.js";
 import { hasQuorum } from "./quorum.js";
 import { Role } from "./ready.js";
@@ -25,7 +24,7 @@ import { Role } from "./ready.js";
 /** A learner is promoted only when at most this many committed entries behind. */
 const PROMOTE_MAX_LAG = 64;
 
-export abstract class Leadership extends Election {
+export abstract class Leadership extends Replication {
   protected checkCanPropose(): void {
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead);
     if (this.leadTransferee !== null)
@@ -189,10 +188,6 @@ export abstract class Leadership extends Election {
 
   private proposeStorage(ids: Record<ReplicaId, string>): void {
     this.pendingConfIndex = this.appendEntry(EntryType.Config, encodeConfigEntry({ kind: "storage", ids }));
-  }
-
-  protected sendTimeoutNow(to: ReplicaId): void {
-    this.send(makeMessage(MessageType.TimeoutNow, this.id, to));
   }
 
   protected applyConfig(e: Entry): void {

@@ -11,9 +11,10 @@
 //   change at a time (pendingConfIndex) or through joint consensus.
 //
 // This file holds the entry points (tick, step, propose, ready/advance); the
-// rest is layered below it: leadership.ts → election.ts → read-index.ts →
-// replication.ts → state.ts.
-import { Leadership } from "./leadership.js";
+// rest is layered below it, each part calling only the parts below:
+// election.ts → leadership.ts (proposals, membership, transfers, disks) →
+// replication.ts (appends, snapshots, commit, ReadIndex) → state.ts.
+import { Election } from "./election.js";
 import { CAMPAIGN_TRANSFER, MAX_TERM_JUMP, TERM_CEILING } from "./messages.js";
 import type { Snapshot } from "../storage.js";
 import type { Entry, HardState } from "../types.js";
@@ -31,7 +32,7 @@ export type { CoreInit } from "./state.js";
 const MAX_APPLY_BATCH = 4096;
 
 /** One replica's Raft state machine. */
-export class RaftCore extends Leadership {
+export class RaftCore extends Election {
   tick(): void {
     this.ticks++;
     if (this.role === Role.Leader) {

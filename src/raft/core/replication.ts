@@ -1,10 +1,15 @@
 // Log replication: the follower's side (append, heartbeat, snapshot) and the
 // leader's (pipelined appends within the inflight window, snapshots for
 // followers behind the compaction point, fast backtracking on rejections,
-// and the commit rule: a majority, and only in the leader's own term).
+// and the commit rule: a majority, and only in the leader's own term); and
+// linearizable reads without log writes (ReadIndex), which ride on the
+// heartbeats: the leader confirms with a heartbeat round that it still leads,
+// then releases the read at the commit index it had when the read arrived;
+// followers forward reads to the leader.
 import { RaftState } from "./state.js";
 import type { ReplicaId } from "../types.js";
-import { cloneMembership, REVOKED_PREFIX } from "./membership.js";
+import { NotLeaderError } from "./errors.js";
+import { cloneMembership, isVoter, REVOKED_PREFIX } from "./membership.js";
 import type { Message } from "./messages.js";
 import { EMPTY_BYTES, entryBytes, makeMessage, MessageType } from "./messages.js";
 import type { Progress } from "./progress.js";
@@ -245,8 +250,7 @@ export abstract class Replication extends RaftState {
       this.progressCounts(id) ? (this.progress.get(id)?.match ?? 0) : 0,
     );
     if (mci <= this.log.committed || mci > this.log.lastIndex()) return false;
-    if (this.log.term(mci) !== this.term && this.cfg.unsafe?.commitPreviousTermByCounting !== true)
-      return false;
+    if (this.log.term(mci) !== this.term && this.unsafe.commitPreviousTermByCounting !== true) return false;
     this.log.commitTo(mci);
     if (this.log.term(mci) === this.term) this.releasePendingReads();
     return true;
@@ -267,5 +271,43 @@ export abstract class Replication extends RaftState {
     pr.becomeProbe();
     // Wait for the follower's answer (or a heartbeat) before the next append.
     pr.probeSent = true;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Asks for a linearizable read point; answered in a Ready's readStates with this context. */
+  readIndex(context: Uint8Array): void {
+    if (this.role === Role.Leader) {
+      this.leaderReadIndex(this.id, context);
+      return;
+    }
+    if (this.lead === null) throw new NotLeaderError(null);
+    this.msgsAfterPersist.push(makeMessage(MessageType.ReadIndex, this.id, this.lead, { context }));
+  }
+
+  protected leaderReadIndex(from: ReplicaId, context: Uint8Array): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Until an entry of this term commits, our commit index may be behind.
+      this.pendingReads.push({ from, context });
+      return;
+    }
+    const index = this.log.committed;
+    if (this.voters().length === 1 && isVoter(this.membership, this.id)) {
+      this.answerRead(from, index, context);
+      return;
+    }
+    this.readOnly.add(index, from, context, this.id);
+    this.bcastHeartbeat(context);
+  }
+
+  protected releasePendingReads(): void {
+    const reads = this.pendingReads;
+    this.pendingReads = [];
+    for (const r of reads) this.leaderReadIndex(r.from, r.context);
+  }
+
+  protected answerRead(from: ReplicaId, index: number, context: Uint8Array): void {
+    if (from === this.id) this.readStates.push({ index, context });
+    else this.send(makeMessage(MessageType.ReadIndexResponse, this.id, from, { index, context }));
   }
 }

@@ -1,16 +1,16 @@
 // The state every part of the core shares: terms and votes, the log, the
 // membership, the leader's view of its followers, and the outbox. The core is
-// split by concern into a chain of classes (state → replication → read-index
-// → election → leadership → raft), each in its own file.
+// split by concern into a chain of classes (state → replication → leadership
+// → election → raft), each in its own file; each calls only what is above it.
 import type { Snapshot } from "../storage.js";
 import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
-import type { CoreConfig } from "./config.js";
+import type { CoreConfig, UnsafeOptions } from "./config.js";
 import { resolveCoreConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { allMembers, cloneMembership, isVoter, storageCounts } from "./membership.js";
 import type { Message } from "./messages.js";
-import { MessageType } from "./messages.js";
+import { makeMessage, MessageType } from "./messages.js";
 import { Progress } from "./progress.js";
 import type { RandomSource } from "./random.js";
 import type { ReadState } from "./read-only.js";
@@ -22,6 +22,8 @@ import { assert } from "../../util/assert.js";
 export interface CoreInit {
   config: Partial<CoreConfig> & { id: ReplicaId };
   random: RandomSource;
+  /** Planted bugs, for the simulator's own tests only. */
+  unsafe?: UnsafeOptions;
   hardState: HardState | null;
   entries: Entry[];
   compactedIndex: number;
@@ -33,6 +35,7 @@ export abstract class RaftState {
   readonly id: ReplicaId;
   readonly cfg: CoreConfig;
   protected readonly random: RandomSource;
+  protected readonly unsafe: UnsafeOptions;
 
   term = 0;
   vote: ReplicaId | null = null;
@@ -71,17 +74,11 @@ export abstract class RaftState {
   protected prevHard: HardState;
   protected prevSoft: SoftState;
 
-  /** Implemented by the read-index layer. */
-  protected abstract answerRead(from: ReplicaId, index: number, context: Uint8Array): void;
-  protected abstract releasePendingReads(): void;
-  /** Implemented by the leadership layer. */
-  protected abstract sendTimeoutNow(to: ReplicaId): void;
-  protected abstract handOver(): void;
-
   constructor(init: CoreInit) {
     this.cfg = resolveCoreConfig(init.config);
     this.id = this.cfg.id;
     this.random = init.random;
+    this.unsafe = init.unsafe ?? {};
     this.log = new RaftLog({
       compactedIndex: init.compactedIndex,
       compactedTerm: init.compactedTerm,
@@ -174,7 +171,7 @@ export abstract class RaftState {
    * registered (it then holds the log again). Quorum sizes do not change.
    */
   protected counts(id: ReplicaId, seen: string | undefined): boolean {
-    if (this.cfg.unsafe?.ignoreStorageIdentity === true) return true;
+    if (this.unsafe.ignoreStorageIdentity === true) return true;
     return storageCounts(this.membership, id, id === this.id ? this.cfg.storageId : seen);
   }
 
@@ -203,11 +200,16 @@ export abstract class RaftState {
     return index;
   }
 
+  /** Asks `to` to campaign at once (a leadership transfer). */
+  protected sendTimeoutNow(to: ReplicaId): void {
+    this.send(makeMessage(MessageType.TimeoutNow, this.id, to));
+  }
+
   protected send(m: Message): void {
     if (m.term === 0 && m.type !== MessageType.ReadIndex) m.term = this.term;
     // The leader's appends do not depend on its own disk (it counts itself only after persisting).
     if (
-      this.cfg.unsafe?.acknowledgeBeforePersist === true ||
+      this.unsafe.acknowledgeBeforePersist === true ||
       (this.role === Role.Leader &&
         (m.type === MessageType.Append ||
           m.type === MessageType.Heartbeat ||

@@ -23,8 +23,6 @@ export interface RaftNodeConfig {
   maxPendingProposals: number;
   /** A read or leadership transfer that has not finished after this many election timeouts fails. */
   requestTimeoutElections: number;
-  /** Test-only fault injection (see CoreConfig.unsafe). */
-  unsafe?: CoreConfig["unsafe"];
 }
 
 /**
@@ -84,6 +82,5 @@ export function coreConfigOf(id: string, c: RaftNodeConfig): Partial<CoreConfig>
     maxInflightBytes: c.maxInflightBytes,
     preVote: c.preVote,
     checkQuorum: c.checkQuorum,
-    unsafe: c.unsafe,
   };
 }

@@ -2,6 +2,7 @@
 // on an empty founding replica, restore the state machine from the newest
 // snapshot, bring the log store in line with it, and build the core.
 import { randomUUID } from "node:crypto";
+import type { UnsafeOptions } from "../core/config.js";
 import { ProposalDroppedError } from "../core/errors.js";
 import { cloneMembership, encodeConfigEntry } from "../core/membership.js";
 import { RaftCore } from "../core/raft.js";
@@ -11,7 +12,6 @@ import type { LogStore, Snapshot, SnapshotStore, StateMachine } from "../storage
 import { StorageCorruptionError } from "../storage.js";
 import type { Entry, HardState, Membership, ReplicaId } from "../types.js";
 import { EntryType } from "../types.js";
-import type { Clock } from "./interfaces.js";
 import type { RaftNodeConfig } from "./node-config.js";
 import { coreConfigOf } from "./node-config.js";
 
@@ -20,9 +20,9 @@ export interface NodeStores {
   logStore: LogStore;
   snapshotStore: SnapshotStore;
   stateMachine: StateMachine;
-  clock: Clock;
   random?: RandomSource;
   bootstrap?: Membership;
+  unsafe?: UnsafeOptions;
 }
 
 export interface LoadedNode {
@@ -44,12 +44,12 @@ export async function loadNode(s: NodeStores, config: RaftNodeConfig): Promise<L
   }
   checkSnapshotCoversCompaction(s.snapshotStore, snapshot, persisted.compactedIndex);
   if (snapshot !== null) s.stateMachine.restore(snapshot.data);
-  const random =
-    s.random ?? new SeededRandom((s.clock.now() ^ hashId(s.id) ^ (Math.random() * 0xffffffff)) >>> 0);
+  const random = s.random ?? new SeededRandom((Math.random() * 0x1_0000_0000) >>> 0);
   const storageId = await loadStorageIdentity(s.logStore, s.random);
   const core = new RaftCore({
     config: { ...coreConfigOf(s.id, config), storageId },
     random,
+    unsafe: s.unsafe,
     hardState: persisted.hardState,
     entries: persisted.entries,
     compactedIndex: persisted.compactedIndex,
@@ -119,10 +119,4 @@ function checkSnapshotCoversCompaction(
       (snapshot === null ? "does not exist" : `covers only index ${covered}`) +
       "; refusing to start (see docs/operations.md: move the data directory aside and start with --join)",
   );
-}
-
-function hashId(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
 }

@@ -6,6 +6,7 @@
 import type { RaftObserver, Clock, TimerHandle, Transport } from "./interfaces.js";
 import { systemClock } from "./interfaces.js";
 import type { RaftNodeConfig } from "./node-config.js";
+import type { UnsafeOptions } from "../core/config.js";
 import { resolveNodeConfig } from "./node-config.js";
 import { ProposalDroppedError, RaftStoppedError } from "../core/errors.js";
 import type { MembershipChange } from "../core/membership.js";
@@ -36,7 +37,7 @@ export interface RaftNodeOptions {
   stateMachine: StateMachine;
   transport: Transport;
   clock?: Clock;
-  /** Randomness for election timeouts; defaults to a generator seeded from the clock and id. */
+  /** Randomness for election timeouts; defaults to a generator seeded from Math.random. */
   random?: RandomSource;
   /**
    * The founding membership. Used only when the stores are empty: every
@@ -46,6 +47,8 @@ export interface RaftNodeOptions {
   bootstrap?: Membership;
   config?: Partial<RaftNodeConfig>;
   observer?: RaftObserver;
+  /** Planted bugs, for the simulator's own tests only (never from a config). */
+  unsafe?: UnsafeOptions;
 }
 
 export interface RaftStatus {
@@ -135,7 +138,7 @@ export class RaftNode {
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
     const config = resolveNodeConfig(opts.config);
     const clock = opts.clock ?? systemClock;
-    const { core, snapshotIndex } = await loadNode({ ...opts, clock }, config);
+    const { core, snapshotIndex } = await loadNode(opts, config);
     const node = new RaftNode(opts, core, config, snapshotIndex);
     opts.transport.listen((m) => node.receive(m));
     node.timer = clock.setInterval(() => node.tick(), config.heartbeatIntervalMs);

@@ -28,7 +28,8 @@ export async function diskLossRun(
     traceLines: opts.traceLines ?? 80,
     // Slow disks: a crash right after an answer often finds the write unsynced.
     diskDelayMs: [2, 8],
-    config: { heartbeatIntervalMs: 20, electionTimeoutMs: 200, unsafe: opts.unsafe },
+    config: { heartbeatIntervalMs: 20, electionTimeoutMs: 200 },
+    unsafe: opts.unsafe,
   });
   const rng = sim.rng;
   await sim.start();

@@ -1,5 +1,6 @@
 // The simulator's agenda: callbacks ordered by simulated time, ties broken by
 // insertion order so that a run is a pure function of its seed.
+import { MinHeap } from "../../util/heap.js";
 
 interface Item {
   time: number;
@@ -7,52 +8,25 @@ interface Item {
   fn: () => void;
 }
 
+const before = (a: Item, b: Item): boolean => a.time < b.time || (a.time === b.time && a.seq < b.seq);
+
 export class EventQueue {
-  private heap: Item[] = [];
+  private readonly heap = new MinHeap<Item>(before);
   private seq = 0;
 
   push(time: number, fn: () => void): void {
-    const item = { time, seq: this.seq++, fn };
-    const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(item, h[p] as Item)) break;
-      h[i] = h[p] as Item;
-      i = p;
-    }
-    h[i] = item;
+    this.heap.push({ time, seq: this.seq++, fn });
   }
 
   pop(): Item | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (top === undefined || last === undefined || h.length === 0) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const c = r < h.length && before(h[r] as Item, h[l] as Item) ? r : l;
-      if (!before(h[c] as Item, last)) break;
-      h[i] = h[c] as Item;
-      i = c;
-    }
-    h[i] = last;
-    return top;
+    return this.heap.pop();
   }
 
   peekTime(): number | undefined {
-    return this.heap[0]?.time;
+    return this.heap.peek()?.time;
   }
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
-}
-
-function before(a: Item, b: Item): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }

@@ -31,7 +31,8 @@ export async function figure8Run(seed: number, opts: Figure8Options = {}): Promi
     voters: ids,
     traceLines: opts.traceLines ?? 60,
     diskDelayMs: [0.5, 3],
-    config: { heartbeatIntervalMs: 10, electionTimeoutMs: 100, maxEntriesPerMessage: 1, unsafe: opts.unsafe },
+    config: { heartbeatIntervalMs: 10, electionTimeoutMs: 100, maxEntriesPerMessage: 1 },
+    unsafe: opts.unsafe,
   });
   const rng = sim.rng;
   await sim.start();

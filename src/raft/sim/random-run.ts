@@ -48,7 +48,6 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
     maxInflightMessages: plan.pick([1, 4, 64]),
     preVote: plan.chance(0.85),
     checkQuorum: plan.chance(0.85),
-    unsafe: opts.unsafe,
   };
   const sim = new Simulation({
     seed,
@@ -63,6 +62,7 @@ export async function randomRun(seed: number, opts: RandomRunOptions = {}): Prom
     crashOnDelivery: churn ? 0 : plan.pick([0, 0, 0.0005]),
     traceLines: opts.traceLines ?? 80,
     config,
+    unsafe: opts.unsafe,
   });
   const chaosMs = opts.chaosMs ?? plan.between(2000, 5000);
   const livenessMs = opts.livenessMs ?? 30_000;

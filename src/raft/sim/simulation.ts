@@ -7,6 +7,7 @@ import type { MembershipChange } from "../core/membership.js";
 import { Role } from "../core/ready.js";
 import type { Clock } from "../driver/interfaces.js";
 import type { RaftNodeConfig } from "../driver/node-config.js";
+import type { UnsafeOptions } from "../core/config.js";
 import { RaftNode } from "../driver/raft-node.js";
 import { MemoryLogStore } from "../memory/memory-log-store.js";
 import { MemorySnapshotStore } from "../memory/memory-snapshot-store.js";
@@ -28,6 +29,8 @@ export interface SimOptions {
   /** Replicas that run but are not members yet (to be added later). */
   spares?: ReplicaId[];
   config?: Partial<RaftNodeConfig>;
+  /** Planted bugs in every replica, to show that the checks catch them. */
+  unsafe?: UnsafeOptions;
   /** Each replica's clock runs at 1 ± up to this fraction. */
   maxClockDrift?: number;
   /** Disk sync latency range. */
@@ -249,6 +252,7 @@ export class Simulation {
       random: new SeededRandom(this.rng.nextInt(0x7fffffff) + 1),
       bootstrap: founder ? this.founders : undefined,
       config: { heartbeatIntervalMs: 50, electionTimeoutMs: 500, ...this.opts.config },
+      unsafe: this.opts.unsafe,
       observer: {
         fatal: (e) => {
           this.fatalErrors.push(`${r.id}: ${e.message}`);

@@ -15,7 +15,7 @@ import {
   type SnapshotChunk,
   type SnapshotMeta,
 } from "../../gen/halon/v1/raft.js";
-import type { BackoffOptions } from "./backoff.js";
+import type { BackoffPolicy } from "../../util/backoff.js";
 import { PeerStream } from "./peer-stream.js";
 import { SnapshotAssembler, SnapshotTransferError, chunkSnapshot } from "./snapshot-chunks.js";
 import { secureChannel, type CheckServerIdentityCallback, type InboundCall, type TlsSource } from "./tls.js";
@@ -64,7 +64,8 @@ export interface GrpcTransportOptions {
   maxSnapshotBytes?: number;
   /** Snapshots being received at once (one per peer at most). */
   maxConcurrentSnapshots?: number;
-  backoff?: BackoffOptions;
+  /** Pacing of reconnects to a peer (jittered). */
+  backoff?: BackoffPolicy;
 }
 
 const DEFAULTS = {
@@ -73,7 +74,7 @@ const DEFAULTS = {
   snapshotChunkBytes: 256 * 1024,
   maxSnapshotBytes: 256 * 1024 * 1024,
   maxConcurrentSnapshots: 2,
-  backoff: { initialMs: 50, maxMs: 1_000 },
+  backoff: { baseMs: 50, factor: 2, maxMs: 1_000 },
 };
 
 /**

@@ -1,4 +1,3 @@
-export { Backoff, type BackoffOptions } from "./backoff.js";
 export {
   GrpcTransport,
   PEER_MESSAGE_LIMIT,

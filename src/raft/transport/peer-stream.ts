@@ -12,7 +12,7 @@ import {
   type RaftPeerServiceClient,
   type StreamAck,
 } from "../../gen/halon/v1/raft.js";
-import { Backoff, type BackoffOptions } from "./backoff.js";
+import { Backoff, type BackoffPolicy } from "../../util/backoff.js";
 
 export interface PeerStreamOptions {
   peerId: string;
@@ -21,7 +21,7 @@ export interface PeerStreamOptions {
   maxFrameBytes: number;
   /** Messages waiting beyond this are dropped (oldest first). */
   maxQueuedMessages: number;
-  backoff: BackoffOptions;
+  backoff: BackoffPolicy;
   /** A stream broke or messages were dropped: the core should treat the peer as unreachable for now. */
   onUnreachable: (peerId: string, reason: string) => void;
 }
@@ -42,7 +42,8 @@ export class PeerStream {
   readonly stats = { framesSent: 0, messagesSent: 0, messagesDropped: 0, reconnects: 0 };
 
   constructor(private readonly options: PeerStreamOptions) {
-    this.backoff = new Backoff(options.backoff);
+    // Jittered, so that replicas that lost a peer at the same moment do not all knock on its door in step.
+    this.backoff = new Backoff(options.backoff, Math.random);
   }
 
   send(message: RaftMessage): void {

@@ -26,6 +26,7 @@ import type { Graph } from "../../graph/index.js";
 import { encodeEventBatch, encodeTick } from "../entry.js";
 import { BROADCAST } from "../epochs.js";
 import { FailureDetector } from "./failure-detector.js";
+import { backoffDelay } from "../../util/backoff.js";
 import { topologyPresent } from "./topology-check.js";
 
 export interface LeaderLoopConfig {
@@ -150,7 +151,7 @@ export class LeaderLoop {
   private readonly inFlight = new Map<number, string>();
   /** CommandResult event id -> the delivery whose answer it records. */
   private readonly recordingFor = new Map<string, string>();
-  private readonly backoff = new Map<string, { delayMs: number; until: number }>();
+  private readonly backoff = new Map<string, { attempt: number; until: number }>();
   /** The pending broadcast (at most one: its slot is "epoch:*"), to reach nodes that start awaiting it. */
   private broadcast: Command | null = null;
   /** When the pending commands must be looked at again (redelivery, backoff). */
@@ -527,8 +528,9 @@ export class LeaderLoop {
   private slowDown(target: string, now: number): number {
     const before = this.backoff.get(target);
     const { backoffBaseMs, backoffMaxMs } = this.opts.config;
-    const delayMs = before ? Math.min(before.delayMs * 2, backoffMaxMs) : backoffBaseMs;
-    this.backoff.set(target, { delayMs, until: now + delayMs });
+    const attempt = (before?.attempt ?? 0) + 1;
+    const delayMs = backoffDelay({ baseMs: backoffBaseMs, factor: 2, maxMs: backoffMaxMs }, attempt);
+    this.backoff.set(target, { attempt, until: now + delayMs });
     return delayMs;
   }
 }

@@ -4,11 +4,10 @@
 // new disk by itself. The planted bug (unsafe.ignoreStorageIdentity) shows
 // that the scenario loses a committed entry without the guard.
 import { describe, expect, it } from "vitest";
-import type { CoreConfig } from "../../../src/raft/core/config.js";
 import { Role } from "../../../src/raft/core/ready.js";
-import { CoreNet, bytes } from "./harness.js";
+import { CoreNet, bytes, type TestCoreConfig } from "./harness.js";
 
-function settled(config: Partial<CoreConfig> = {}): CoreNet {
+function settled(config: TestCoreConfig = {}): CoreNet {
   const net = new CoreNet(["a", "b", "c"], config);
   net.elect("a");
   net.core("a").propose(bytes("x0"));
@@ -23,7 +22,7 @@ function settled(config: Partial<CoreConfig> = {}): CoreNet {
  * disk and comes back empty, then the leader a dies. Only b and the wiped c
  * are left: b must not win with c's vote, or the committed entries are gone.
  */
-function lostDiskThenLeaderDies(config: Partial<CoreConfig>): { net: CoreNet; committed: string[] } {
+function lostDiskThenLeaderDies(config: TestCoreConfig): { net: CoreNet; committed: string[] } {
   const net = settled(config);
   net.isolate("b");
   for (let i = 0; i < 5; i++) net.core("a").propose(bytes(`w${i}`));
@@ -90,7 +89,7 @@ describe("a replica that lost its disk", () => {
 
   for (const planted of [false, true]) {
     it(`${planted ? "planted bug: counts" : "counts for nothing"} while its new disk is not registered: its acknowledgement ${planted ? "commits" : "does not commit"}`, () => {
-      const config: Partial<CoreConfig> = planted ? { unsafe: { ignoreStorageIdentity: true } } : {};
+      const config: TestCoreConfig = planted ? { unsafe: { ignoreStorageIdentity: true } } : {};
       const net = settled(config);
       const a = net.core("a");
       net.isolate("b");

@@ -2,7 +2,10 @@
 // (persist = advance at once) and delivers messages until nothing moves,
 // optionally dropping some.
 import { RaftCore } from "../../../src/raft/core/raft.js";
-import type { CoreConfig } from "../../../src/raft/core/config.js";
+import type { CoreConfig, UnsafeOptions } from "../../../src/raft/core/config.js";
+
+/** A core's settings, and the bugs planted in it (given apart, as RaftCore takes them). */
+export type TestCoreConfig = Partial<CoreConfig> & { unsafe?: UnsafeOptions };
 import type { Message } from "../../../src/raft/core/messages.js";
 import { MessageType, makeMessage } from "../../../src/raft/core/messages.js";
 import { encodeConfigEntry } from "../../../src/raft/core/membership.js";
@@ -32,12 +35,14 @@ export class CoreNet {
 
   constructor(
     ids: string[],
-    private readonly config: Partial<CoreConfig> = {},
+    private readonly config: TestCoreConfig = {},
     seed = 1,
   ) {
     for (const [k, id] of ids.entries()) {
+      const { unsafe, ...settings } = config;
       const core = new RaftCore({
-        config: { id, storageId: `${id}-disk1`, ...config },
+        config: { id, storageId: `${id}-disk1`, ...settings },
+        unsafe,
         random: new SeededRandom(seed * 100 + k),
         hardState: { term: 1, vote: null, commit: 1 },
         entries: [bootstrapEntry(ids)],
@@ -54,9 +59,11 @@ export class CoreNet {
   private wipes = 0;
 
   /** Replaces `id` by a replica that lost its disk and joins empty (no hard state, no log, a new disk). */
-  wipe(id: string, extra: Partial<CoreConfig> = {}): RaftCore {
+  wipe(id: string, extra: TestCoreConfig = {}): RaftCore {
+    const { unsafe, ...settings } = { ...this.config, ...extra };
     const core = new RaftCore({
-      config: { id, storageId: `${id}-disk${2 + this.wipes++}`, ...this.config, ...extra },
+      config: { id, storageId: `${id}-disk${2 + this.wipes++}`, ...settings },
+      unsafe,
       random: new SeededRandom(999),
       hardState: null,
       entries: [],

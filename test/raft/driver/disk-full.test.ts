@@ -55,7 +55,8 @@ async function startCluster(
       transport: net.transport(id),
       bootstrap: { voters: ids, learners: [] },
       // A probe every 1000 ms / 10 ms = 100 ticks.
-      config: { heartbeatIntervalMs: 10, electionTimeoutMs: 100, ...(unsafe && { unsafe }) },
+      config: { heartbeatIntervalMs: 10, electionTimeoutMs: 100 },
+      unsafe,
       observer: {
         diskFull: (_e, successor) => events.push(`full:${successor ?? "-"}`),
         diskSpaceBack: () => events.push("back"),

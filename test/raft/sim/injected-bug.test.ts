@@ -21,7 +21,7 @@ async function firstFailingSeed(unsafe: UnsafeOptions): Promise<{ seed: number; 
 
 /** Figure 8 scripted: old-term entry re-replicated by a returning leader, which is then cut off. */
 async function scriptedFigure8(unsafe: UnsafeOptions): Promise<string[]> {
-  const sim = new Simulation({ seed: 7, voters: ["a", "b", "c"], config: { unsafe }, traceLines: 0 });
+  const sim = new Simulation({ seed: 7, voters: ["a", "b", "c"], unsafe, traceLines: 0 });
   await sim.start();
   await sim.runUntil(() => sim.leader() !== null, 5000);
   const l1 = sim.leader() as string;

@@ -11,7 +11,7 @@ afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 async function start(id: string): Promise<{ t: RaftGrpcTransport; port: number; got: Message[] }> {
   const got: Message[] = [];
-  const t = new RaftGrpcTransport({ selfId: id, peers: {}, backoff: { initialMs: 20, maxMs: 200 } });
+  const t = new RaftGrpcTransport({ selfId: id, peers: {}, backoff: { baseMs: 20, factor: 2, maxMs: 200 } });
   t.listen((m) => got.push(m));
   const server = new Server(GrpcTransport.serverOptions());
   server.addService(t.grpc.service.definition, t.grpc.service.implementation);

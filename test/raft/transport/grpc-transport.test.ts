@@ -57,7 +57,7 @@ async function startNode(
       return Promise.resolve({ term: s.header.term, accepted: true });
     },
     onUnreachable: (p) => node.unreachable.push(p),
-    backoff: { initialMs: 20, maxMs: 200 },
+    backoff: { baseMs: 20, factor: 2, maxMs: 200 },
     ...opts.extra,
   });
   node.server = new Server(GrpcTransport.serverOptions());

@@ -1,6 +1,8 @@
 /**
- * A binary min-heap ordered by a caller-supplied comparison. The engine keeps its timers and its
- * eviction candidates in these; both are indexes rebuilt from the plain state, never serialised.
+ * The one binary min-heap of the code base, ordered by a caller-supplied comparison: the CEP
+ * engine's eviction candidates (an index rebuilt from the plain state, never serialised) and the
+ * simulator's agenda. (The CEP timer queue keeps its timers in TimerHeap, the same algorithm in
+ * parallel arrays of numbers, for its hot path.)
  */
 export class MinHeap<T> {
   private items: T[] = [];

@@ -1,0 +1,13 @@
+// The one content hash of the code base: SHA-256, hex. State hashes, graph
+// hashes, event ids derived from content and the hash-chain test machine all
+// use it, so that "the same hash" means the same thing everywhere. (Checksums
+// of stored and sent bytes are CRC32C, which the storage formats fix:
+// src/raft/storage/crc32c.ts.)
+import { createHash } from "node:crypto";
+
+/** SHA-256 (hex) of the parts, in order, as one byte string (strings as UTF-8). */
+export function sha256Hex(...parts: (string | Uint8Array)[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+}
