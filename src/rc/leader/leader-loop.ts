@@ -23,10 +23,10 @@
 // committed before it is applied here, so it sees every earlier decision.
 import type { Command, Event, RcApplyResult } from "../../gen/halon/v1/events.js";
 import type { Graph } from "../../graph/index.js";
+import { backoffDelay } from "../../util/backoff.js";
 import { encodeEventBatch, encodeTick } from "../entry.js";
 import { BROADCAST } from "../epochs.js";
 import { FailureDetector } from "./failure-detector.js";
-import { backoffDelay } from "../../util/backoff.js";
 import { topologyPresent } from "./topology-check.js";
 
 export interface LeaderLoopConfig {
