@@ -13,6 +13,7 @@ import { BROADCAST, Epochs, type VectorChange } from "./epochs.js";
 import type { Outbox, OutboxSavepoint } from "./outbox.js";
 import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
 import type { Intent, RuleEvent } from "./rules/types.js";
+import { lastKnownState, setProcessState, setServiceState, showHosted } from "./shown-state.js";
 import { ruleEventSubject, type PhaseChange, type RuleStepTrace } from "./trace.js";
 import { applyTopology, CLUSTER_ID, ensureCluster, UNPLACED_ENCLOSURE, UNPLACED_RACK } from "./topology.js";
 
@@ -244,13 +245,13 @@ export class Coordinator {
   private processFailed(pid: string, instance: number): Outcome {
     this.graph.require(pid, "Process");
     const current = this.num(pid, "instance");
-    const state = this.graph.attr(pid, "state");
+    const state = lastKnownState(this.graph, pid);
     if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
     if (instance === current && (state === "failed" || state === "stopped"))
       return stale(`instance ${instance} is already ${String(state)}`);
     if (this.graph.attr(pid, "recovering") === true && state !== "starting" && state !== "online")
       return stale("already being recovered");
-    this.graph.setAttrs(pid, { instance, state: "failed", recovering: true });
+    setProcessState(this.graph, pid, { instance, state: "failed", recovering: true });
     const nodeId = this.graph.neighbour(pid, "runs", "in");
     const nodeUp = nodeId !== undefined && this.isUsable(nodeId);
     this.feed({ t: "process-failed", processId: pid, nodeUp });
@@ -261,8 +262,8 @@ export class Coordinator {
     this.graph.require(pid, "Process");
     const current = this.num(pid, "instance");
     if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
-    this.graph.setAttrs(pid, { instance, state: "online", recovering: false });
-    for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "up");
+    setProcessState(this.graph, pid, { instance, state: "online", recovering: false });
+    for (const s of this.graph.neighbours(pid, "provides")) setServiceState(this.graph, s, "up");
     this.outbox.cancel(`respawn-process:${pid}`);
     this.feed({ t: "process-started", processId: pid });
     return APPLIED;
@@ -273,7 +274,7 @@ export class Coordinator {
     const current = this.num(pid, "instance");
     if (instance <= current) return stale(`instance ${instance} is not newer than ${current}`);
     // Recorded only: the node service handled it.
-    this.graph.setAttrs(pid, {
+    setProcessState(this.graph, pid, {
       instance,
       state: "online",
       localRestarts: this.num(pid, "localRestarts") + 1,
@@ -374,8 +375,8 @@ export class Coordinator {
     this.outbox.cancel(`start:${nodeId}`);
     this.feed({ t: "node-drained", nodeId });
     for (const pid of processes) {
-      this.graph.setAttrs(pid, { state: "stopped", recovering: false });
-      for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "down");
+      setProcessState(this.graph, pid, { state: "stopped", recovering: false });
+      for (const s of this.graph.neighbours(pid, "provides")) setServiceState(this.graph, s, "down");
       this.outbox.cancel(`respawn-process:${pid}`);
       this.feed({ t: "process-stopped", processId: pid });
     }
@@ -479,7 +480,7 @@ export class Coordinator {
         if (nodeId === undefined) return [];
         const instance = this.num(pid, "instance") + 1;
         const respawns = this.num(pid, "respawns") + (intent.counted ? 1 : 0);
-        this.graph.setAttrs(pid, { instance, state: "starting", respawns, recovering: true });
+        setProcessState(this.graph, pid, { instance, state: "starting", respawns, recovering: true });
         const command = (this.graph.attr(pid, "command") as string | undefined) ?? "";
         this.issue(
           `respawn-process:${pid}`,
@@ -492,8 +493,8 @@ export class Coordinator {
       case "process-given-up": {
         const pid = intent.processId;
         if (this.graph.kindOf(pid) !== "Process") return [];
-        this.graph.setAttrs(pid, { state: "failed", recovering: false });
-        for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "down");
+        setProcessState(this.graph, pid, { state: "failed", recovering: false });
+        for (const s of this.graph.neighbours(pid, "provides")) setServiceState(this.graph, s, "down");
         this.outbox.cancel(`respawn-process:${pid}`);
         return [];
       }
@@ -543,20 +544,25 @@ export class Coordinator {
     this.outbox.cancel(`start:${nodeId}`);
     this.outbox.cancel(`stop:${nodeId}`);
     this.epochs.refresh(nodeId);
-    return this.graph.neighbours(nodeId, "runs").map((processId) => ({ t: "process-node-down", processId }));
+    const processes = this.graph.neighbours(nodeId, "runs");
+    showHosted(this.graph, processes);
+    return processes.map((processId) => ({ t: "process-node-down", processId }));
   }
 
   /** The node is back: online, its processes started, its disks healthy again, the current epoch sent. */
   private bringOnline(nodeId: string, joined = false): void {
     const wasDown = this.graph.attr(nodeId, "state") === "down";
+    const wasAway = this.graph.attr(nodeId, "state") !== "online";
     this.graph.setAttrs(nodeId, { state: "online", respawnAttempts: 0 });
     this.epochs.refresh(nodeId);
     const hostId = this.graph.neighbour(nodeId, "runs", "in");
     if (hostId !== undefined) this.graph.setAttr(hostId, "state", "online");
     this.outbox.cancel(`respawn-node:${nodeId}`);
+    const processes = this.graph.neighbours(nodeId, "runs");
+    // Back to what they were last known in (nothing to do for a node that was online).
+    if (wasAway) showHosted(this.graph, processes);
     this.feed({ t: "node-up", nodeId });
     if (this.graph.attr(nodeId, "drained") === true) return;
-    const processes = this.graph.neighbours(nodeId, "runs");
     // After a join (a fresh node service) every process not under recovery is
     // started; after a heartbeat only those that are neither running nor starting.
     const toStart = processes.filter((pid) => {
@@ -584,7 +590,7 @@ export class Coordinator {
   private startProcesses(nodeId: string, pids: string[]): void {
     const processes = pids.map((processId) => {
       const instance = this.num(processId, "instance") + 1;
-      this.graph.setAttrs(processId, { instance, state: "starting" });
+      setProcessState(this.graph, processId, { instance, state: "starting" });
       // Keys in sorted order (see plain.ts).
       return {
         command: (this.graph.attr(processId, "command") as string | undefined) ?? "",
