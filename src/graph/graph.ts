@@ -423,6 +423,16 @@ export class Graph {
     }
   }
 
+  /** How many changes are recorded and not yet taken: a mark for changesFrom(). */
+  get changeMark(): number {
+    return this.changes.length;
+  }
+
+  /** The changes recorded since `mark` (a changeMark since the last takeChanges()), not taken. */
+  changesFrom(mark: number): GraphChange[] {
+    return this.changes.slice(mark);
+  }
+
   /** The changes recorded since the last call, oldest first. */
   takeChanges(): GraphChange[] {
     const out = this.changes;

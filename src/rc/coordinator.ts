@@ -25,6 +25,56 @@ export interface Outcome {
 const APPLIED: Outcome = { outcome: EventOutcome.EVENT_OUTCOME_APPLIED };
 const stale = (reason: string): Outcome => ({ outcome: EventOutcome.EVENT_OUTCOME_IGNORED_STALE, reason });
 
+/**
+ * The coordinator's rules for events, by kind of event: each checks the event
+ * against the graph, records what it says, and feeds the CEP recovery rules
+ * (rules/). With the recovery rules, whose intents the coordinator carries
+ * out, they are the coordinator's rule network (docs/rc.md, "The rule
+ * network"); explain shows each graph change and command under its rule.
+ */
+export const EVENT_RULES: Readonly<Record<DomainEvent["type"], string>> = {
+  "topology-declared": "topology",
+  "node-joined": "node-liveness",
+  "node-heartbeat": "node-liveness",
+  "node-silent": "node-liveness",
+  "node-drained": "node-drain",
+  "process-failed": "process-reports",
+  "process-started": "process-reports",
+  "process-local-restart": "process-reports",
+  "striping-error": "disk-health",
+  "disk-failed": "disk-health",
+  "disk-replaced": "disk-health",
+  "epoch-request": "epochs",
+  "command-result": "acknowledgements",
+  unknown: "unknown-events",
+};
+
+/** What an event is about: the key its rule runs for. */
+function eventKey(e: DomainEvent): string {
+  switch (e.type) {
+    case "process-failed":
+    case "process-started":
+    case "process-local-restart":
+      return e.processId;
+    case "node-heartbeat":
+    case "node-joined":
+    case "node-silent":
+    case "node-drained":
+    case "epoch-request":
+      return e.nodeId;
+    case "striping-error":
+    case "disk-failed":
+    case "disk-replaced":
+      return e.diskId;
+    case "topology-declared":
+      return e.topology.clusterName;
+    case "command-result":
+      return e.commandId;
+    case "unknown":
+      return e.name;
+  }
+}
+
 /** Unknown events kept for the record: the total, and the most recent ones. */
 export interface UnknownRecord {
   count: number;
@@ -84,6 +134,10 @@ export class Coordinator {
    * as the graph drops its changes, so a trace never shows undone work.
    */
   ruleSteps: RuleStepTrace[] | null = null;
+  /** Not state: while tracing, the graph steps open (innermost last) and where their next changes and commands begin. */
+  private openSteps: RuleStepTrace[] = [];
+  private stepChangeMark = 0;
+  private stepIssuedMark = 0;
 
   constructor(
     readonly config: RcConfig,
@@ -167,6 +221,7 @@ export class Coordinator {
     this.issued.length = sp.issued;
     this.incidents.length = sp.incidents;
     if (this.ruleSteps !== null && this.ruleSteps.length > sp.ruleSteps) this.ruleSteps.length = sp.ruleSteps;
+    this.openSteps.length = 0;
     if (this.unknownBefore !== null) {
       this.unknown.count = this.unknownBefore.count;
       this.unknown.recent.length = 0;
@@ -184,6 +239,15 @@ export class Coordinator {
 
   /** Applies one validated event. Throws RcRejection (or GraphError) before changing anything. */
   handle(id: string, e: DomainEvent): Outcome {
+    if (this.ruleSteps === null) return this.takeEvent(id, e);
+    const step = this.beginStep(EVENT_RULES[e.type], eventKey(e), e.type);
+    const outcome = this.takeEvent(id, e);
+    this.endStep(step);
+    return outcome;
+  }
+
+  /** The event's rule (EVENT_RULES) at work. */
+  private takeEvent(id: string, e: DomainEvent): Outcome {
     switch (e.type) {
       case "topology-declared":
         return this.topology(e.topology);
@@ -450,10 +514,16 @@ export class Coordinator {
         phases.push({ rule, key: k, before: "?", after: this.rules.phaseOf(rule, k) ?? "" });
     if (event !== null || intents.length > 0)
       steps.push({
+        kind: "cep",
         time: this.now,
+        rule: phases[0]?.rule ?? intents[0]?.rule ?? "",
+        key: key ?? timer?.key ?? "",
+        on: event?.t ?? "timer",
         input: event,
         intents: intents.map((i) => ({ rule: i.rule, key: i.key, time: i.time, intent: i.intent })),
         phases,
+        changes: [],
+        commands: [],
       });
     return intents;
   }
@@ -462,9 +532,12 @@ export class Coordinator {
   private execute(intents: TimedIntent[]): void {
     const queue = intents;
     for (let i = 0; i < queue.length; i++) {
-      const { time, rule, intent } = queue[i] as TimedIntent;
+      const { time, rule, key, intent } = queue[i] as TimedIntent;
       this.activeRule = rule;
-      for (const e of this.carryOut(intent, time)) queue.push(...this.step(e));
+      const step = this.ruleSteps === null ? null : this.beginStep(rule, key, intent.do);
+      const follow = this.carryOut(intent, time);
+      this.endStep(step);
+      for (const e of follow) queue.push(...this.step(e));
     }
     // Still set when carrying an intent out throws: the failure is then the rule's.
     this.activeRule = "";
@@ -604,6 +677,59 @@ export class Coordinator {
   private diskHostUp(diskId: string): boolean {
     const hostId = this.graph.neighbour(diskId, "has", "in");
     return hostId === undefined || this.graph.attr(hostId, "state") !== "down";
+  }
+
+  // ---------------------------------------------------------------- tracing (not state)
+
+  /** Opens a graph step (only while tracing): what the graph and the outbox get from here on is its. */
+  private beginStep(rule: string, key: string, on: string): RuleStepTrace {
+    if (this.openSteps.length === 0) {
+      // Between steps nothing changes: the marks start afresh (the tracer takes changes between causes).
+      this.stepChangeMark = this.graph.changeMark;
+      this.stepIssuedMark = this.issued.length;
+    } else this.flushStep();
+    const step: RuleStepTrace = {
+      kind: "graph",
+      time: this.now,
+      rule,
+      key,
+      on,
+      input: null,
+      intents: [],
+      phases: [],
+      changes: [],
+      commands: [],
+    };
+    (this.ruleSteps as RuleStepTrace[]).push(step);
+    this.openSteps.push(step);
+    return step;
+  }
+
+  /** Closes the innermost graph step; one that did nothing, and led to nothing, is left out. */
+  private endStep(step: RuleStepTrace | null): void {
+    if (step === null) return;
+    this.flushStep();
+    const top = this.openSteps.pop();
+    if (top !== step) throw new Error("graph steps closed out of order");
+    const steps = this.ruleSteps as RuleStepTrace[];
+    if (steps[steps.length - 1] === step && step.changes.length === 0 && step.commands.length === 0)
+      steps.pop();
+  }
+
+  /** Gives the changes and commands made since the last mark to the innermost open step. */
+  private flushStep(): void {
+    const top = this.openSteps[this.openSteps.length - 1] as RuleStepTrace;
+    const mark = this.graph.changeMark;
+    if (mark > this.stepChangeMark) {
+      const fresh = this.graph.changesFrom(this.stepChangeMark);
+      // No push(...list): a topology of 100,000 resources is more arguments than a call takes.
+      if (top.changes.length === 0) top.changes = fresh;
+      else for (const c of fresh) top.changes.push(c);
+    }
+    for (let i = this.stepIssuedMark; i < this.issued.length; i++)
+      top.commands.push(this.issued[i] as Command);
+    this.stepChangeMark = mark;
+    this.stepIssuedMark = this.issued.length;
   }
 
   // ---------------------------------------------------------------- helpers
