@@ -485,18 +485,12 @@ export class Coordinator {
    * no timer) the rules' time moved to now.
    */
   private step(event: RuleEvent | null, timer?: { rule: string; key: string; due: number }): TimedIntent[] {
-    const run = (): TimedIntent[] =>
-      event
-        ? this.rules.feed(this.now, event, this.incidents)
-        : timer
-          ? this.rules.fireNext(timer, this.incidents)
-          : this.rules.advance(this.now, this.incidents);
     const steps = this.ruleSteps;
-    if (steps === null) return run();
+    if (steps === null) return this.runRules(event, timer);
     const key = event ? ruleEventSubject(event) : null;
     const before = key === null ? [] : this.rules.phasesOf(key);
     const timerBefore = timer ? (this.rules.phaseOf(timer.rule, timer.key) ?? "") : "";
-    const intents = run();
+    const intents = this.runRules(event, timer);
     const phases: PhaseChange[] = [];
     if (timer) {
       const after = this.rules.phaseOf(timer.rule, timer.key) ?? "";
@@ -526,6 +520,16 @@ export class Coordinator {
         commands: [],
       });
     return intents;
+  }
+
+  /** The CEP step itself (a method, not a closure: it runs for most events). */
+  private runRules(
+    event: RuleEvent | null,
+    timer?: { rule: string; key: string; due: number },
+  ): TimedIntent[] {
+    if (event !== null) return this.rules.feed(this.now, event, this.incidents);
+    if (timer !== undefined) return this.rules.fireNext(timer, this.incidents);
+    return this.rules.advance(this.now, this.incidents);
   }
 
   /** Carries out intents in order; intents may feed the rules again, whose intents follow. */

@@ -31,7 +31,8 @@ export function lastKnownState(graph: Graph, id: string): unknown {
 }
 
 /**
- * Sets a process's attributes, `state` being what was reported or decided.
+ * Sets a process's attributes (`attrs`, a fresh object it may change), `state`
+ * being what was reported or decided.
  * On a node that is away, a running or starting state is kept in lastKnown
  * and the process shows "unknown" or "offline" instead.
  */
@@ -41,11 +42,15 @@ export function setProcessState(
   attrs: { state: string } & Record<string, unknown>,
 ): void {
   const node = nodeStateOf(graph, pid);
-  const shown =
-    node === "online" || keptWhileAway(attrs.state) ? attrs.state : (PROCESS_AWAY[node] as string);
-  graph.setAttrs(pid, shown === attrs.state ? attrs : { ...attrs, state: shown });
-  if (shown !== attrs.state) graph.setAttr(pid, "lastKnown", attrs.state);
-  else graph.unsetAttr(pid, "lastKnown");
+  if (node === "online" || keptWhileAway(attrs.state)) {
+    graph.setAttrs(pid, attrs);
+    graph.unsetAttr(pid, "lastKnown");
+    return;
+  }
+  const reported = attrs.state;
+  attrs.state = PROCESS_AWAY[node] as string;
+  graph.setAttrs(pid, attrs);
+  graph.setAttr(pid, "lastKnown", reported);
 }
 
 /**
