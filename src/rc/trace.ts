@@ -18,7 +18,7 @@ export interface PhaseChange {
 /**
  * One step of the coordinator's rule network. A "graph" step is a rule that
  * changed the graph or issued commands: the rule an event goes to (see
- * EVENT_RULES in coordinator.ts), or a recovery rule whose intent was carried
+ * EVENT_RULES in rules/event-rules.ts), or a recovery rule whose intent was carried
  * out; every graph change and command of an entry is in exactly one graph
  * step. A "cep" step is an input to the CEP recovery rules (a rule event, or
  * a timer falling due) with the phases it moved and the intents it asked for.
