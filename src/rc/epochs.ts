@@ -106,9 +106,13 @@ export class Epochs {
 
   recordAck(nodeId: string, epoch: number): void {
     const acked = (this.graph.attr(nodeId, "ackedEpoch") as number | undefined) ?? 0;
-    if (epoch > acked && epoch <= this.current()) {
-      this.graph.setAttr(nodeId, "ackedEpoch", epoch);
-      this.refresh(nodeId);
+    const current = this.current();
+    if (epoch <= acked || epoch > current) return;
+    this.graph.setAttr(nodeId, "ackedEpoch", epoch);
+    // refresh(nodeId), for the one case that changes something (most heartbeats after a new epoch).
+    if (epoch === current && this.usable.has(nodeId) && !this.acked.has(nodeId)) {
+      this.acked.add(nodeId);
+      if (this.acked.size === this.usable.size) this.outbox.cancel(`epoch:${BROADCAST}`);
     }
   }
 

@@ -32,7 +32,7 @@ export function lastKnownState(graph: Graph, id: string): unknown {
 
 /**
  * Sets a process's attributes (`attrs`, a fresh object it may change), `state`
- * being what was reported or decided.
+ * being what was reported or decided. Returns the state of its node.
  * On a node that is away, a running or starting state is kept in lastKnown
  * and the process shows "unknown" or "offline" instead.
  */
@@ -40,17 +40,18 @@ export function setProcessState(
   graph: Graph,
   pid: string,
   attrs: { state: string } & Record<string, unknown>,
-): void {
+): string {
   const node = nodeStateOf(graph, pid);
   if (node === "online" || keptWhileAway(attrs.state)) {
     graph.setAttrs(pid, attrs);
     graph.unsetAttr(pid, "lastKnown");
-    return;
+    return node;
   }
   const reported = attrs.state;
   attrs.state = PROCESS_AWAY[node] as string;
   graph.setAttrs(pid, attrs);
   graph.setAttr(pid, "lastKnown", reported);
+  return node;
 }
 
 /**
@@ -58,9 +59,10 @@ export function setProcessState(
  * on an online node; otherwise it is kept in lastKnown and the service shows
  * "unknown" (a provider's node is transient) or "down".
  */
-export function setServiceState(graph: Graph, sid: string, state: string): void {
+export function setServiceState(graph: Graph, sid: string, state: string, providerOnline = false): void {
   let shown = state;
-  if (state === "up") {
+  // providerOnline: the caller knows a process providing it is on an online node.
+  if (state === "up" && !providerOnline) {
     let away = "down";
     for (const p of graph.neighbours(sid, "provides", "in")) {
       const node = nodeStateOf(graph, p);

@@ -24,8 +24,9 @@ export function processStarted(net: Network, pid: string, instance: number): Out
   net.graph.require(pid, "Process");
   const current = num(net.graph, pid, "instance");
   if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
-  setProcessState(net.graph, pid, { instance, state: "online", recovering: false });
-  for (const s of net.graph.neighbours(pid, "provides")) setServiceState(net.graph, s, "up");
+  const node = setProcessState(net.graph, pid, { instance, state: "online", recovering: false });
+  for (const s of net.graph.neighbours(pid, "provides"))
+    setServiceState(net.graph, s, "up", node === "online");
   net.outbox.cancel(`respawn-process:${pid}`);
   net.feed({ t: "process-started", processId: pid });
   return APPLIED;
