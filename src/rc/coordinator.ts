@@ -68,6 +68,8 @@ export class Coordinator implements Network {
   timerFaults: TimerFault[] = [];
   /** The rule whose intent is being carried out ("" outside), to name it when that fails. */
   activeRule = "";
+  /** The rule of the event being applied ("" outside): a fault outside any intent is this rule's. */
+  eventRule = "";
   /** The unknown-event record as it was at the savepoint, once an event changed it. */
   private unknownBefore: UnknownRecord | null = null;
   private inTransaction = false;
@@ -152,6 +154,7 @@ export class Coordinator implements Network {
     this.unknownBefore = null;
     this.inTransaction = false;
     this.activeRule = "";
+    this.eventRule = "";
   }
 
   /** Undoes everything since the savepoint, exactly; `quarantine` names a rule instance to drop. */
@@ -179,12 +182,14 @@ export class Coordinator implements Network {
     this.unknownBefore = null;
     this.inTransaction = false;
     this.activeRule = "";
+    this.eventRule = "";
   }
 
   /** Applies one validated event. Throws RcRejection (or GraphError) before changing anything. */
   handle(id: string, e: DomainEvent): Outcome {
+    this.eventRule = EVENT_RULES[e.type];
     if (this.ruleSteps === null) return takeEvent(this, id, e);
-    const step = this.beginStep(EVENT_RULES[e.type], eventKey(e), e.type);
+    const step = this.beginStep(this.eventRule, eventKey(e), e.type);
     const outcome = takeEvent(this, id, e);
     this.endStep(step);
     return outcome;
@@ -262,6 +267,7 @@ export class Coordinator implements Network {
 
   /** Carries out intents in order; intents may feed the rules again, whose intents follow. */
   private execute(intents: TimedIntent[]): void {
+    const outer = this.activeRule;
     const queue = intents;
     for (let i = 0; i < queue.length; i++) {
       const { time, rule, key, intent } = queue[i] as TimedIntent;
@@ -272,7 +278,7 @@ export class Coordinator implements Network {
       for (const e of follow) queue.push(...this.step(e));
     }
     // Still set when carrying an intent out throws: the failure is then the rule's.
-    this.activeRule = "";
+    this.activeRule = outer;
   }
 
   // ---------------------------------------------------------------- tracing (not state)
