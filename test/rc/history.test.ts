@@ -1,9 +1,11 @@
 // History and explain, fed by the production path's trace: what they keep,
 // what they leave out, and that explain follows a rule episode back to where
 // it began.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Coordinator } from "../../src/rc/coordinator.js";
 import { backoffDelay } from "../../src/rc/config.js";
 import { causeLine, History, stepLines } from "../../src/rc/history.js";
+import type { CauseTrace } from "../../src/rc/trace.js";
 import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
 
 function traced(maxItems?: number): { s: Scenario; history: History } {
@@ -112,5 +114,49 @@ describe("explain", () => {
       '  set disk-1-0.state = "failed" (was "online")',
     ]);
     expect(history.explain(s.sm.graph, "no-such")).toBeNull();
+  });
+});
+
+describe("the rule network's steps", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Whether every change and command of the cause is in exactly one graph step (replay-property checks it at random). */
+  const accounted = (c: CauseTrace): boolean => {
+    const steps = c.rules.filter((r) => r.kind === "graph");
+    return (
+      JSON.stringify(steps.flatMap((r) => r.changes)) === JSON.stringify(c.changes) &&
+      JSON.stringify(steps.flatMap((r) => r.commands)) === JSON.stringify(c.commands)
+    );
+  };
+
+  it("account for every change and command of a silent node's cause", () => {
+    const { s, history } = traced();
+    s.event({ nodeSilent: { nodeId: "node-1" } });
+    const item = history.recent(1)[0]!;
+    expect(item.changes.length).toBeGreaterThan(0);
+    expect(item.commands.length).toBeGreaterThan(0);
+    expect(accounted(item)).toBe(true);
+    // The event's rule changed nothing itself: it fed the node-recovery rule, whose intents did.
+    expect(
+      item.rules
+        .filter((r) => r.kind === "graph")
+        .map((r) => `${r.rule} ${r.on} ${r.changes.length > 0} ${r.commands.length > 0}`),
+    ).toEqual([
+      "node-liveness node-silent false false",
+      "node-recovery node-transient true false",
+      "node-recovery respawn-node true true",
+    ]);
+  });
+
+  it("catches a planted bug: changes that no step takes", () => {
+    // flushStep hands each step its changes and commands; without it they belong to no step.
+    vi.spyOn(Coordinator.prototype as unknown as { flushStep(): void }, "flushStep").mockImplementation(
+      () => {},
+    );
+    const { s, history } = traced();
+    s.event({ nodeSilent: { nodeId: "node-1" } });
+    expect(accounted(history.recent(1)[0]!)).toBe(false);
   });
 });
