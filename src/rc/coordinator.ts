@@ -74,9 +74,9 @@ export class Coordinator implements Network {
   private unknownBefore: UnknownRecord | null = null;
   private inTransaction = false;
   /**
-   * Not state: while someone traces (history and explain), every CEP step as
-   * it is taken, until the tracer takes them; null while nobody does (reading
-   * phases costs a little). undo() drops the steps of the undone transaction,
+   * Not state: while someone traces (history and explain), every step of the
+   * rule network (graph steps and CEP steps, trace.ts) as it is taken, until
+   * the tracer takes them; null while nobody does (tracing costs a little). undo() drops the steps of the undone transaction,
    * as the graph drops its changes, so a trace never shows undone work.
    */
   ruleSteps: RuleStepTrace[] | null = null;
