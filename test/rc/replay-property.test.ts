@@ -157,7 +157,7 @@ describe("snapshot then replay equals replay from the start", () => {
       }),
       { seed: 611, numRuns: 400 },
     );
-  });
+  }, 120_000); // CPU-bound: about 10 s on a quiet machine, three times that under load
 });
 
 describe("tracing (history and explain) is an observer only", () => {
@@ -216,5 +216,5 @@ describe("tracing (history and explain) is an observer only", () => {
       }),
       { seed: 612, numRuns: 150 },
     );
-  });
+  }, 120_000); // CPU-bound: about 10 s on a quiet machine, three times that under load
 });
