@@ -56,23 +56,6 @@ export function cepSequence(inputs: readonly Input<Step>[]): number {
   return drive(new Engine<Step, string>({ rules: [sequenceRule()] }), inputs);
 }
 
-/**
- * Not timed: the engine runs a sequence on a compiled path, and with explain on the general rule
- * path. Both must give the same outputs and the same state, or the benchmark measures a
- * different program than the rule describes.
- */
-export function cepSequencePathsAgree(inputs: readonly Input<Step>[]): boolean {
-  const engine = new Engine<Step, string>({ rules: [sequenceRule()] });
-  const fast = engine.initialState();
-  const general = engine.initialState();
-  for (const input of inputs) {
-    const a = engine.step(fast, input).outputs;
-    const b = engine.step(general, input, { explain: true }).outputs;
-    if (JSON.stringify(a) !== JSON.stringify(b)) return false;
-  }
-  return engine.hash(fast) === engine.hash(general);
-}
-
 function drive<E, O>(engine: Engine<E, O>, inputs: readonly Input<E>[]): number {
   const state = engine.initialState();
   let n = 0;

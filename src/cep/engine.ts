@@ -3,8 +3,6 @@ import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError } from "./errors.js";
 import type { Flow } from "./flow.js";
 import { NO_ITEMS, insertInstance, makeRoom } from "./instances.js";
-import { patternDeadline, patternEvent } from "./pattern-path.js";
-import { shapeOf, type PatternShape } from "./pattern-shape.js";
 import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
 import {
   buildRuntime,
@@ -63,8 +61,6 @@ export class Engine<E, O> {
   private readonly byName = new Map<string, number>();
   private readonly runtimes = new WeakMap<EngineState, Runtime>();
   private readonly ctx = new MutableContext();
-  /** Compiled paths of pattern rules, by processor index (see pattern-path.ts). */
-  private readonly shapes: (PatternShape | undefined)[];
   // Per-step scratch, reset by every step (steps never nest).
   private readonly out = new StepOutputs<O>();
   private readonly flowOut: unknown[] = [];
@@ -83,7 +79,6 @@ export class Engine<E, O> {
       if (this.byName.has(p.name)) throw new CepDefinitionError(`two rules or flows are named "${p.name}"`);
       this.byName.set(p.name, i);
     });
-    this.shapes = this.processors.map((p) => (p.kind === "rule" ? shapeOf(p) : undefined));
   }
 
   /** The state before any input. */
@@ -228,15 +223,6 @@ export class Engine<E, O> {
       return;
     }
     const inst = rs.instances[key];
-    const shape = this.shapes[proc];
-    if (
-      shape !== undefined &&
-      out.trace === undefined &&
-      (inst === undefined || inst.phase === shape.waiting)
-    ) {
-      patternEvent(shape, state, rt, proc, rule, rs, inst, key, event, time, out);
-      return;
-    }
     const phase = rule.phaseMap.get(inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
     const alts = phase.events;
     let guardFailed: string | undefined;
@@ -454,15 +440,7 @@ export class Engine<E, O> {
       rt.liveTimers--;
       fired++;
       state.time = due;
-      const shape = this.shapes[proc];
-      if (
-        shape !== undefined &&
-        name === PHASE_TIMEOUT &&
-        inst.phase === shape.waiting &&
-        this.out.trace === undefined
-      )
-        patternDeadline(shape, state, rt, rule, rs, inst, key, due, this.out);
-      else this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
+      this.timerFired(state, rt, proc, rule, rs, inst, key, name, due);
     }
   }
 

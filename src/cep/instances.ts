@@ -13,10 +13,7 @@ export const NO_ITEMS: InstanceState["buffer"] = Object.freeze([]) as unknown as
 
 /*
  * Adding an instance is two calls around the caller's own object literal: makeRoom, then the
- * literal (created = touched = state.seq), then insertInstance. The literal stays in the caller
- * because V8 decides per allocation site whether to allocate objects directly in the old
- * generation: instances of general rules often live long, a pattern's rarely, and a shared site
- * would make the pattern's short-lived instances pay for the other's long-lived ones.
+ * literal (created = touched = state.seq), then insertInstance.
  */
 
 /** Evicts the least recently active instance, reported as an overflow, when `rule` is at its bound. */

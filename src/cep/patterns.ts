@@ -1,5 +1,4 @@
 import { CepDefinitionError } from "./errors.js";
-import { recordShape } from "./pattern-shape.js";
 import { defineRule, type Rule } from "./rule.js";
 import type { RuleBounds } from "./rule-spec.js";
 import type { BufferItem } from "./types.js";
@@ -29,7 +28,7 @@ export interface SequenceSpec<E, O> extends PatternBase<E> {
 /** "a then b within t": emits when `then` follows `first` for the same key within the window. */
 export function sequence<E, O>(spec: SequenceSpec<E, O>): Rule<E, O> {
   const restart = spec.restart ?? true;
-  const rule = defineRule<E, O, E | null, undefined, "start" | "waiting" | "done">({
+  return defineRule<E, O, E | null, undefined, "start" | "waiting" | "done">({
     name: spec.name,
     key: spec.key,
     local: () => null,
@@ -63,16 +62,6 @@ export function sequence<E, O>(spec: SequenceSpec<E, O>): Rule<E, O> {
       done: { final: true },
     },
   });
-  recordShape(rule, {
-    waiting: "waiting",
-    first: spec.first as (e: unknown) => boolean,
-    next: spec.then as (e: unknown) => boolean,
-    restart,
-    within: spec.within,
-    onNext: (a, b, key, time) => spec.emit(a as E, b as E, key, time),
-    onDeadline: undefined,
-  });
-  return rule;
 }
 
 export interface AbsenceSpec<E, O> extends PatternBase<E> {
@@ -85,7 +74,7 @@ export interface AbsenceSpec<E, O> extends PatternBase<E> {
 
 /** "a not followed by b within t": emits at the deadline when `missing` did not come. */
 export function absence<E, O>(spec: AbsenceSpec<E, O>): Rule<E, O> {
-  const rule = defineRule<E, O, E | null, undefined, "start" | "waiting" | "done">({
+  return defineRule<E, O, E | null, undefined, "start" | "waiting" | "done">({
     name: spec.name,
     key: spec.key,
     local: () => null,
@@ -107,16 +96,6 @@ export function absence<E, O>(spec: AbsenceSpec<E, O>): Rule<E, O> {
       done: { final: true },
     },
   });
-  recordShape(rule, {
-    waiting: "waiting",
-    first: spec.first as (e: unknown) => boolean,
-    next: spec.missing as (e: unknown) => boolean,
-    restart: false,
-    within: spec.within,
-    onNext: undefined,
-    onDeadline: (a, key, time) => spec.emit(a as E, key, time),
-  });
-  return rule;
 }
 
 export interface CountingSpec<E, O> extends PatternBase<E> {

@@ -268,8 +268,15 @@ export class Graph {
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
   }
 
+  /** Sets several attributes, in key order (callers mostly write them in that order: no sort then). */
   setAttrs(id: string, attrs: Record<string, unknown>): void {
-    for (const key of Object.keys(attrs).sort(compareStrings)) this.setAttr(id, key, attrs[key]);
+    const keys = Object.keys(attrs);
+    for (let i = 1; i < keys.length; i++)
+      if (compareStrings(keys[i - 1] as string, keys[i] as string) > 0) {
+        keys.sort(compareStrings);
+        break;
+      }
+    for (const key of keys) this.setAttr(id, key, attrs[key]);
   }
 
   unsetAttr(id: string, key: string): void {
@@ -421,6 +428,16 @@ export class Graph {
     } finally {
       this.loading = false;
     }
+  }
+
+  /** How many changes are recorded and not yet taken: a mark for changesFrom(). */
+  get changeMark(): number {
+    return this.changes.length;
+  }
+
+  /** The changes recorded since `mark` (a changeMark since the last takeChanges()), not taken. */
+  changesFrom(mark: number): GraphChange[] {
+    return this.changes.slice(mark);
   }
 
   /** The changes recorded since the last call, oldest first. */

@@ -3,9 +3,14 @@
 import type { GraphSchema } from "./schema.js";
 
 export const HOST_STATES = ["online", "transient", "down"] as const;
-export const PROCESS_STATES = ["starting", "online", "failed", "stopped"] as const;
+/**
+ * "unknown": its node is transient, so nobody can tell whether it runs;
+ * "offline": its node is down (docs/rc.md, "What the graph says").
+ */
+export const PROCESS_STATES = ["starting", "online", "failed", "stopped", "unknown", "offline"] as const;
 export const DISK_STATES = ["online", "failed", "repairing"] as const;
-export const SERVICE_STATES = ["up", "down"] as const;
+/** "unknown": every process that provides it is on a transient node. */
+export const SERVICE_STATES = ["up", "down", "unknown"] as const;
 
 export const HALON_SCHEMA: GraphSchema = {
   kinds: [
@@ -49,9 +54,18 @@ export const HALON_SCHEMA: GraphSchema = {
         /** True while the coordinator is recovering it (respawns in progress). */
         recovering: { type: "boolean" },
         command: { type: "string" },
+        /** While its node is away: the state it had (or was given) before; it returns to it. */
+        lastKnown: { type: "string", values: PROCESS_STATES },
       },
     },
-    { name: "Service", attributes: { state: { type: "string", values: SERVICE_STATES } } },
+    {
+      name: "Service",
+      attributes: {
+        state: { type: "string", values: SERVICE_STATES },
+        /** While its providers' nodes are away: the state it had before. */
+        lastKnown: { type: "string", values: SERVICE_STATES },
+      },
+    },
     {
       name: "Disk",
       attributes: { state: { type: "string", values: DISK_STATES }, serial: { type: "string" } },

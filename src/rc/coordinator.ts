@@ -1,30 +1,25 @@
-// The recovery coordinator's domain logic: it checks each validated event
-// against the graph, records what the event says, feeds the CEP rules and
-// carries out what they decide (graph changes and commands in the outbox).
-// Everything here is deterministic: no clock but `now`, sorted iteration only.
-// Epochs and the broadcast bookkeeping live in epochs.ts.
+// The recovery coordinator: the rule network of docs/rc.md run over each
+// validated event and each timer, one transaction at a time. An event goes to
+// its rule (rules/event-rules.ts), which checks it against the graph, records
+// it, and feeds the CEP recovery rules; what those ask for is carried out
+// under their name (rules/intents.ts), and may feed them again. Here: the
+// transactions (savepoint, commit, undo), the CEP steps, and the trace of
+// every step for history and explain. Everything is deterministic: no clock
+// but `now`, sorted iteration only. Epochs and the broadcast bookkeeping live
+// in epochs.ts.
 import type { Command } from "../gen/halon/v1/events.js";
-import { EventOutcome } from "../gen/halon/v1/events.js";
 import type { Graph, GraphSavepoint } from "../graph/index.js";
-import { compareStrings } from "../graph/index.js";
 import type { RcConfig } from "./config.js";
-import { RcRejection, type DomainEvent } from "./domain.js";
-import { BROADCAST, Epochs, type VectorChange } from "./epochs.js";
+import type { DomainEvent } from "./domain.js";
+import { Epochs } from "./epochs.js";
+import type { CommandBody, Network, Outcome } from "./network.js";
 import type { Outbox, OutboxSavepoint } from "./outbox.js";
+import { EVENT_RULES, eventKey, takeEvent } from "./rules/event-rules.js";
+import { carryOut } from "./rules/intents.js";
 import type { EngineIncident, RuleRunner, TimedIntent } from "./rules/runner.js";
-import type { Intent, RuleEvent } from "./rules/types.js";
+import type { RuleEvent } from "./rules/types.js";
 import { ruleEventSubject, type PhaseChange, type RuleStepTrace } from "./trace.js";
-import { applyTopology, CLUSTER_ID, ensureCluster, UNPLACED_ENCLOSURE, UNPLACED_RACK } from "./topology.js";
 
-export interface Outcome {
-  outcome: EventOutcome;
-  reason?: string;
-}
-
-const APPLIED: Outcome = { outcome: EventOutcome.EVENT_OUTCOME_APPLIED };
-const stale = (reason: string): Outcome => ({ outcome: EventOutcome.EVENT_OUTCOME_IGNORED_STALE, reason });
-
-/** Unknown events kept for the record: the total, and the most recent ones. */
 export interface UnknownRecord {
   count: number;
   /** [event id, name, time], oldest first, at most config.unknownEventsKept. */
@@ -61,11 +56,11 @@ export interface TimerFault {
   error: unknown;
 }
 
-export class Coordinator {
+export class Coordinator implements Network {
   /** Log time: the largest entry time seen; never goes back. */
   now = 0;
   /** Epochs, failure vectors and the broadcast's bookkeeping (derived from the graph). */
-  private epochs: Epochs;
+  epochs: Epochs;
   /** Commands issued since the caller last took them (for the apply result). */
   issued: Command[] = [];
   incidents: EngineIncident[] = [];
@@ -73,16 +68,22 @@ export class Coordinator {
   timerFaults: TimerFault[] = [];
   /** The rule whose intent is being carried out ("" outside), to name it when that fails. */
   activeRule = "";
+  /** The rule of the event being applied ("" outside): a fault outside any intent is this rule's. */
+  eventRule = "";
   /** The unknown-event record as it was at the savepoint, once an event changed it. */
   private unknownBefore: UnknownRecord | null = null;
   private inTransaction = false;
   /**
-   * Not state: while someone traces (history and explain), every CEP step as
-   * it is taken, until the tracer takes them; null while nobody does (reading
-   * phases costs a little). undo() drops the steps of the undone transaction,
+   * Not state: while someone traces (history and explain), every step of the
+   * rule network (graph steps and CEP steps, trace.ts) as it is taken, until
+   * the tracer takes them; null while nobody does (tracing costs a little). undo() drops the steps of the undone transaction,
    * as the graph drops its changes, so a trace never shows undone work.
    */
   ruleSteps: RuleStepTrace[] | null = null;
+  /** Not state: while tracing, the graph steps open (innermost last) and where their next changes and commands begin. */
+  private openSteps: RuleStepTrace[] = [];
+  private stepChangeMark = 0;
+  private stepIssuedMark = 0;
 
   constructor(
     readonly config: RcConfig,
@@ -153,6 +154,7 @@ export class Coordinator {
     this.unknownBefore = null;
     this.inTransaction = false;
     this.activeRule = "";
+    this.eventRule = "";
   }
 
   /** Undoes everything since the savepoint, exactly; `quarantine` names a rule instance to drop. */
@@ -166,6 +168,7 @@ export class Coordinator {
     this.issued.length = sp.issued;
     this.incidents.length = sp.incidents;
     if (this.ruleSteps !== null && this.ruleSteps.length > sp.ruleSteps) this.ruleSteps.length = sp.ruleSteps;
+    this.openSteps.length = 0;
     if (this.unknownBefore !== null) {
       this.unknown.count = this.unknownBefore.count;
       this.unknown.recent.length = 0;
@@ -179,43 +182,17 @@ export class Coordinator {
     this.unknownBefore = null;
     this.inTransaction = false;
     this.activeRule = "";
+    this.eventRule = "";
   }
 
   /** Applies one validated event. Throws RcRejection (or GraphError) before changing anything. */
   handle(id: string, e: DomainEvent): Outcome {
-    switch (e.type) {
-      case "topology-declared":
-        return this.topology(e.topology);
-      case "process-failed":
-        return this.processFailed(e.processId, e.instance);
-      case "process-started":
-        return this.processStarted(e.processId, e.instance);
-      case "process-local-restart":
-        return this.processLocalRestart(e.processId, e.instance);
-      case "node-heartbeat":
-        return this.nodeHeard(e.nodeId, e.epoch);
-      case "node-joined":
-        return this.nodeJoined(e.nodeId, e.hostId, e.address, e.epoch);
-      case "node-silent":
-        return this.nodeSilent(e.nodeId);
-      case "striping-error":
-        return this.stripingError(e.poolId, e.diskId);
-      case "disk-failed":
-        return this.diskFailed(e.diskId);
-      case "disk-replaced":
-        return this.diskReplaced(e.diskId, e.serial);
-      case "node-drained":
-        return this.nodeDrained(e.nodeId);
-      case "epoch-request":
-        this.graph.require(e.nodeId, "Node");
-        this.epochs.send(e.nodeId);
-        return { outcome: EventOutcome.EVENT_OUTCOME_APPLIED, reason: `epoch ${this.epoch()}` };
-      case "command-result":
-        return this.commandResult(e.commandId, e.ok, e.nodeId);
-      case "unknown":
-        this.recordUnknown(id, e.name);
-        return { outcome: EventOutcome.EVENT_OUTCOME_RECORDED_UNKNOWN, reason: `no rule for "${e.name}"` };
-    }
+    this.eventRule = EVENT_RULES[e.type];
+    if (this.ruleSteps === null) return takeEvent(this, id, e);
+    const step = this.beginStep(this.eventRule, eventKey(e), e.type);
+    const outcome = takeEvent(this, id, e);
+    this.endStep(step);
+    return outcome;
   }
 
   recordUnknown(id: string, name: string): void {
@@ -230,188 +207,9 @@ export class Coordinator {
     return this.epochs.current();
   }
 
-  // ---------------------------------------------------------------- events
+  // ---------------------------------------------------------------- the recovery rules
 
-  private topology(t: Parameters<typeof applyTopology>[1]): Outcome {
-    const effect = applyTopology(this.graph, t);
-    // Pools may have appeared: the cached transition no longer describes them all.
-    this.epochs.forgetTransition();
-    for (const nodeId of [...effect.newProcessesByNode.keys()].sort(compareStrings))
-      this.startProcesses(nodeId, effect.newProcessesByNode.get(nodeId) as string[]);
-    return APPLIED;
-  }
-
-  private processFailed(pid: string, instance: number): Outcome {
-    this.graph.require(pid, "Process");
-    const current = this.num(pid, "instance");
-    const state = this.graph.attr(pid, "state");
-    if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
-    if (instance === current && (state === "failed" || state === "stopped"))
-      return stale(`instance ${instance} is already ${String(state)}`);
-    if (this.graph.attr(pid, "recovering") === true && state !== "starting" && state !== "online")
-      return stale("already being recovered");
-    this.graph.setAttrs(pid, { instance, state: "failed", recovering: true });
-    const nodeId = this.graph.neighbour(pid, "runs", "in");
-    const nodeUp = nodeId !== undefined && this.isUsable(nodeId);
-    this.feed({ t: "process-failed", processId: pid, nodeUp });
-    return APPLIED;
-  }
-
-  private processStarted(pid: string, instance: number): Outcome {
-    this.graph.require(pid, "Process");
-    const current = this.num(pid, "instance");
-    if (instance < current) return stale(`instance ${instance} was replaced by ${current}`);
-    this.graph.setAttrs(pid, { instance, state: "online", recovering: false });
-    for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "up");
-    this.outbox.cancel(`respawn-process:${pid}`);
-    this.feed({ t: "process-started", processId: pid });
-    return APPLIED;
-  }
-
-  private processLocalRestart(pid: string, instance: number): Outcome {
-    this.graph.require(pid, "Process");
-    const current = this.num(pid, "instance");
-    if (instance <= current) return stale(`instance ${instance} is not newer than ${current}`);
-    // Recorded only: the node service handled it.
-    this.graph.setAttrs(pid, {
-      instance,
-      state: "online",
-      localRestarts: this.num(pid, "localRestarts") + 1,
-    });
-    return APPLIED;
-  }
-
-  private nodeHeard(nodeId: string, epoch: number): Outcome {
-    // The most frequent event: one lookup, and nothing written unless something changed.
-    const node = this.graph.require(nodeId, "Node");
-    if (epoch > ((node.attrs.ackedEpoch as number | undefined) ?? 0)) this.epochs.recordAck(nodeId, epoch);
-    if (node.attrs.state !== "online") this.bringOnline(nodeId);
-    return APPLIED;
-  }
-
-  private nodeJoined(nodeId: string, hostId: string, address: string, epoch: number): Outcome {
-    const nodeKind = this.graph.kindOf(nodeId);
-    if (nodeKind !== undefined && nodeKind !== "Node")
-      throw new RcRejection("wrong-kind", `"${nodeId}" is a ${nodeKind}, not a Node`);
-    const hostKind = this.graph.kindOf(hostId);
-    if (hostKind !== undefined && hostKind !== "Host")
-      throw new RcRejection("wrong-kind", `"${hostId}" is a ${hostKind}, not a Host`);
-    ensureCluster(this.graph);
-    if (hostKind === undefined) {
-      if (!this.graph.has(UNPLACED_RACK)) {
-        this.graph.addResource(UNPLACED_RACK, "Rack");
-        this.graph.connect(CLUSTER_ID, "has", UNPLACED_RACK);
-      }
-      if (!this.graph.has(UNPLACED_ENCLOSURE)) {
-        this.graph.addResource(UNPLACED_ENCLOSURE, "Enclosure");
-        this.graph.connect(UNPLACED_RACK, "has", UNPLACED_ENCLOSURE);
-      }
-      this.graph.addResource(hostId, "Host", { state: "online" });
-      this.graph.connect(UNPLACED_ENCLOSURE, "has", hostId);
-    }
-    if (nodeKind === undefined)
-      this.graph.addResource(nodeId, "Node", {
-        state: "down",
-        ackedEpoch: 0,
-        respawnAttempts: 0,
-        drained: false,
-      });
-    this.graph.connect(hostId, "runs", nodeId);
-    if (address !== "") this.graph.setAttr(nodeId, "address", address);
-    // A join is a fresh node service: what it acknowledged before is gone.
-    this.graph.setAttr(nodeId, "ackedEpoch", Math.min(epoch, this.epoch()));
-    this.bringOnline(nodeId, true);
-    return APPLIED;
-  }
-
-  private nodeSilent(nodeId: string): Outcome {
-    this.graph.require(nodeId, "Node");
-    if (this.graph.attr(nodeId, "drained") === true) return stale("the node is drained");
-    if (this.graph.attr(nodeId, "state") !== "online")
-      return stale(`the node is already ${String(this.graph.attr(nodeId, "state"))}`);
-    this.feed({ t: "node-silent", nodeId });
-    return APPLIED;
-  }
-
-  private stripingError(poolId: string, diskId: string): Outcome {
-    this.graph.require(poolId, "Pool");
-    this.graph.require(diskId, "Disk");
-    if (!this.graph.hasEdge(poolId, "uses", diskId))
-      throw new RcRejection("conflict", `disk "${diskId}" is not in pool "${poolId}"`);
-    if (this.epochs.failureVector(poolId).includes(diskId))
-      return stale(`disk "${diskId}" is already out of the pool`);
-    this.graph.setAttr(diskId, "state", "failed");
-    this.epochs.changeVectors([[poolId, diskId, "out"]]);
-    return APPLIED;
-  }
-
-  private diskFailed(diskId: string): Outcome {
-    this.graph.require(diskId, "Disk");
-    if (this.graph.attr(diskId, "state") === "failed") return stale("the disk is already failed");
-    this.graph.setAttr(diskId, "state", "failed");
-    const poolId = this.graph.neighbour(diskId, "uses", "in");
-    if (poolId !== undefined && !this.epochs.failureVector(poolId).includes(diskId))
-      this.epochs.changeVectors([[poolId, diskId, "out"]]);
-    return APPLIED;
-  }
-
-  private diskReplaced(diskId: string, serial: string): Outcome {
-    this.graph.require(diskId, "Disk");
-    this.graph.setAttr(diskId, "state", "online");
-    if (serial !== "") this.graph.setAttr(diskId, "serial", serial);
-    const poolId = this.graph.neighbour(diskId, "uses", "in");
-    if (poolId !== undefined && this.epochs.failureVector(poolId).includes(diskId) && this.diskHostUp(diskId))
-      this.epochs.changeVectors([[poolId, diskId, "in"]]);
-    return APPLIED;
-  }
-
-  private nodeDrained(nodeId: string): Outcome {
-    this.graph.require(nodeId, "Node");
-    if (this.graph.attr(nodeId, "drained") === true) return stale("the node is already drained");
-    this.graph.setAttr(nodeId, "drained", true);
-    this.epochs.refresh(nodeId);
-    const processes = this.graph.neighbours(nodeId, "runs");
-    this.outbox.cancel(`start:${nodeId}`);
-    this.feed({ t: "node-drained", nodeId });
-    for (const pid of processes) {
-      this.graph.setAttrs(pid, { state: "stopped", recovering: false });
-      for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "down");
-      this.outbox.cancel(`respawn-process:${pid}`);
-      this.feed({ t: "process-stopped", processId: pid });
-    }
-    if (processes.length > 0 && this.graph.attr(nodeId, "state") === "online")
-      this.issue(
-        `stop:${nodeId}`,
-        nodeId,
-        { stopProcesses: { nodeId, processIds: processes } } /* keys sorted */,
-      );
-    return APPLIED;
-  }
-
-  private commandResult(commandId: string, ok: boolean, nodeId: string): Outcome {
-    const pending = this.outbox.get(commandId);
-    if (!pending)
-      return stale(`command "${commandId}" is not pending (acknowledged, superseded or cancelled)`);
-    if (pending.command.target === BROADCAST) {
-      // One answer per node; the broadcast ends when the last awaited node has answered.
-      if (nodeId === "")
-        throw new RcRejection("bad-field", "command_result.node_id is required for a broadcast");
-      this.graph.require(nodeId, "Node");
-      if (ok) this.epochs.recordAck(nodeId, pending.command.epochTransition?.epoch ?? 0);
-      return APPLIED;
-    }
-    this.outbox.acknowledge(commandId);
-    const c = pending.command;
-    if (c.epochTransition && ok && this.graph.kindOf(c.target) === "Node")
-      this.epochs.recordAck(c.target, c.epochTransition.epoch);
-    if (c.respawnProcess && !ok && this.graph.kindOf(c.respawnProcess.processId) === "Process")
-      this.feed({ t: "respawn-failed", processId: c.respawnProcess.processId });
-    return APPLIED;
-  }
-
-  // ---------------------------------------------------------------- intents
-
-  private feed(event: RuleEvent): void {
+  feed(event: RuleEvent): void {
     this.execute(this.step(event));
   }
 
@@ -420,18 +218,12 @@ export class Coordinator {
    * no timer) the rules' time moved to now.
    */
   private step(event: RuleEvent | null, timer?: { rule: string; key: string; due: number }): TimedIntent[] {
-    const run = (): TimedIntent[] =>
-      event
-        ? this.rules.feed(this.now, event, this.incidents)
-        : timer
-          ? this.rules.fireNext(timer, this.incidents)
-          : this.rules.advance(this.now, this.incidents);
     const steps = this.ruleSteps;
-    if (steps === null) return run();
+    if (steps === null) return this.runRules(event, timer);
     const key = event ? ruleEventSubject(event) : null;
     const before = key === null ? [] : this.rules.phasesOf(key);
     const timerBefore = timer ? (this.rules.phaseOf(timer.rule, timer.key) ?? "") : "";
-    const intents = run();
+    const intents = this.runRules(event, timer);
     const phases: PhaseChange[] = [];
     if (timer) {
       const after = this.rules.phaseOf(timer.rule, timer.key) ?? "";
@@ -449,173 +241,102 @@ export class Coordinator {
         phases.push({ rule, key: k, before: "?", after: this.rules.phaseOf(rule, k) ?? "" });
     if (event !== null || intents.length > 0)
       steps.push({
+        kind: "cep",
         time: this.now,
+        rule: phases[0]?.rule ?? intents[0]?.rule ?? "",
+        key: key ?? timer?.key ?? "",
+        on: event?.t ?? "timer",
         input: event,
         intents: intents.map((i) => ({ rule: i.rule, key: i.key, time: i.time, intent: i.intent })),
         phases,
+        changes: [],
+        commands: [],
       });
     return intents;
   }
 
+  /** The CEP step itself (a method, not a closure: it runs for most events). */
+  private runRules(
+    event: RuleEvent | null,
+    timer?: { rule: string; key: string; due: number },
+  ): TimedIntent[] {
+    if (event !== null) return this.rules.feed(this.now, event, this.incidents);
+    if (timer !== undefined) return this.rules.fireNext(timer, this.incidents);
+    return this.rules.advance(this.now, this.incidents);
+  }
+
   /** Carries out intents in order; intents may feed the rules again, whose intents follow. */
   private execute(intents: TimedIntent[]): void {
+    const outer = this.activeRule;
     const queue = intents;
     for (let i = 0; i < queue.length; i++) {
-      const { time, rule, intent } = queue[i] as TimedIntent;
+      const { time, rule, key, intent } = queue[i] as TimedIntent;
       this.activeRule = rule;
-      for (const e of this.carryOut(intent, time)) queue.push(...this.step(e));
+      const step = this.ruleSteps === null ? null : this.beginStep(rule, key, intent.do);
+      const follow = carryOut(this, intent, time);
+      this.endStep(step);
+      for (const e of follow) queue.push(...this.step(e));
     }
     // Still set when carrying an intent out throws: the failure is then the rule's.
-    this.activeRule = "";
+    this.activeRule = outer;
   }
 
-  /** Returns the rule events that follow from the intent. */
-  private carryOut(intent: Intent, time: number): RuleEvent[] {
-    switch (intent.do) {
-      case "respawn-process": {
-        const pid = intent.processId;
-        if (this.graph.kindOf(pid) !== "Process") return [];
-        const nodeId = this.graph.neighbour(pid, "runs", "in");
-        if (nodeId === undefined) return [];
-        const instance = this.num(pid, "instance") + 1;
-        const respawns = this.num(pid, "respawns") + (intent.counted ? 1 : 0);
-        this.graph.setAttrs(pid, { instance, state: "starting", respawns, recovering: true });
-        const command = (this.graph.attr(pid, "command") as string | undefined) ?? "";
-        this.issue(
-          `respawn-process:${pid}`,
-          nodeId,
-          { respawnProcess: { attempt: intent.attempt, command, instance, processId: pid } },
-          time,
-        );
-        return [];
-      }
-      case "process-given-up": {
-        const pid = intent.processId;
-        if (this.graph.kindOf(pid) !== "Process") return [];
-        this.graph.setAttrs(pid, { state: "failed", recovering: false });
-        for (const s of this.graph.neighbours(pid, "provides")) this.graph.setAttr(s, "state", "down");
-        this.outbox.cancel(`respawn-process:${pid}`);
-        return [];
-      }
-      case "node-transient":
-        return this.nodeAway(intent.nodeId, "transient");
-      case "respawn-node": {
-        const nodeId = intent.nodeId;
-        if (this.graph.kindOf(nodeId) !== "Node") return [];
-        const hostId = this.graph.neighbour(nodeId, "runs", "in") ?? "";
-        const infraEndpoint =
-          hostId === "" ? "" : ((this.graph.attr(hostId, "infraEndpoint") as string) ?? "");
-        this.graph.setAttr(nodeId, "respawnAttempts", intent.attempt);
-        this.issue(
-          `respawn-node:${nodeId}`,
-          hostId === "" ? nodeId : hostId,
-          { respawnNode: { attempt: intent.attempt, hostId, infraEndpoint, nodeId } },
-          time,
-        );
-        return [];
-      }
-      case "node-down": {
-        const events = this.nodeAway(intent.nodeId, "down");
-        this.outbox.cancel(`respawn-node:${intent.nodeId}`);
-        // Its disks leave their pools' healthy set.
-        const hostId = this.graph.neighbour(intent.nodeId, "runs", "in");
-        if (hostId !== undefined) {
-          const changes: VectorChange[] = [];
-          for (const d of this.graph.neighbours(hostId, "has"))
-            if (this.graph.kindOf(d) === "Disk") {
-              const poolId = this.graph.neighbour(d, "uses", "in");
-              if (poolId !== undefined && !this.epochs.failureVector(poolId).includes(d))
-                changes.push([poolId, d, "out"]);
-            }
-          if (changes.length > 0) this.epochs.changeVectors(changes);
-        }
-        return events;
-      }
+  // ---------------------------------------------------------------- tracing (not state)
+
+  /** Opens a graph step (only while tracing): what the graph and the outbox get from here on is its. */
+  private beginStep(rule: string, key: string, on: string): RuleStepTrace {
+    if (this.openSteps.length === 0) {
+      // Between steps nothing changes: the marks start afresh (the tracer takes changes between causes).
+      this.stepChangeMark = this.graph.changeMark;
+      this.stepIssuedMark = this.issued.length;
+    } else this.flushStep();
+    const step: RuleStepTrace = {
+      kind: "graph",
+      time: this.now,
+      rule,
+      key,
+      on,
+      input: null,
+      intents: [],
+      phases: [],
+      changes: [],
+      commands: [],
+    };
+    (this.ruleSteps as RuleStepTrace[]).push(step);
+    this.openSteps.push(step);
+    return step;
+  }
+
+  /** Closes the innermost graph step; one that did nothing, and led to nothing, is left out. */
+  private endStep(step: RuleStepTrace | null): void {
+    if (step === null) return;
+    this.flushStep();
+    const top = this.openSteps.pop();
+    if (top !== step) throw new Error("graph steps closed out of order");
+    const steps = this.ruleSteps as RuleStepTrace[];
+    if (steps[steps.length - 1] === step && step.changes.length === 0 && step.commands.length === 0)
+      steps.pop();
+  }
+
+  /** Gives the changes and commands made since the last mark to the innermost open step. */
+  private flushStep(): void {
+    const top = this.openSteps[this.openSteps.length - 1] as RuleStepTrace;
+    const mark = this.graph.changeMark;
+    if (mark > this.stepChangeMark) {
+      const fresh = this.graph.changesFrom(this.stepChangeMark);
+      // No push(...list): a topology of 100,000 resources is more arguments than a call takes.
+      if (top.changes.length === 0) top.changes = fresh;
+      else for (const c of fresh) top.changes.push(c);
     }
-  }
-
-  private nodeAway(nodeId: string, state: "transient" | "down"): RuleEvent[] {
-    if (this.graph.kindOf(nodeId) !== "Node") return [];
-    this.graph.setAttr(nodeId, "state", state);
-    const hostId = this.graph.neighbour(nodeId, "runs", "in");
-    if (hostId !== undefined) this.graph.setAttr(hostId, "state", state);
-    this.outbox.cancel(`epoch:${nodeId}`);
-    this.outbox.cancel(`start:${nodeId}`);
-    this.outbox.cancel(`stop:${nodeId}`);
-    this.epochs.refresh(nodeId);
-    return this.graph.neighbours(nodeId, "runs").map((processId) => ({ t: "process-node-down", processId }));
-  }
-
-  /** The node is back: online, its processes started, its disks healthy again, the current epoch sent. */
-  private bringOnline(nodeId: string, joined = false): void {
-    const wasDown = this.graph.attr(nodeId, "state") === "down";
-    this.graph.setAttrs(nodeId, { state: "online", respawnAttempts: 0 });
-    this.epochs.refresh(nodeId);
-    const hostId = this.graph.neighbour(nodeId, "runs", "in");
-    if (hostId !== undefined) this.graph.setAttr(hostId, "state", "online");
-    this.outbox.cancel(`respawn-node:${nodeId}`);
-    this.feed({ t: "node-up", nodeId });
-    if (this.graph.attr(nodeId, "drained") === true) return;
-    const processes = this.graph.neighbours(nodeId, "runs");
-    // After a join (a fresh node service) every process not under recovery is
-    // started; after a heartbeat only those that are neither running nor starting.
-    const toStart = processes.filter((pid) => {
-      if (this.graph.attr(pid, "recovering") === true) return false;
-      const state = this.graph.attr(pid, "state");
-      return joined || (state !== "online" && state !== "starting");
-    });
-    for (const processId of processes)
-      if (this.graph.attr(processId, "recovering") === true) this.feed({ t: "process-node-up", processId });
-    if (toStart.length > 0) this.startProcesses(nodeId, toStart);
-    if (wasDown && hostId !== undefined) {
-      const back: VectorChange[] = [];
-      for (const d of this.graph.neighbours(hostId, "has"))
-        if (this.graph.kindOf(d) === "Disk" && this.graph.attr(d, "state") !== "failed") {
-          const poolId = this.graph.neighbour(d, "uses", "in");
-          if (poolId !== undefined && this.epochs.failureVector(poolId).includes(d))
-            back.push([poolId, d, "in"]);
-        }
-      if (back.length > 0) this.epochs.changeVectors(back);
-    }
-    if (this.num(nodeId, "ackedEpoch") < this.epoch()) this.epochs.send(nodeId);
-    this.epochs.refresh(nodeId);
-  }
-
-  private startProcesses(nodeId: string, pids: string[]): void {
-    const processes = pids.map((processId) => {
-      const instance = this.num(processId, "instance") + 1;
-      this.graph.setAttrs(processId, { instance, state: "starting" });
-      // Keys in sorted order (see plain.ts).
-      return {
-        command: (this.graph.attr(processId, "command") as string | undefined) ?? "",
-        instance,
-        processId,
-      };
-    });
-    this.issue(`start:${nodeId}`, nodeId, { startProcesses: { nodeId, processes } } /* keys sorted */);
-  }
-
-  private diskHostUp(diskId: string): boolean {
-    const hostId = this.graph.neighbour(diskId, "has", "in");
-    return hostId === undefined || this.graph.attr(hostId, "state") !== "down";
+    for (let i = this.stepIssuedMark; i < this.issued.length; i++)
+      top.commands.push(this.issued[i] as Command);
+    this.stepChangeMark = mark;
+    this.stepIssuedMark = this.issued.length;
   }
 
   // ---------------------------------------------------------------- helpers
 
-  private isUsable(nodeId: string): boolean {
-    return this.graph.attr(nodeId, "state") === "online" && this.graph.attr(nodeId, "drained") !== true;
-  }
-
-  private num(id: string, key: string): number {
-    return (this.graph.attr(id, key) as number | undefined) ?? 0;
-  }
-
-  private issue(
-    slot: string,
-    target: string,
-    body: Omit<Command, "id" | "target" | "issuedAtMs" | "issuedIndex" | "issuedTerm">,
-    time: number = this.now,
-  ): void {
+  issue(slot: string, target: string, body: CommandBody, time: number = this.now): void {
     this.issued.push(this.outbox.issue(slot, target, time, body).command);
   }
 }

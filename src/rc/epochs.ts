@@ -3,6 +3,8 @@
 // the online, undrained nodes that have not acknowledged the epoch; that set
 // is derived from the graph (rebuilt on restore) and kept current by
 // refresh() wherever a node's state, drain flag or acknowledged epoch changes.
+// It is kept as its complement (the usable nodes that did acknowledge), so
+// that a new epoch costs the same whatever the size of the cluster.
 import type { Command, EpochTransition, PoolEpoch } from "../gen/halon/v1/events.js";
 import type { Graph } from "../graph/index.js";
 import { compareStrings } from "../graph/index.js";
@@ -22,9 +24,10 @@ export type Issue = (
 export type VectorChange = [string, string, "out" | "in"];
 
 export class Epochs {
-  private readonly awaiting = new Set<string>();
   /** Online, undrained nodes. */
   private readonly usable = new Set<string>();
+  /** The usable nodes that acknowledged the current epoch: the broadcast awaits the others. */
+  private readonly acked = new Set<string>();
   /** The current transition, shared by every command that carries it (commands are never mutated). */
   private transitionCache: EpochTransition | undefined;
 
@@ -42,7 +45,10 @@ export class Epochs {
 
   /** Nodes the broadcast is still to be delivered to, sorted. */
   nodesAwaiting(): string[] {
-    return [...this.awaiting].sort(compareStrings);
+    if (this.acked.size === this.usable.size) return [];
+    const out: string[] = [];
+    for (const nodeId of this.usable) if (!this.acked.has(nodeId)) out.push(nodeId);
+    return out.sort(compareStrings);
   }
 
   failureVector(poolId: string): string[] {
@@ -68,11 +74,10 @@ export class Epochs {
     // One broadcast rather than a command per node: the cost of an epoch
     // change does not grow with the cluster. Every usable node acknowledged at
     // most the previous epoch, so all of them await this one.
-    this.awaiting.clear();
-    for (const nodeId of this.usable) this.awaiting.add(nodeId);
+    this.acked.clear();
     // Older per-node transitions are superseded by the broadcast.
     this.outbox.cancelFamily("epoch", `epoch:${BROADCAST}`);
-    if (this.awaiting.size > 0)
+    if (this.usable.size > 0)
       this.issue(`epoch:${BROADCAST}`, BROADCAST, { epochTransition: this.transition() });
     else this.outbox.cancel(`epoch:${BROADCAST}`);
   }
@@ -81,11 +86,17 @@ export class Epochs {
   refresh(nodeId: string): void {
     const attrs = this.graph.get(nodeId)?.attrs;
     const usable = attrs !== undefined && attrs.state === "online" && attrs.drained !== true;
-    if (usable) this.usable.add(nodeId);
-    else this.usable.delete(nodeId);
-    if (usable && ((attrs.ackedEpoch as number | undefined) ?? 0) < this.current()) this.awaiting.add(nodeId);
-    else if (this.awaiting.delete(nodeId) && this.awaiting.size === 0)
-      this.outbox.cancel(`epoch:${BROADCAST}`);
+    const wasAwaiting = this.usable.has(nodeId) && !this.acked.has(nodeId);
+    if (usable) {
+      this.usable.add(nodeId);
+      if (((attrs.ackedEpoch as number | undefined) ?? 0) < this.current()) this.acked.delete(nodeId);
+      else this.acked.add(nodeId);
+    } else {
+      this.usable.delete(nodeId);
+      this.acked.delete(nodeId);
+    }
+    // The last awaited node is done (acknowledged, or no longer usable): the broadcast ends.
+    if (wasAwaiting && this.acked.size === this.usable.size) this.outbox.cancel(`epoch:${BROADCAST}`);
   }
 
   /** Sends the current epoch to one node (a request, a late joiner, a node back). */
@@ -95,9 +106,13 @@ export class Epochs {
 
   recordAck(nodeId: string, epoch: number): void {
     const acked = (this.graph.attr(nodeId, "ackedEpoch") as number | undefined) ?? 0;
-    if (epoch > acked && epoch <= this.current()) {
-      this.graph.setAttr(nodeId, "ackedEpoch", epoch);
-      this.refresh(nodeId);
+    const current = this.current();
+    if (epoch <= acked || epoch > current) return;
+    this.graph.setAttr(nodeId, "ackedEpoch", epoch);
+    // refresh(nodeId), for the one case that changes something (most heartbeats after a new epoch).
+    if (epoch === current && this.usable.has(nodeId) && !this.acked.has(nodeId)) {
+      this.acked.add(nodeId);
+      if (this.acked.size === this.usable.size) this.outbox.cancel(`epoch:${BROADCAST}`);
     }
   }
 

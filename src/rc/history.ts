@@ -139,6 +139,8 @@ export class History {
     for (const r of item.rules) {
       if (r.input) ids.add("processId" in r.input ? r.input.processId : r.input.nodeId);
       for (const i of r.intents) ids.add(i.key);
+      // A graph step is about its key (a topology's is the cluster's name, not a resource).
+      if (r.kind === "graph" && r.on !== "topology-declared" && r.on !== "unknown") ids.add(r.key);
     }
     for (const c of item.changes) for (const s of changeSubjects(c)) ids.add(s);
     for (const c of item.commands) for (const s of commandSubjects(c)) ids.add(s);
@@ -193,10 +195,24 @@ export function causeLine(item: CauseTrace): string {
   }
 }
 
-/** What followed from a cause, in order: rule steps, then graph changes, then commands. */
+/**
+ * What followed from a cause, step by step, in order: each step of the rule
+ * network, the graph changes and commands of a graph step under it.
+ */
 export function stepLines(item: CauseTrace, only?: string): string[] {
   const lines: string[] = [];
+  let covered = 0;
   for (const r of item.rules) {
+    if (r.kind === "graph") {
+      covered += r.changes.length + r.commands.length;
+      const made = [
+        ...r.changes.filter((c) => only === undefined || changeSubjects(c).includes(only)).map(changeLine),
+        ...r.commands.filter((c) => only === undefined || commandSubjects(c).includes(only)).map(commandLine),
+      ];
+      if (only !== undefined && made.length === 0 && r.key !== only) continue;
+      lines.push(`rule ${r.rule}[${r.key}] ← ${r.on}`, ...made.map((l) => `  ${l}`));
+      continue;
+    }
     const input = r.input
       ? `${r.input.t} ${"processId" in r.input ? r.input.processId : r.input.nodeId}`
       : "timer";
@@ -210,13 +226,16 @@ export function stepLines(item: CauseTrace, only?: string): string[] {
       `rules ← ${input}${phases.length ? `: ${phases.join("; ")}` : ""}${intents.length ? `; ${intents.join("; ")}` : ""}`,
     );
   }
-  for (const c of item.changes) {
-    if (only !== undefined && !changeSubjects(c).includes(only)) continue;
-    lines.push(changeLine(c));
-  }
-  for (const c of item.commands) {
-    if (only !== undefined && !commandSubjects(c).includes(only)) continue;
-    lines.push(commandLine(c));
+  // Every change and command is in a graph step; a trace made otherwise still shows them.
+  if (covered < item.changes.length + item.commands.length) {
+    for (const c of item.changes) {
+      if (only !== undefined && !changeSubjects(c).includes(only)) continue;
+      lines.push(changeLine(c));
+    }
+    for (const c of item.commands) {
+      if (only !== undefined && !commandSubjects(c).includes(only)) continue;
+      lines.push(commandLine(c));
+    }
   }
   return lines;
 }

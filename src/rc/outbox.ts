@@ -62,14 +62,7 @@ export class Outbox {
     time: number,
     body: Omit<Command, "id" | "target" | "issuedAtMs" | "issuedIndex" | "issuedTerm">,
   ): { command: Command; superseded?: Command } {
-    const command = sortedTopLevel({
-      ...body,
-      id: `c${this.next++}`,
-      issuedAtMs: time,
-      issuedIndex: this.entry.index,
-      issuedTerm: this.entry.term,
-      target,
-    }) as unknown as Command;
+    const command = withFields(body, `c${this.next++}`, time, this.entry.index, this.entry.term, target);
     const previous = this.bySlot.get(slot);
     let superseded: Command | undefined;
     if (previous !== undefined) {
@@ -199,8 +192,31 @@ function familyOf(slot: string): string {
   return i < 0 ? slot : slot.slice(0, i);
 }
 
-function sortedTopLevel(o: Record<string, unknown>): Record<string, unknown> {
+/** Names of the fields issue() adds, sorted. */
+const FIELDS = ["id", "issuedAtMs", "issuedIndex", "issuedTerm", "target"] as const;
+
+/**
+ * The command: `body`'s fields and the issue fields, top-level keys in sorted
+ * order (see plain.ts), undefined fields left out. One pass, one object: it
+ * runs for every command.
+ */
+function withFields(
+  body: Record<string, unknown>,
+  id: string,
+  issuedAtMs: number,
+  issuedIndex: number,
+  issuedTerm: number,
+  target: string,
+): Command {
+  const values = [id, issuedAtMs, issuedIndex, issuedTerm, target];
+  const keys = Object.keys(body);
+  if (keys.length > 1) keys.sort();
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = o[k];
-  return out;
+  let f = 0;
+  for (const k of keys) {
+    while (f < FIELDS.length && (FIELDS[f] as string) < k) out[FIELDS[f] as string] = values[f++];
+    if (body[k] !== undefined && !(FIELDS as readonly string[]).includes(k)) out[k] = body[k];
+  }
+  while (f < FIELDS.length) out[FIELDS[f] as string] = values[f++];
+  return out as unknown as Command;
 }

@@ -416,12 +416,14 @@ export class RcStateMachine implements StateMachine {
       rethrowAssertion(err); // a broken invariant stops the replica; it is no rule's fault
       // All or nothing: whatever the event changed before the failure is undone.
       const rule = err instanceof RuleFailed ? err.rule : c.activeRule;
+      const eventRule = c.eventRule;
       c.undo(sp);
       const r = rejection(err, rule);
       if (r.code === "rule-failed" || r.code === "internal")
         this.recordFault({
           code: r.code,
-          rule,
+          // Outside any recovery rule's intent, the event's own rule.
+          rule: rule === "" ? eventRule : rule,
           key: err instanceof RuleFailed ? err.key : "",
           eventId: id,
           error: err,

@@ -15,16 +15,34 @@ export interface PhaseChange {
   after: string;
 }
 
-/** One CEP step the coordinator took: an event fed to the rules, or timers falling due. */
+/**
+ * One step of the coordinator's rule network. A "graph" step is a rule that
+ * changed the graph or issued commands: the rule an event goes to (see
+ * EVENT_RULES in rules/event-rules.ts), or a recovery rule whose intent was carried
+ * out; every graph change and command of an entry is in exactly one graph
+ * step. A "cep" step is an input to the CEP recovery rules (a rule event, or
+ * a timer falling due) with the phases it moved and the intents it asked for.
+ */
 export interface RuleStepTrace {
+  kind: "graph" | "cep";
   /** Log time of the step. */
   time: number;
-  /** The rule event fed in; null when only timers fired. */
+  /** The rule that took it ("process-reports", "process-recovery"...); "" for a CEP input no rule took. */
+  rule: string;
+  /** What it was about: a process, node, disk, command... */
+  key: string;
+  /** What it took: the event ("process-failed"), the intent carried out ("respawn-process"), the rule event, or "timer". */
+  on: string;
+  /** CEP steps: the rule event fed in; null for a timer and for graph steps. */
   input: RuleEvent | null;
-  /** What the rules asked for, each with the rule and key that asked. */
+  /** CEP steps: what the rules asked for, each with the rule and key that asked. */
   intents: { rule: string; key: string; time: number; intent: Intent }[];
-  /** Phases of the rule instances the step touched (only those that exist before or after). */
+  /** CEP steps: phases of the rule instances the step touched (only those that exist before or after). */
   phases: PhaseChange[];
+  /** Graph steps: the graph changes the rule made in this step, in order. */
+  changes: GraphChange[];
+  /** Graph steps: the commands it issued. */
+  commands: Command[];
 }
 
 export type TraceCause =

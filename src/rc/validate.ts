@@ -39,8 +39,18 @@ function fail(reason: string): never {
   throw new RcRejection("bad-field", reason);
 }
 
+/** ID.test(value), without the regular expression for the usual ids (printable ASCII). */
+function isId(value: string): boolean {
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return ID.test(value);
+  }
+  return n >= 1 && n <= BOUNDS.idChars;
+}
+
 export function checkIdField(value: unknown, field: string): string {
-  if (typeof value !== "string" || !ID.test(value))
+  if (typeof value !== "string" || !isId(value))
     fail(`${field} must be 1 to 256 characters with no spaces or control characters`);
   return value;
 }
@@ -95,13 +105,14 @@ export function eventId(ev: Event): string {
 export function validateEvent(ev: Event): DomainEvent {
   eventId(ev);
   text(ev.source, "source");
-  const present = EVENT_BODIES.filter((b) => ev[b] !== undefined);
-  if (present.length > 1)
+  let bodies = 0;
+  for (const b of EVENT_BODIES) if (ev[b] !== undefined) bodies++;
+  if (bodies > 1)
     throw new RcRejection(
       "several-bodies",
-      `body: the event has several bodies (${present.join(", ")}); one is allowed`,
+      `body: the event has several bodies (${EVENT_BODIES.filter((b) => ev[b] !== undefined).join(", ")}); one is allowed`,
     );
-  if (present.length === 0) return { type: "unknown", name: "(no body this version knows)" };
+  if (bodies === 0) return { type: "unknown", name: "(no body this version knows)" };
   if (ev.processFailed) {
     const b = ev.processFailed;
     return {

@@ -140,7 +140,7 @@ describe("the coordinator's client calls", () => {
     const x = await client.explain("d1");
     expect(x.resource?.attributes.state).toBe('"failed"');
     expect(x.summary).toMatch(/^Disk d1 is "failed" since entry \d+: event s1 stripingError/);
-    expect(x.steps.at(-1)!.steps).toContain('set d1.state = "failed" (was "online")');
+    expect(x.steps.at(-1)!.steps).toContain('  set d1.state = "failed" (was "online")');
     expect(JSON.parse(x.steps.at(-1)!.detailJson)).toMatchObject({ cause: { kind: "event", eventId: "s1" } });
     expect((await fail(client.explain("nothing")))?.code).toBe(status.NOT_FOUND);
     expect((await fail(client.explain("has space")))?.code).toBe(status.INVALID_ARGUMENT);

@@ -145,7 +145,7 @@ describe("halon replay", () => {
     expect(past.code).toBe(2);
     expect(past.stderr).toMatch(/past the end of the log/);
     expect(fingerprint(dir)).toEqual(before);
-  });
+  }, 90_000); // four CLI processes, one after the other
 
   it("fails when the replayed hash differs from what was reported (a tampered report)", () => {
     const copy = join(tmp.dir, "tampered");

@@ -189,7 +189,7 @@ describe("the dashboard of the local-3 cluster", () => {
       /^Process ios-2 is "online" since entry \d+: event \S+ processStarted \[ios-2\]/,
     );
     expect(explain.stdout).toMatch(
-      /processFailed \[ios-2\] from node2: applied\n\s+rules ← process-failed ios-2: process-recovery\[ios-2\] \(none\) → respawning/,
+      /processFailed \[ios-2\] from node2: applied\n\s+rule process-reports\[ios-2\] ← process-failed\n(?:.*\n)*?\s+rules ← process-failed ios-2: process-recovery\[ios-2\] \(none\) → respawning/,
     );
     // The node's answer to the respawn command is filed under ios-2 too: applied, or stale when
     // the process's start was applied first (a start settles the respawn).

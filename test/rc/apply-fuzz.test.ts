@@ -4,7 +4,8 @@
 // older build) makes the coordinator fail inside, never valid input; every
 // replica of the same history has the same hash, and so has one restored from
 // a snapshot at any point; a snapshot always restores (the graph's schema and
-// cardinalities hold). A planted bug (a graph that does not undo) is caught.
+// cardinalities hold); no process or service shows running on a node that is
+// away (shown-state.ts). A planted bug (a graph that does not undo) is caught.
 // Failures print fast-check's seed and the shrunk history; FUZZ_RUNS and
 // FUZZ_SEED (make fuzz) run longer or replay one.
 import fc from "fast-check";
@@ -19,6 +20,7 @@ import {
   encodeTick,
   makeEvent,
 } from "../../src/rc/entry.js";
+import { shownStateViolations } from "../../src/rc/shown-state.js";
 import { RcStateMachine } from "../../src/rc/state-machine.js";
 import { HOSTS, runs, seed, step, type Step } from "./apply-fuzz.js";
 import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
@@ -71,6 +73,8 @@ function runChecked(steps: Step[]): { actions: Action[]; sm: RcStateMachine; res
     actions.push({ entry });
     const bytes = sm.apply(entry);
     results.push(Buffer.from(bytes).toString("hex"));
+    // The graph tells the truth after every entry: nothing shows running on a node that is away.
+    expect(shownStateViolations(sm.graph), `after entry ${entry.index}`).toEqual([]);
     return decodeApplyResult(bytes);
   };
   for (const st of steps) {

@@ -1,9 +1,11 @@
 // History and explain, fed by the production path's trace: what they keep,
 // what they leave out, and that explain follows a rule episode back to where
 // it began.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Coordinator } from "../../src/rc/coordinator.js";
 import { backoffDelay } from "../../src/rc/config.js";
 import { causeLine, History, stepLines } from "../../src/rc/history.js";
+import type { CauseTrace } from "../../src/rc/trace.js";
 import { runningCluster, Scenario, TEST_CONFIG } from "./harness.js";
 
 function traced(maxItems?: number): { s: Scenario; history: History } {
@@ -38,7 +40,7 @@ describe("history", () => {
       "commandResult",
     ]);
     // The failed answer fed the rule: respawning → backoff.
-    expect(items[1]!.rules[0]!.phases).toContainEqual({
+    expect(items[1]!.rules.flatMap((r) => r.phases)).toContainEqual({
       rule: "process-recovery",
       key: "proc-0-0",
       before: "respawning",
@@ -76,18 +78,24 @@ describe("explain", () => {
       /^Process proc-0-0 is "failed" since entry \d+: event last-failure processFailed/,
     );
     const last = x.steps.at(-1)!;
-    // The production path: the coordinator fed the rule, the rule asked to give up, the
-    // coordinator set the state.
-    const lines = stepLines(last, "proc-0-0");
-    expect(lines[0]).toMatch(
-      /^rules ← process-failed proc-0-0: process-recovery\[proc-0-0\] respawning → \(ended\)/,
-    );
-    expect(lines.join("\n")).toContain("asks process-given-up");
-    expect(lines).toContain('set proc-0-0.state = "failed" (was "starting")');
+    // The production path, rule by rule: the event's rule recorded the failure and fed the
+    // recovery rule, which asked to give up; that intent, carried out, ended the recovery.
+    expect(stepLines(last, "proc-0-0")).toEqual([
+      "rule process-reports[proc-0-0] ← process-failed",
+      '  set proc-0-0.state = "failed" (was "starting")',
+      "rules ← process-failed proc-0-0: process-recovery[proc-0-0] respawning → (ended); " +
+        "process-recovery[proc-0-0] asks process-given-up (processId=proc-0-0)",
+      "rule process-recovery[proc-0-0] ← process-given-up",
+      "  set proc-0-0.recovering = false (was true)",
+    ]);
     // It starts where the episode began (an instance created from nothing) and shows every respawn.
     const first = x.steps[0]!;
     expect(causeLine(first)).toMatch(/^event \S+ processFailed \[proc-0-0\]: applied$/);
-    expect(first.rules[0]!.phases[0]).toMatchObject({ key: "proc-0-0", before: "" });
+    expect(first.rules.flatMap((r) => r.phases)[0]).toMatchObject({ key: "proc-0-0", before: "" });
+    // Every respawn command is under the recovery rule's step that issued it.
+    for (const step of x.steps.flatMap((i) => i.rules))
+      if (step.commands.some((c) => c.respawnProcess))
+        expect([step.kind, step.rule, step.on]).toEqual(["graph", "process-recovery", "respawn-process"]);
     const respawns = x.steps
       .flatMap((i) => i.commands)
       .filter((c) => c.respawnProcess?.processId === "proc-0-0");
@@ -101,7 +109,54 @@ describe("explain", () => {
     const x = history.explain(s.sm.graph, "disk-1-0")!;
     expect(x.steps).toHaveLength(1);
     expect(causeLine(x.steps[0]!)).toBe("event stripe-1 stripingError [disk-1-0, pool-0]: applied");
-    expect(stepLines(x.steps[0]!, "disk-1-0")).toContain('set disk-1-0.state = "failed" (was "online")');
+    expect(stepLines(x.steps[0]!, "disk-1-0")).toEqual([
+      "rule disk-health[disk-1-0] ← striping-error",
+      '  set disk-1-0.state = "failed" (was "online")',
+    ]);
     expect(history.explain(s.sm.graph, "no-such")).toBeNull();
+  });
+});
+
+describe("the rule network's steps", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Whether every change and command of the cause is in exactly one graph step (replay-property checks it at random). */
+  const accounted = (c: CauseTrace): boolean => {
+    const steps = c.rules.filter((r) => r.kind === "graph");
+    return (
+      JSON.stringify(steps.flatMap((r) => r.changes)) === JSON.stringify(c.changes) &&
+      JSON.stringify(steps.flatMap((r) => r.commands)) === JSON.stringify(c.commands)
+    );
+  };
+
+  it("account for every change and command of a silent node's cause", () => {
+    const { s, history } = traced();
+    s.event({ nodeSilent: { nodeId: "node-1" } });
+    const item = history.recent(1)[0]!;
+    expect(item.changes.length).toBeGreaterThan(0);
+    expect(item.commands.length).toBeGreaterThan(0);
+    expect(accounted(item)).toBe(true);
+    // The event's rule changed nothing itself: it fed the node-recovery rule, whose intents did.
+    expect(
+      item.rules
+        .filter((r) => r.kind === "graph")
+        .map((r) => `${r.rule} ${r.on} ${r.changes.length > 0} ${r.commands.length > 0}`),
+    ).toEqual([
+      "node-liveness node-silent false false",
+      "node-recovery node-transient true false",
+      "node-recovery respawn-node true true",
+    ]);
+  });
+
+  it("catches a planted bug: changes that no step takes", () => {
+    // flushStep hands each step its changes and commands; without it they belong to no step.
+    vi.spyOn(Coordinator.prototype as unknown as { flushStep(): void }, "flushStep").mockImplementation(
+      () => {},
+    );
+    const { s, history } = traced();
+    s.event({ nodeSilent: { nodeId: "node-1" } });
+    expect(accounted(history.recent(1)[0]!)).toBe(false);
   });
 });

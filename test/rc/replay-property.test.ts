@@ -157,7 +157,7 @@ describe("snapshot then replay equals replay from the start", () => {
       }),
       { seed: 611, numRuns: 400 },
     );
-  });
+  }, 120_000); // CPU-bound: about 10 s on a quiet machine, three times that under load
 });
 
 describe("tracing (history and explain) is an observer only", () => {
@@ -191,6 +191,13 @@ describe("tracing (history and explain) is an observer only", () => {
               ? (plainChanges.at(-1) as [number, unknown[]])[1]
               : [];
           expect(trace.causes.flatMap((c) => c.changes)).toEqual(changes);
+          // ... and every change and command of a cause is in exactly one graph step of its rule network.
+          for (const c of trace.causes) {
+            const graphSteps = c.rules.filter((r) => r.kind === "graph");
+            expect(graphSteps.flatMap((r) => r.changes)).toEqual(c.changes);
+            expect(graphSteps.flatMap((r) => r.commands)).toEqual(c.commands);
+            for (const r of graphSteps) expect(r.rule, `${r.on} ${r.key}`).not.toBe("");
+          }
           // Every event that was not applied is kept, with its outcome; a kept cause did something.
           const eventCauses = trace.causes.flatMap((c) => (c.cause.kind === "event" ? [c.cause] : []));
           for (const ev of result.events)
@@ -209,5 +216,5 @@ describe("tracing (history and explain) is an observer only", () => {
       }),
       { seed: 612, numRuns: 150 },
     );
-  });
+  }, 120_000); // CPU-bound: about 10 s on a quiet machine, three times that under load
 });

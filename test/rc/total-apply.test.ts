@@ -110,7 +110,12 @@ describe("all or nothing (issue case 4)", () => {
     expect(s.pending()).toEqual(pendingBefore);
     // Everything but the fault record and the applied index is as before the event.
     expect(comparable(s.sm)).toBe(before);
-    expect(s.sm.faultLog().recent.at(-1)).toMatchObject({ code: "internal", eventId: r.events[0]!.eventId });
+    // The fault names the rule it happened in: the join's rule, starting the node's processes.
+    expect(s.sm.faultLog().recent.at(-1)).toMatchObject({
+      code: "internal",
+      eventId: r.events[0]!.eventId,
+      rule: "node-liveness",
+    });
     // The same event after a repair applies: the failed attempt did not remember its id.
     s.sm.graph.setAttr("proc-1-1", "instance", 5);
     const again = s.events([

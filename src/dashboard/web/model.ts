@@ -111,11 +111,13 @@ export class GraphModel {
 /**
  * The colour class of a resource. A process the coordinator is recovering
  * (it failed, and its respawn has not yet reported back) shows as failed
- * until it is online again.
+ * until it is online again, unless its node is away: then it shows that
+ * nobody knows (unknown) or that it is off (offline), as the graph says.
  */
 export function displayState(r: Resource): string {
   const state = typeof r.attrs.state === "string" ? r.attrs.state : "unknown";
-  if (r.kind === "Process" && r.attrs.recovering === true && state !== "online") return "failed";
+  if (r.kind === "Process" && r.attrs.recovering === true && (state === "starting" || state === "failed"))
+    return "failed";
   return state;
 }
 
