@@ -16,6 +16,8 @@ import { guardHandlers, guardService } from "../api/request-guard.js";
 import { callerOf, describe } from "../api/identity.js";
 import { CommandExecutor } from "./command-executor.js";
 import { TermStore } from "./term-store.js";
+import { NodeStateStore } from "./node-state-store.js";
+import { ChildRegistry } from "./child-registry.js";
 import { EventReporter, type EventSink } from "./event-reporter.js";
 import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
 import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./restart-policy.js";
@@ -54,6 +56,11 @@ export function processSpecs(config: ClusterConfig, node: NodeServiceConfig): Pr
   }));
 }
 
+/** Where the node service keeps its state: `nodes[].dataDir`, or data/<cluster>/<node>. */
+export function nodeDataDir(config: ClusterConfig, node: NodeServiceConfig): string {
+  return node.dataDir ?? `data/${config.cluster.name}/${node.id}`;
+}
+
 export class NodeService {
   // One call at a time per connection is what the leader uses; a few more leave room.
   private readonly server = new Server({
@@ -81,10 +88,17 @@ export class NodeService {
         `no node with id "${opts.nodeId}" in the config (ids: ${opts.config.nodes.map((n) => n.id).join(", ") || "none"})`,
       );
     const logger = opts.logger;
-    const terms = TermStore.open(node.dataDir ?? `data/${opts.config.cluster.name}/${node.id}`);
+    const dataDir = nodeDataDir(opts.config, node);
+    const terms = TermStore.open(dataDir);
+    const state = NodeStateStore.open(dataDir);
+    const registry = new ChildRegistry(dataDir, logger);
+    // Before anything starts: the children a killed former run left behind are stopped.
+    const orphans = await registry.sweep();
+    const incarnation = state.beginIncarnation();
     const reporter = new EventReporter({
       nodeId: node.id,
-      incarnation: opts.incarnation ?? `${Date.now().toString(36)}${process.pid.toString(36)}`,
+      // The counter orders the runs; the start time keeps ids unique even if the state file was lost.
+      incarnation: opts.incarnation ?? `${incarnation}-${Date.now().toString(36)}`,
       // The leader's answers name its term: the node learns of a new leader even before its first command.
       sink: {
         submitEvents: (events) =>
@@ -108,8 +122,9 @@ export class NodeService {
           reporter.report("failed", { processFailed: { processId, instance, reason } }),
       },
       logger,
+      registry,
     );
-    const executor = new CommandExecutor(node.id, supervisor, logger, (epoch) =>
+    const executor = new CommandExecutor(node.id, supervisor, state, logger, (epoch) =>
       logger.info({ epoch }, "new cluster epoch"),
     );
     const service = new NodeService(node, supervisor, executor, reporter, logger, terms, opts.config);
@@ -126,6 +141,9 @@ export class NodeService {
         processes: supervisor.ids(),
         heartbeatMs,
         highestTerm: terms.highestTerm,
+        epoch: state.epoch,
+        incarnation,
+        formerChildrenStopped: orphans.filter((o) => o.action === "stopped").length,
       },
       "node service started",
     );

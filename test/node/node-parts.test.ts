@@ -1,7 +1,7 @@
 // The node service's parts in one process: the local restart rule, the
 // supervisor with real `sleep` children, the command executor's idempotence
 // and bad input, and the reporter's retries with the same event ids.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { SubmitEventsResponse } from "../../src/gen/halon/v1/client.js";
 import { EventOutcome, type Event } from "../../src/gen/halon/v1/events.js";
 import { createLogger } from "../../src/log/logger.js";
@@ -9,6 +9,8 @@ import { CommandExecutor } from "../../src/node/command-executor.js";
 import { EventReporter } from "../../src/node/event-reporter.js";
 import { ProcessSupervisor } from "../../src/node/process-supervisor.js";
 import { RestartPolicy } from "../../src/node/restart-policy.js";
+import { NodeStateStore } from "../../src/node/node-state-store.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 
@@ -36,6 +38,9 @@ describe("the local restart rule", () => {
 
 describe("the supervisor and the command executor", () => {
   const reports: string[] = [];
+  const temp = makeTempDir("halon-node-parts-");
+  afterAll(() => temp.remove());
+  let stateDirs = 0;
   let supervisor: ProcessSupervisor;
   afterEach(async () => {
     await supervisor?.stopAll();
@@ -56,7 +61,8 @@ describe("the supervisor and the command executor", () => {
       },
       logger,
     );
-    return { supervisor, executor: new CommandExecutor("n1", supervisor, logger) };
+    const state = NodeStateStore.open(`${temp.dir}/state-${++stateDirs}`);
+    return { supervisor, executor: new CommandExecutor("n1", supervisor, state, logger) };
   }
 
   it("starts on command, restarts a killed child locally, reports failure beyond the budget, respawns", async () => {

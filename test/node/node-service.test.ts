@@ -333,7 +333,44 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     })) as ServiceError;
     expect(stale.code).toBe(status.FAILED_PRECONDITION);
     expect(alive(pids.at(-1)!)).toBe(true);
+  });
+
+  it("SIGKILLed and started again: stops the former run's child (one copy), remembers its epoch and term", async () => {
+    const orphan = node.pids("ios-1").at(-1)!;
+    const term = storedTerm();
+    expect(await node.stop("SIGKILL")).toBeNull();
+    // The child outlives a SIGKILLed node service: this is what the next run must deal with.
+    expect(alive(orphan)).toBe(true);
+    const runs = node.pids("ios-1").length;
+    node = startNode(cluster.configFile, "node1", `${cluster.dir}/node1.log`, ["--heartbeat-ms", "500"]);
+    await until(async () => {
+      const g = await client().getGraph("ios-1");
+      return attr(g, "ios-1", "state") === "online" && node.pids("ios-1").length > runs;
+    }, "ios-1 started again by the third node service");
+    const all = node.pids("ios-1");
+    expect(all.filter(alive)).toEqual([all.at(-1)]);
+    expect(alive(orphan)).toBe(false);
+    // What it read at start: the epoch it applied before, the count of its runs, the former child stopped.
+    const started = readFileSync(node.logFile, "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"node service started"'))
+      .map((l) => JSON.parse(l) as { epoch: number; incarnation: number; formerChildrenStopped: number });
+    expect(started.at(-1)).toMatchObject({ epoch: 1, incarnation: 3, formerChildrenStopped: 1 });
+    const stale = (await callAs(cluster.identity("replica", "rc1"), {
+      target: "node1",
+      term: term - 1,
+      command: {
+        id: "t10",
+        target: "node1",
+        issuedAtMs: 0,
+        issuedIndex: 1,
+        issuedTerm: 1,
+        stopProcesses: { nodeId: "node1", processIds: ["ios-1"] },
+      },
+    })) as ServiceError;
+    expect(stale.code).toBe(status.FAILED_PRECONDITION);
+    const last = all.at(-1)!;
     expect(await node.stop("SIGTERM")).toBe(0);
-    expect(alive(pids.at(-1)!)).toBe(false);
+    expect(alive(last)).toBe(false);
   });
 });
