@@ -29,6 +29,7 @@ const PERMISSIONS: Record<Role, readonly Permission[]> = {
   reader: ["read"],
   node: ["read", "submit"],
   replica: ["read"],
+  infra: [],
 };
 
 // Keyed by the service definition (its keys are exactly the methods), so that a

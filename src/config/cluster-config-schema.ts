@@ -118,6 +118,41 @@ export const nodeServiceSchema = z
   })
   .strict();
 
+/**
+ * How a host's node service is brought back when the coordinator decides to
+ * respawn it (docs/node.md, "Node respawn"): a command run like a fence agent,
+ * or a server of halon.v1.InfraService.
+ */
+export const infraProviderSchema = z.discriminatedUnion("provider", [
+  z
+    .object({
+      provider: z.literal("exec"),
+      command: z.string().min(1),
+      /** {node}, {host}, {cluster}, {term}, {leader}, {command}, {index}, {attempt} are filled in. */
+      args: z.array(z.string()).default([]),
+      timeoutMs: positiveMs.default(60_000),
+    })
+    .strict(),
+  z
+    .object({
+      provider: z.literal("grpc"),
+      address,
+      /** The name in its certificate, spiffe://<cluster>/infra/<name> (`halon certs` makes it). */
+      name: id.default("infra"),
+      timeoutMs: positiveMs.default(60_000),
+    })
+    .strict(),
+]);
+
+export const infrastructureSchema = z
+  .object({
+    /** For every host without its own entry. */
+    default: infraProviderSchema.optional(),
+    /** By host id (nodes[].host). */
+    hosts: z.record(id, infraProviderSchema).default({}),
+  })
+  .strict();
+
 export const poolSchema = z
   .object({
     id,
@@ -134,6 +169,7 @@ export const clusterConfigSchema = z
     replicas: z.array(replicaSchema).min(1).max(7),
     nodes: z.array(nodeServiceSchema).default([]),
     pools: z.array(poolSchema).default([]),
+    infrastructure: infrastructureSchema.default({ hosts: {} }),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -157,6 +193,15 @@ export const clusterConfigSchema = z
     config.nodes.forEach((n, i) => claim(n.grpcAddress, "address", ["nodes", i, "grpcAddress"]));
     seen.clear();
     config.replicas.forEach((r, i) => claim(r.dataDir, "dataDir", ["replicas", i, "dataDir"]));
+
+    const hosts = new Set(config.nodes.map((n) => n.host));
+    for (const host of Object.keys(config.infrastructure.hosts))
+      if (!hosts.has(host))
+        ctx.addIssue({
+          code: "custom",
+          path: ["infrastructure", "hosts", host],
+          message: `no node runs on host "${host}" (hosts: ${[...hosts].join(", ") || "none"})`,
+        });
 
     const voters = config.replicas.filter((r) => !r.learner).length;
     if (voters === 0) {
@@ -193,4 +238,5 @@ export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type NodeServiceConfig = z.infer<typeof nodeServiceSchema>;
 export type RaftSettings = z.infer<typeof raftSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
+export type InfraProviderConfig = z.infer<typeof infraProviderSchema>;
 export type SecurityConfig = z.infer<typeof securitySchema>;
