@@ -55,7 +55,7 @@ export const METHOD_PERMISSION: Record<keyof typeof HalonServiceService, Permiss
 type Body = keyof Omit<Event, "id" | "source">;
 
 /** Events only an operator may submit: they declare or change the topology by hand. */
-const OPERATE_EVENTS: readonly Body[] = ["topologyDeclared", "diskReplaced", "nodeDrained"];
+const OPERATE_EVENTS: readonly Body[] = ["topologyDeclared", "nodeDrained"];
 /** Events that only the leader itself proposes. */
 const LEADER_EVENTS: readonly Body[] = ["nodeSilent", "commandResult"];
 /** What a node service reports, about itself. */
@@ -67,6 +67,8 @@ const NODE_EVENTS: readonly Body[] = [
   "nodeJoined",
   "epochRequest",
   "diskFailed",
+  // Its local diagnosis saw its own failed disk replaced or repaired (docs/node.md).
+  "diskReplaced",
   "stripingError",
 ];
 
@@ -111,6 +113,7 @@ export function checkEvents(caller: Identity | "insecure", events: Event[], ctx:
       e.processStarted?.processId,
       e.processLocalRestart?.processId,
       e.diskFailed?.diskId,
+      e.diskReplaced?.diskId,
     ].filter((x): x is string => x !== undefined);
     for (const resource of owned) {
       const owner = ctx.ownerNode(resource);

@@ -104,6 +104,28 @@ export const processSchema = z
   })
   .strict();
 
+/**
+ * How the node service checks its disks (docs/node.md, "Local diagnosis"): a
+ * command run per disk, or a file read per disk; `errors` failed probes within
+ * `withinMs` mark the disk failed.
+ */
+export const diskProbeSchema = z
+  .object({
+    /** Run with `args` ({disk} filled in); exit 0 is healthy, stdout "replaced <serial>" or "repaired" a replacement. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default(["{disk}"]),
+    /** A file per disk ({disk} filled in) whose first word is ok, error, replaced <serial> or repaired. */
+    file: z.string().min(1).optional(),
+    intervalMs: positiveMs.default(10_000),
+    timeoutMs: positiveMs.default(10_000),
+    errors: z.number().int().positive().default(3),
+    withinMs: positiveMs.default(60_000),
+  })
+  .strict()
+  .refine((p) => (p.command === undefined) !== (p.file === undefined), {
+    message: "a disk probe has exactly one of command or file",
+  });
+
 export const nodeServiceSchema = z
   .object({
     id,
@@ -115,6 +137,7 @@ export const nodeServiceSchema = z
     enclosure: id.default("enclosure-0"),
     disks: z.array(id).default([]),
     processes: z.array(processSchema).default([]),
+    diskProbe: diskProbeSchema.optional(),
   })
   .strict();
 
@@ -238,5 +261,6 @@ export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type NodeServiceConfig = z.infer<typeof nodeServiceSchema>;
 export type RaftSettings = z.infer<typeof raftSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
+export type DiskProbeConfig = z.infer<typeof diskProbeSchema>;
 export type InfraProviderConfig = z.infer<typeof infraProviderSchema>;
 export type SecurityConfig = z.infer<typeof securitySchema>;

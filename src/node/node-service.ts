@@ -7,6 +7,7 @@
 // in the newest term it knows: the highest term seen, in a delivery or in the
 // answer to its own events, is kept on disk (term-store.ts), and a delivery
 // from an older term is refused. So a deposed leader cannot command it.
+import { join } from "node:path";
 import { Server, status, type ServerCredentials, type ServerErrorResponse } from "@grpc/grpc-js";
 import type { ClusterConfig, NodeServiceConfig } from "../config/index.js";
 import { NodeServiceService, type NodeServiceServer } from "../gen/halon/v1/node.js";
@@ -20,7 +21,9 @@ import { NodeStateStore } from "./node-state-store.js";
 import { ChildRegistry } from "./child-registry.js";
 import { EventReporter, type EventSink } from "./event-reporter.js";
 import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
-import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./restart-policy.js";
+import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./local-rules.js";
+import { LocalDiagnosis } from "./local-diagnosis.js";
+import { DiskProber } from "./disk-probe.js";
 
 export interface NodeServiceOptions {
   config: ClusterConfig;
@@ -68,6 +71,10 @@ export class NodeService {
     "grpc.max_concurrent_streams": 16,
   });
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** The disk prober, when the config names a probe and the node has disks. */
+  prober: DiskProber | null = null;
+  /** The local rules' engine (crash loops, disk health). */
+  diagnosis: LocalDiagnosis | null = null;
   private stopping: Promise<void> | null = null;
   port = 0;
 
@@ -110,9 +117,15 @@ export class NodeService {
       },
       logger,
     });
+    const diagnosis = LocalDiagnosis.open({
+      file: join(dataDir, "diagnosis.json"),
+      policy: opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
+      disk: node.diskProbe,
+      logger,
+    });
     const supervisor = new ProcessSupervisor(
       processSpecs(opts.config, node),
-      opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
+      diagnosis,
       {
         started: (processId, instance) =>
           reporter.report("started", { processStarted: { processId, instance } }),
@@ -128,10 +141,33 @@ export class NodeService {
       logger.info({ epoch }, "new cluster epoch"),
     );
     const service = new NodeService(node, supervisor, executor, reporter, logger, terms, opts.config);
+    service.diagnosis = diagnosis;
     await service.listen(opts.credentials);
     reporter.report("joined", {
       nodeJoined: { nodeId: node.id, hostId: node.host, address: node.grpcAddress, epoch: executor.epoch },
     });
+    if (node.diskProbe && node.disks.length > 0) {
+      // The disk-health rule's decisions, reported for the record; the coordinator acts on them.
+      service.prober = new DiskProber(
+        node.diskProbe,
+        node.disks,
+        diagnosis,
+        (a) => {
+          if (a.action === "disk-failed") {
+            logger.error(
+              { disk: a.disk, errors: a.errors, detail: a.detail },
+              "disk failed (local diagnosis)",
+            );
+            reporter.report("disk-failed", { diskFailed: { diskId: a.disk } });
+          } else if (a.action === "disk-replaced") {
+            logger.info({ disk: a.disk, serial: a.serial }, "disk replaced (local diagnosis)");
+            reporter.report("disk-replaced", { diskReplaced: { diskId: a.disk, serial: a.serial } });
+          }
+        },
+        logger,
+      );
+      service.prober.start();
+    }
     const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     service.heartbeatTimer = setInterval(() => reporter.heartbeat(executor.epoch), heartbeatMs);
     logger.info(
@@ -154,6 +190,7 @@ export class NodeService {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      this.prober?.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => this.server.forceShutdown(), 2_000);
         this.server.tryShutdown(() => {

@@ -1,13 +1,14 @@
 // Runs the node's configured processes as children, notices when one exits,
-// and applies the node's own restart rule (restart-policy.ts): a local restart
-// with backoff within the budget, reported to the coordinator for the record;
-// beyond it, ProcessFailed, and the coordinator decides (RespawnProcess).
+// and applies the node's own restart rule (the crash-loop rule of
+// local-rules.ts, run by local-diagnosis.ts): a local restart with backoff
+// within the budget, reported to the coordinator for the record; beyond it,
+// ProcessFailed, and the coordinator decides (RespawnProcess).
 // Each run has the instance number the coordinator gave it, or the next one
 // for a local restart. Operations on one process are serialised.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Logger } from "../log/logger.js";
 import type { ChildRegistry } from "./child-registry.js";
-import { RestartPolicy, type RestartPolicyConfig } from "./restart-policy.js";
+import type { RestartDecider } from "./local-diagnosis.js";
 
 export interface ProcessSpec {
   /** The process id in the coordinator's graph. */
@@ -40,7 +41,6 @@ export interface Outcome {
 
 interface Supervised {
   spec: ProcessSpec;
-  policy: RestartPolicy;
   state: RunState;
   /** The current (or last) run. */
   instance: number;
@@ -60,7 +60,7 @@ export class ProcessSupervisor {
 
   constructor(
     specs: ProcessSpec[],
-    policy: RestartPolicyConfig,
+    private readonly decider: RestartDecider,
     private readonly reports: SupervisorReports,
     private readonly logger: Logger,
     /** Where each running child is recorded, so a later run can find it (child-registry.ts). */
@@ -69,7 +69,6 @@ export class ProcessSupervisor {
     for (const spec of specs)
       this.processes.set(spec.id, {
         spec,
-        policy: new RestartPolicy(policy),
         state: "idle",
         instance: 0,
         child: null,
@@ -119,7 +118,11 @@ export class ProcessSupervisor {
       if (alive) await this.halt(p, "stopped");
       this.cancelRestart(p);
       const started = await this.spawnRun(p, instance);
-      if (started.ok) this.reports.started(id, instance);
+      if (started.ok) {
+        // A run the coordinator asked for: a fresh local budget after an escalation.
+        this.decider.onCommandedStart(id);
+        this.reports.started(id, instance);
+      }
       return started;
     });
   }
@@ -206,7 +209,7 @@ export class ProcessSupervisor {
     p.child = null;
     if (p.state === "stopped" || this.closing) return;
     const instance = p.instance;
-    const decision = p.policy.onExit(Date.now());
+    const decision = this.decider.onExit(p.spec.id, reason);
     if (!decision.restart) {
       p.state = "failed";
       this.logger.warn(

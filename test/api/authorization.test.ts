@@ -243,6 +243,10 @@ describe("the client API, by role", { timeout: 60_000 }, () => {
       ],
       ["another node's disk", { id: "n-4", source: "node1", diskFailed: { diskId: "d2" } }],
       [
+        "another node's disk replaced",
+        { id: "n-4r", source: "node1", diskReplaced: { diskId: "d2", serial: "s" } },
+      ],
+      [
         "topology",
         { id: "n-5", source: "node1", topologyDeclared: { clusterName: "authz", hosts: [], pools: [] } },
       ],

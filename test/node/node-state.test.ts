@@ -12,6 +12,7 @@ import { ChildRegistry, procIdentity } from "../../src/node/child-registry.js";
 import { CommandExecutor } from "../../src/node/command-executor.js";
 import { NodeStateError, NodeStateStore } from "../../src/node/node-state-store.js";
 import { ProcessSupervisor } from "../../src/node/process-supervisor.js";
+import { LocalDiagnosis } from "../../src/node/local-diagnosis.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { alive } from "./node-process.js";
 
@@ -86,7 +87,7 @@ describe("the executor after a restart of the node service", () => {
     const make = () => {
       const supervisor = new ProcessSupervisor(
         [{ id: "p1", command: "sleep", args: ["600"] }],
-        { budget: 0, windowMs: 1, baseDelayMs: 1, maxDelayMs: 1 },
+        LocalDiagnosis.open({ policy: { budget: 0, windowMs: 1, baseDelayMs: 1, maxDelayMs: 1 }, logger }),
         {
           started: (id, i) => reports.push(`started ${id} ${i}`),
           restartedLocally: () => undefined,
@@ -190,7 +191,7 @@ describe("the child registry", () => {
     const reg = new ChildRegistry(dir, logger);
     const supervisor = new ProcessSupervisor(
       [{ id: "p1", command: "sleep", args: ["600"] }],
-      { budget: 0, windowMs: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      LocalDiagnosis.open({ policy: { budget: 0, windowMs: 1, baseDelayMs: 1, maxDelayMs: 1 }, logger }),
       { started: () => undefined, restartedLocally: () => undefined, failed: () => undefined },
       logger,
       reg,

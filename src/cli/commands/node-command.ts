@@ -6,7 +6,7 @@ import { ClusterClient } from "../../api/cluster-client.js";
 import { loadSecurity } from "../../api/security-setup.js";
 import { createLogger } from "../../log/logger.js";
 import { DEFAULT_HEARTBEAT_MS, NodeService } from "../../node/node-service.js";
-import { DEFAULT_RESTART_POLICY } from "../../node/restart-policy.js";
+import { DEFAULT_RESTART_POLICY } from "../../node/local-rules.js";
 import { serverCredentials } from "../../raft/transport/tls.js";
 import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 
