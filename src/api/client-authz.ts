@@ -22,12 +22,13 @@ import {
   type Role,
 } from "./identity.js";
 
-export type Permission = "read" | "submit" | "operate";
+/** "session": a node service's lease renewal, for itself only (docs/node.md, "Liveness"). */
+export type Permission = "read" | "submit" | "operate" | "session";
 
 const PERMISSIONS: Record<Role, readonly Permission[]> = {
   operator: ["read", "submit", "operate"],
   reader: ["read"],
-  node: ["read", "submit"],
+  node: ["read", "submit", "session"],
   replica: ["read"],
   infra: [],
 };
@@ -50,6 +51,7 @@ export const METHOD_PERMISSION: Record<keyof typeof HalonServiceService, Permiss
   changeRules: "operate",
   getHistory: "read",
   explain: "read",
+  renewSession: "session",
 };
 
 type Body = keyof Omit<Event, "id" | "source">;
@@ -144,6 +146,15 @@ function rolesWith(p: Permission): Role[] {
   return (Object.keys(PERMISSIONS) as Role[]).filter((r) => PERMISSIONS[r].includes(p));
 }
 
+/** A node renews its own session only: a node cannot keep another alive. */
+function checkSession(caller: Identity | "insecure", nodeId: string): void {
+  if (caller !== "insecure" && caller.role === "node" && caller.name !== nodeId)
+    throw new GrpcError(
+      status.PERMISSION_DENIED,
+      `node "${caller.name}" may not renew the session of node "${nodeId}": only its own`,
+    );
+}
+
 /** WatchGraph streams one caller may hold open at once (RESOURCE_EXHAUSTED beyond). */
 export const DEFAULT_MAX_WATCHERS_PER_CALLER = 16;
 
@@ -200,6 +211,7 @@ export function authorizedHalonService(
       try {
         const caller = authorize(call, permission, ctx);
         if (name === "submitEvents") checkEvents(caller, (call.request as { events: Event[] }).events, ctx);
+        if (name === "renewSession") checkSession(caller, (call.request as { nodeId: string }).nodeId);
       } catch (err) {
         callback(toServiceError(err));
         return;

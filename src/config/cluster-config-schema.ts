@@ -81,6 +81,30 @@ export const recoverySettingsSchema = z
   .partial()
   .strict();
 
+/**
+ * Node liveness (docs/node.md, "Liveness"): node services renew a session with
+ * the leader every heartbeatMs; the leader's failure detector declares a node
+ * silent after silentAfterMs without one, and suspects nobody for
+ * graceAfterElectionMs after it is elected (nodes find the new leader).
+ */
+export const livenessSchema = z
+  .object({
+    heartbeatMs: positiveMs.default(3_000),
+    silentAfterMs: positiveMs.default(15_000),
+    graceAfterElectionMs: positiveMs.default(6_000),
+  })
+  .strict()
+  .refine((l) => l.silentAfterMs >= 3 * l.heartbeatMs, {
+    message:
+      "silentAfterMs must be at least 3 × heartbeatMs: one or two lost renewals must not make a node silent",
+    path: ["silentAfterMs"],
+  })
+  .refine((l) => l.graceAfterElectionMs >= 2 * l.heartbeatMs, {
+    message:
+      "graceAfterElectionMs must be at least 2 × heartbeatMs: every node renews with a new leader before it suspects any",
+    path: ["graceAfterElectionMs"],
+  });
+
 export const replicaSchema = z
   .object({
     id,
@@ -189,6 +213,7 @@ export const clusterConfigSchema = z
     raft: raftSettingsSchema.default(raftSettingsSchema.parse({})),
     recovery: recoverySettingsSchema.default({}),
     security: securitySchema.default(securitySchema.parse({})),
+    liveness: livenessSchema.default(livenessSchema.parse({})),
     replicas: z.array(replicaSchema).min(1).max(7),
     nodes: z.array(nodeServiceSchema).default([]),
     pools: z.array(poolSchema).default([]),
@@ -263,4 +288,5 @@ export type RaftSettings = z.infer<typeof raftSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
 export type DiskProbeConfig = z.infer<typeof diskProbeSchema>;
 export type InfraProviderConfig = z.infer<typeof infraProviderSchema>;
+export type LivenessConfig = z.infer<typeof livenessSchema>;
 export type SecurityConfig = z.infer<typeof securitySchema>;

@@ -24,12 +24,13 @@ import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
 import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./local-rules.js";
 import { LocalDiagnosis } from "./local-diagnosis.js";
 import { DiskProber } from "./disk-probe.js";
+import { SessionKeeper, type SessionSink } from "./session-keeper.js";
 
 export interface NodeServiceOptions {
   config: ClusterConfig;
   nodeId: string;
-  /** Where events go: a ClusterClient on the config's replicas. */
-  sink: EventSink;
+  /** Where events and session renewals go: a ClusterClient on the config's replicas. */
+  sink: EventSink & SessionSink;
   credentials: ServerCredentials;
   logger: Logger;
   heartbeatMs?: number;
@@ -70,7 +71,8 @@ export class NodeService {
     "grpc.max_receive_message_length": 1024 * 1024,
     "grpc.max_concurrent_streams": 16,
   });
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** The session with the leader (liveness off the log). */
+  session: SessionKeeper | null = null;
   /** The disk prober, when the config names a probe and the node has disks. */
   prober: DiskProber | null = null;
   /** The local rules' engine (crash loops, disk health). */
@@ -102,10 +104,11 @@ export class NodeService {
     // Before anything starts: the children a killed former run left behind are stopped.
     const orphans = await registry.sweep();
     const incarnation = state.beginIncarnation();
+    // The counter orders the runs; the start time keeps ids unique even if the state file was lost.
+    const runId = opts.incarnation ?? `${incarnation}-${Date.now().toString(36)}`;
     const reporter = new EventReporter({
       nodeId: node.id,
-      // The counter orders the runs; the start time keeps ids unique even if the state file was lost.
-      incarnation: opts.incarnation ?? `${incarnation}-${Date.now().toString(36)}`,
+      incarnation: runId,
       // The leader's answers name its term: the node learns of a new leader even before its first command.
       sink: {
         submitEvents: (events) =>
@@ -169,7 +172,23 @@ export class NodeService {
       service.prober.start();
     }
     const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    service.heartbeatTimer = setInterval(() => reporter.heartbeat(executor.epoch), heartbeatMs);
+    service.session = new SessionKeeper({
+      nodeId: node.id,
+      incarnation: runId,
+      intervalMs: heartbeatMs,
+      sink: opts.sink,
+      epoch: () => executor.epoch,
+      onTerm: (term) => {
+        try {
+          if (terms.advance(term)) logger.info({ term }, "newer coordinator term seen");
+        } catch (err) {
+          logger.error({ term, err: String(err) }, "cannot record the term");
+        }
+      },
+      heartbeatEvent: () => reporter.heartbeat(executor.epoch),
+      logger,
+    });
+    service.session.start();
     logger.info(
       {
         node: node.id,
@@ -189,7 +208,7 @@ export class NodeService {
   /** Stops serving, stops every child process, stops reporting. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      this.session?.stop();
       this.prober?.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => this.server.forceShutdown(), 2_000);

@@ -182,12 +182,13 @@ const REQUESTS: Record<keyof typeof METHOD_PERMISSION, object> = {
   changeRules: { version: 0, disabledRules: [] }, // no such version: INVALID_ARGUMENT once allowed
   getHistory: { resourceId: "", limit: 1 },
   explain: { resourceId: "rc1" },
+  renewSession: { nodeId: "node1", epoch: 0, incarnation: "authz" },
 };
 
 const ALLOWED: Record<string, readonly string[]> = {
   operator: ["read", "submit", "operate"],
   reader: ["read"],
-  node1: ["read", "submit"],
+  node1: ["read", "submit", "session"],
   rc2: ["read"],
 };
 

@@ -58,13 +58,11 @@ export function registerReplicaCommand(program: Command): void {
     )
     .option(
       "--node-silent-ms <ms>",
-      "leader: a node not heard from for this long is declared silent",
-      "15000",
+      "leader: a node not heard from for this long is declared silent (default: the config's liveness.silentAfterMs)",
     )
     .option(
       "--election-grace-ms <ms>",
-      "leader: suspect no node for this long after winning an election",
-      "5000",
+      "leader: suspect no node for this long after winning an election (default: liveness.graceAfterElectionMs)",
     )
     .option("--insecure", "plain TCP without certificates (loopback addresses only)")
     .action(async (opts: RcOptions) => {
@@ -74,9 +72,15 @@ export function registerReplicaCommand(program: Command): void {
         console.error(`--state-machine: "${opts.stateMachine}" is not one of ${STATE_MACHINES.join(", ")}`);
         process.exit(EXIT_CONFIG);
       }
-      const nodeSilentMs = msOption("node-silent-ms", opts.nodeSilentMs);
-      const electionGraceMs = msOption("election-grace-ms", opts.electionGraceMs);
       const config = loadConfigOrExit(opts.config);
+      const nodeSilentMs = msOption(
+        "node-silent-ms",
+        opts.nodeSilentMs ?? String(config.liveness.silentAfterMs),
+      );
+      const electionGraceMs = msOption(
+        "election-grace-ms",
+        opts.electionGraceMs ?? String(config.liveness.graceAfterElectionMs),
+      );
       if (!config.replicas.some((r) => r.id === opts.id)) {
         console.error(
           `${opts.config}: no replica with id "${opts.id}" (ids: ${config.replicas.map((r) => r.id).join(", ")})`,
