@@ -176,14 +176,15 @@ export class ClusterClient {
    * hint, and tries every replica in turn while no leader is known.
    */
   /**
-   * A node service's lease renewal, on the leader. Its own short limits: a
-   * renewal that does not get through within `timeoutMs` is given up (the
-   * next one comes an interval later), and a replica that does not answer
-   * within a third of it is left for the next (fast failover).
+   * A node service's lease renewal, on the leader: the replica that last
+   * answered as leader first, a follower's hint followed at once, another
+   * replica tried at once when one refuses the connection. Given up after
+   * `timeoutMs` (the renewal interval): the next renewal tries again, from
+   * the start of the list if this one found no leader.
    */
   renewSession(req: RenewSessionRequest, timeoutMs: number): Promise<RenewSessionResponse> {
     return this.onLeader((c) => c.renewSession.bind(c) as Unary<object, RenewSessionResponse>, req, {
-      callTimeoutMs: Math.max(100, Math.floor(timeoutMs / 3)),
+      callTimeoutMs: timeoutMs,
       leaderTimeoutMs: timeoutMs,
     });
   }

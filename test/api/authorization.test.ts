@@ -278,6 +278,10 @@ describe("the client API, by role", { timeout: 60_000 }, () => {
       expect(code(res), what).toBe(status.PERMISSION_DENIED);
       expect((res as ServiceError).details, what).toContain("events[1]");
     }
+    // A node renews its own session only: it cannot keep another node alive.
+    const other = await unary(node1, "renewSession", { nodeId: "node2", epoch: 0, incarnation: "x" });
+    expect(code(other)).toBe(status.PERMISSION_DENIED);
+    expect((other as ServiceError).details).toContain("only its own");
     const own = (await unary<{ results: { outcome: number }[] }>(node1, "submitEvents", {
       events: [
         { id: "n-own", source: "node1", processFailed: { processId: "p1", instance: 1, reason: "test" } },
