@@ -41,6 +41,7 @@ interface SimNode {
   epoch: number;
   epochAt: number;
   behindSentAt: number;
+  lastState: string;
 }
 
 const dir = mkdtempSync(join(tmpdir(), "halon-bench-nodes-"));
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     epoch: 0,
     epochAt: 0,
     behindSentAt: 0,
+    lastState: "",
   }));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const config = [
@@ -185,6 +187,7 @@ async function main(): Promise<void> {
       .then(
         (res) => {
           n.leaderId = res.leaderId;
+          n.lastState = res.nodeState;
           if (!n.firstAnswerFrom.has(res.leaderId)) n.firstAnswerFrom.set(res.leaderId, Date.now());
           const behind = res.nodeState !== "online" || res.ackedEpoch < n.epoch;
           if (behind && Date.now() - n.behindSentAt > 5 * HEARTBEAT_MS) {
@@ -198,7 +201,13 @@ async function main(): Promise<void> {
                   nodeHeartbeat: { nodeId: n.id, epoch: n.epoch },
                 },
               ])
-              .catch(() => undefined);
+              .then(
+                (r) => {
+                  const o = r.results[0];
+                  if (o && o.outcome !== 1) console.error(`catch-up of ${n.id}: ${JSON.stringify(o)}`);
+                },
+                (err: unknown) => console.error(`catch-up of ${n.id} failed: ${String(err)}`),
+              );
           }
         },
         () => undefined,
@@ -269,7 +278,17 @@ async function main(): Promise<void> {
     `death to NodeSilent committed: p50 ${quantile(silentSorted, 0.5)} ms, p99 ${quantile(silentSorted, 0.99)} ms (silentAfterMs ${SILENT_MS})`,
   );
   for (const v of victims) v.renewing = true;
-  await until(async () => (await onlineSet()).size === N, "the victims online again", 300_000);
+  await until(async () => (await onlineSet()).size === N, "the victims online again", 300_000).catch(
+    async (err: unknown) => {
+      const g = await client.getGraph();
+      const away = (g.graph?.resources ?? [])
+        .filter((r) => r.kind === "Node" && r.attributes.state !== JSON.stringify("online"))
+        .slice(0, 5)
+        .map((r) => ({ id: r.id, ...r.attributes, session: byId.get(r.id)?.lastState }));
+      console.error(JSON.stringify(away));
+      throw err;
+    },
+  );
 
   // 3. A striping error: the epoch transition to every node.
   const epochBefore = (await client.getEpoch()).epoch;
