@@ -19,6 +19,7 @@ import { CommandExecutor } from "./command-executor.js";
 import { TermStore } from "./term-store.js";
 import { NodeStateStore } from "./node-state-store.js";
 import { ChildRegistry } from "./child-registry.js";
+import { RunLock } from "./run-lock.js";
 import { EventReporter, type EventSink } from "./event-reporter.js";
 import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
 import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./local-rules.js";
@@ -75,8 +76,7 @@ export class NodeService {
   session: SessionKeeper | null = null;
   /** The disk prober, when the config names a probe and the node has disks. */
   prober: DiskProber | null = null;
-  /** The local rules' engine (crash loops, disk health). */
-  diagnosis: LocalDiagnosis | null = null;
+  private lock: RunLock | null = null;
   private stopping: Promise<void> | null = null;
   port = 0;
 
@@ -99,6 +99,8 @@ export class NodeService {
     const logger = opts.logger;
     const dataDir = nodeDataDir(opts.config, node);
     const terms = TermStore.open(dataDir);
+    // Before the sweep: a second node service for the same node must not take the first one's children for orphans.
+    const lock = RunLock.acquire(dataDir);
     const state = NodeStateStore.open(dataDir);
     const registry = new ChildRegistry(dataDir, logger);
     // Before anything starts: the children a killed former run left behind are stopped.
@@ -144,8 +146,13 @@ export class NodeService {
       logger.info({ epoch }, "new cluster epoch"),
     );
     const service = new NodeService(node, supervisor, executor, reporter, logger, terms, opts.config);
-    service.diagnosis = diagnosis;
-    await service.listen(opts.credentials);
+    service.lock = lock;
+    try {
+      await service.listen(opts.credentials);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
     reporter.report("joined", {
       nodeJoined: { nodeId: node.id, hostId: node.host, address: node.grpcAddress, epoch: executor.epoch },
     });
@@ -219,6 +226,7 @@ export class NodeService {
       });
       await this.supervisor.stopAll();
       this.reporter.stop();
+      this.lock?.release();
       this.logger.info({ node: this.node.id }, "node service stopped");
     })();
     return this.stopping;

@@ -4,7 +4,7 @@
 // and the child registry, which stops a former run's child only when the
 // kernel still shows that very process.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log/logger.js";
@@ -12,6 +12,7 @@ import { ChildRegistry, procIdentity } from "../../src/node/child-registry.js";
 import { CommandExecutor } from "../../src/node/command-executor.js";
 import { NodeStateError, NodeStateStore } from "../../src/node/node-state-store.js";
 import { ProcessSupervisor } from "../../src/node/process-supervisor.js";
+import { RunLock, RunLockError } from "../../src/node/run-lock.js";
 import { LocalDiagnosis } from "../../src/node/local-diagnosis.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { alive } from "./node-process.js";
@@ -204,5 +205,37 @@ describe("the child registry", () => {
     await supervisor.stopAll();
     expect(alive(pid)).toBe(false);
     expect(await new ChildRegistry(dir, logger).sweep()).toEqual([]);
+  });
+});
+
+describe("the run lock", () => {
+  it("refuses a second node service while the holder runs; takes over from a dead or torn one", async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const child = spawn("sleep", ["600"], { stdio: "ignore" });
+    started.push(child.pid!);
+    await until(() => procIdentity(child.pid!)?.cmdline[0] === "sleep", "sleep to exec");
+    const holder = procIdentity(child.pid!)!;
+    const lockFile = join(dir, "node.lock");
+    writeFileSync(
+      lockFile,
+      JSON.stringify({ pid: child.pid, bootId: holder.bootId, startTicks: holder.startTicks }),
+    );
+    expect(() => RunLock.acquire(dir)).toThrow(RunLockError);
+    // The same pid with another start time is a reused pid: not a holder.
+    writeFileSync(lockFile, JSON.stringify({ pid: child.pid, bootId: holder.bootId, startTicks: "1" }));
+    RunLock.acquire(dir).release();
+    writeFileSync(lockFile, "{");
+    const lock = RunLock.acquire(dir);
+    expect((JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number }).pid).toBe(process.pid);
+    lock.release();
+    writeFileSync(
+      lockFile,
+      JSON.stringify({ pid: child.pid, bootId: holder.bootId, startTicks: holder.startTicks }),
+    );
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    RunLock.acquire(dir).release();
   });
 });
