@@ -15,7 +15,7 @@ type ExecConfig = Extract<InfraProviderConfig, { provider: "exec" }>;
 /** The most output kept for the detail (it goes into the log). */
 const DETAIL_MAX = 1_000;
 
-export function execValues(cluster: string, req: RespawnNodeRequest): Record<string, string> {
+function execValues(cluster: string, req: RespawnNodeRequest): Record<string, string> {
   return {
     node: req.nodeId,
     host: req.hostId,
@@ -29,7 +29,7 @@ export function execValues(cluster: string, req: RespawnNodeRequest): Record<str
 }
 
 /** Fills {name} placeholders; an unknown name is left as it is. */
-export function fillArgs(args: string[], values: Record<string, string>): string[] {
+function fillArgs(args: string[], values: Record<string, string>): string[] {
   return args.map((a) => a.replace(/\{([a-z]+)\}/g, (whole, name: string) => values[name] ?? whole));
 }
 

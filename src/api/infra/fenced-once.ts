@@ -22,11 +22,6 @@ export class FencedOnce {
   private highest = 0;
   private readonly answers = new Map<string, Promise<RespawnAnswer>>();
 
-  /** The highest leader term seen so far. */
-  get highestTerm(): number {
-    return this.highest;
-  }
-
   /**
    * Runs `respawn` for the request unless it is fenced (throws FencedError)
    * or was run already (the first answer, marked as a repeat).

@@ -28,7 +28,6 @@ export interface InfraServerOptions {
 
 export interface InfraServer {
   port: number;
-  readonly fencing: FencedOnce;
   close(): Promise<void>;
 }
 
@@ -98,7 +97,6 @@ export async function serveInfraService(opts: InfraServerOptions): Promise<Infra
   );
   return {
     port,
-    fencing: once,
     close: () =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 2_000);
