@@ -60,6 +60,12 @@ export function registerNodeCommand(program: Command): void {
       const windowMs = count("restart-window-ms", opts.restartWindowMs, 1);
       const config = loadConfigOrExit(opts.config);
       const heartbeatMs = count("heartbeat-ms", opts.heartbeatMs ?? String(config.liveness.heartbeatMs), 1);
+      if (3 * heartbeatMs > config.liveness.silentAfterMs) {
+        console.error(
+          `--heartbeat-ms ${heartbeatMs}: the leader declares a node silent after ${config.liveness.silentAfterMs} ms (liveness.silentAfterMs); renew at least 3 times in that (at most ${Math.floor(config.liveness.silentAfterMs / 3)} ms)`,
+        );
+        process.exit(EXIT_CONFIG);
+      }
       if (!config.nodes.some((n) => n.id === opts.id)) {
         console.error(
           `${opts.config}: no node with id "${opts.id}" (ids: ${config.nodes.map((n) => n.id).join(", ") || "none"})`,

@@ -73,14 +73,18 @@ export function registerReplicaCommand(program: Command): void {
         process.exit(EXIT_CONFIG);
       }
       const config = loadConfigOrExit(opts.config);
-      const nodeSilentMs = msOption(
-        "node-silent-ms",
-        opts.nodeSilentMs ?? String(config.liveness.silentAfterMs),
-      );
-      const electionGraceMs = msOption(
-        "election-grace-ms",
-        opts.electionGraceMs ?? String(config.liveness.graceAfterElectionMs),
-      );
+      const nodeSilentMs = msOption("node-silent-ms", opts.nodeSilentMs) ?? config.liveness.silentAfterMs;
+      const electionGraceMs =
+        msOption("election-grace-ms", opts.electionGraceMs) ?? config.liveness.graceAfterElectionMs;
+      if (
+        nodeSilentMs < 3 * config.liveness.heartbeatMs ||
+        electionGraceMs < 2 * config.liveness.heartbeatMs
+      ) {
+        console.error(
+          `--node-silent-ms must be at least 3 × and --election-grace-ms at least 2 × the node services' renewal interval (liveness.heartbeatMs, ${config.liveness.heartbeatMs} ms)`,
+        );
+        process.exit(EXIT_CONFIG);
+      }
       if (!config.replicas.some((r) => r.id === opts.id)) {
         console.error(
           `${opts.config}: no replica with id "${opts.id}" (ids: ${config.replicas.map((r) => r.id).join(", ")})`,
