@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.halon-installed
 CONFIG ?= cluster-configs/local-3.yaml
 TEST_REPORT ?= .tmp/vitest-report.json
 
-.PHONY: help setup proto proto-check build typecheck lint format test run clean sim sim-rc fuzz bench bench-cep bench-raft bench-rc chromium
+.PHONY: help setup proto proto-check build typecheck lint format test run clean sim sim-rc fuzz bench bench-cep bench-raft bench-rc bench-nodes chromium
 CHROMIUM := /usr/bin/chromium
 
 help: ## list the targets
@@ -89,4 +89,7 @@ bench-raft: build ## 3 replicas as processes against a 3-member etcd, same clien
 bench-rc: $(NODE_STAMP) ## recovery-coordinator apply throughput, snapshot and restore
 	npx tsx bench/rc/bench-rc.ts
 
-bench: bench-cep bench-raft bench-rc ## every benchmark
+bench-nodes: build ## N simulated node services (BENCH_NODES, default 1000) against 3 replica processes: liveness, epochs, failover
+	npx tsx bench/nodes/bench-nodes.ts
+
+bench: bench-cep bench-raft bench-rc bench-nodes ## every benchmark

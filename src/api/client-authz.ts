@@ -22,13 +22,15 @@ import {
   type Role,
 } from "./identity.js";
 
-export type Permission = "read" | "submit" | "operate";
+/** "session": a node service's lease renewal, for itself only (docs/node.md, "Liveness"). */
+export type Permission = "read" | "submit" | "operate" | "session";
 
 const PERMISSIONS: Record<Role, readonly Permission[]> = {
   operator: ["read", "submit", "operate"],
   reader: ["read"],
-  node: ["read", "submit"],
+  node: ["read", "submit", "session"],
   replica: ["read"],
+  infra: [],
 };
 
 // Keyed by the service definition (its keys are exactly the methods), so that a
@@ -49,12 +51,13 @@ export const METHOD_PERMISSION: Record<keyof typeof HalonServiceService, Permiss
   changeRules: "operate",
   getHistory: "read",
   explain: "read",
+  renewSession: "session",
 };
 
 type Body = keyof Omit<Event, "id" | "source">;
 
 /** Events only an operator may submit: they declare or change the topology by hand. */
-const OPERATE_EVENTS: readonly Body[] = ["topologyDeclared", "diskReplaced", "nodeDrained"];
+const OPERATE_EVENTS: readonly Body[] = ["topologyDeclared", "nodeDrained"];
 /** Events that only the leader itself proposes. */
 const LEADER_EVENTS: readonly Body[] = ["nodeSilent", "commandResult"];
 /** What a node service reports, about itself. */
@@ -66,6 +69,8 @@ const NODE_EVENTS: readonly Body[] = [
   "nodeJoined",
   "epochRequest",
   "diskFailed",
+  // Its local diagnosis saw its own failed disk replaced or repaired (docs/node.md).
+  "diskReplaced",
   "stripingError",
 ];
 
@@ -110,6 +115,7 @@ export function checkEvents(caller: Identity | "insecure", events: Event[], ctx:
       e.processStarted?.processId,
       e.processLocalRestart?.processId,
       e.diskFailed?.diskId,
+      e.diskReplaced?.diskId,
     ].filter((x): x is string => x !== undefined);
     for (const resource of owned) {
       const owner = ctx.ownerNode(resource);
@@ -138,6 +144,15 @@ export function authorize(
 
 function rolesWith(p: Permission): Role[] {
   return (Object.keys(PERMISSIONS) as Role[]).filter((r) => PERMISSIONS[r].includes(p));
+}
+
+/** A node renews its own session only: a node cannot keep another alive. */
+function checkSession(caller: Identity | "insecure", nodeId: string): void {
+  if (caller !== "insecure" && caller.role === "node" && caller.name !== nodeId)
+    throw new GrpcError(
+      status.PERMISSION_DENIED,
+      `node "${caller.name}" may not renew the session of node "${nodeId}": only its own`,
+    );
 }
 
 /** WatchGraph streams one caller may hold open at once (RESOURCE_EXHAUSTED beyond). */
@@ -196,6 +211,7 @@ export function authorizedHalonService(
       try {
         const caller = authorize(call, permission, ctx);
         if (name === "submitEvents") checkEvents(caller, (call.request as { events: Event[] }).events, ctx);
+        if (name === "renewSession") checkSession(caller, (call.request as { nodeId: string }).nodeId);
       } catch (err) {
         callback(toServiceError(err));
         return;

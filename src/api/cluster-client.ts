@@ -16,6 +16,8 @@ import {
   type ProposeResponse,
   type ReplicaStatus,
   type TransferLeadershipResponse,
+  type RenewSessionRequest,
+  type RenewSessionResponse,
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import { secureChannel, type TlsSource } from "../raft/transport/tls.js";
@@ -173,18 +175,41 @@ export class ClusterClient {
    * Calls the leader: starts with the last known one, follows a follower's
    * hint, and tries every replica in turn while no leader is known.
    */
+  /**
+   * A node service's lease renewal, on the leader: the replica that last
+   * answered as leader first, a follower's hint followed at once, another
+   * replica tried at once when one refuses the connection. Given up after
+   * `timeoutMs` (the renewal interval): the next renewal tries again, from
+   * the start of the list if this one found no leader.
+   */
+  renewSession(req: RenewSessionRequest, timeoutMs: number): Promise<RenewSessionResponse> {
+    return this.onLeader((c) => c.renewSession.bind(c) as Unary<object, RenewSessionResponse>, req, {
+      callTimeoutMs: timeoutMs,
+      leaderTimeoutMs: timeoutMs,
+    });
+  }
+
+  /** The replica that last answered as leader (the preferred one), or null while none is known. */
+  get preferredReplica(): string | null {
+    return this.leaderHint;
+  }
+
   private async onLeader<Res>(
     method: (c: HalonServiceClient) => Unary<object, Res>,
     req: object,
+    limits: { callTimeoutMs: number; leaderTimeoutMs: number } = {
+      callTimeoutMs: this.callTimeoutMs,
+      leaderTimeoutMs: this.leaderTimeoutMs,
+    },
   ): Promise<Res> {
-    const giveUpAt = Date.now() + this.leaderTimeoutMs;
+    const giveUpAt = Date.now() + limits.leaderTimeoutMs;
     let next = 0;
     let lastError: ServiceError | null = null;
     // At least one attempt, however short the timeout (a millisecond may pass before the check).
     for (let attempt = 0; attempt === 0 || Date.now() < giveUpAt; attempt++) {
       const address = this.leaderHint ?? this.options.addresses[next++ % this.options.addresses.length]!;
       try {
-        const res = await this.call(address, method, req, this.callTimeoutMs);
+        const res = await this.call(address, method, req, limits.callTimeoutMs);
         this.leaderHint = address;
         return res;
       } catch (err) {

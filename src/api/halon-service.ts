@@ -14,6 +14,7 @@ import { GrpcError, quote, toServiceError } from "./grpc-errors.js";
 import { explain, getHistory } from "./history-service.js";
 import type { ReplicaControl } from "./replica-control.js";
 import { changeRules, getRules } from "./rules-service.js";
+import { renewSession } from "./node-session.js";
 import {
   DEFAULT_RC_LIMITS,
   getEpoch,
@@ -150,6 +151,8 @@ export function createHalonService(
       answer(call, callback, () => Promise.resolve(getHistory(control.id, requireRc(rc), call.request))),
     explain: (call, callback) =>
       answer(call, callback, () => Promise.resolve(explain(control.id, requireRc(rc), call.request))),
+    renewSession: (call, callback) =>
+      answer(call, callback, () => Promise.resolve(renewSession(control, requireRc(rc), call.request))),
     watchGraph: (call) => {
       if (!rc) {
         call.emit("error", toServiceError(requireRcError()));

@@ -10,7 +10,8 @@ import { GrpcError } from "./grpc-errors.js";
 import type { CertificateFiles } from "../raft/transport/reloadable-certificates.js";
 import type { InboundCall } from "../raft/transport/tls.js";
 
-export const ROLES = ["replica", "node", "operator", "reader"] as const;
+// "infra": a server of halon.v1.InfraService (node respawn), called by the replicas only.
+export const ROLES = ["replica", "node", "operator", "reader", "infra"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Identity {

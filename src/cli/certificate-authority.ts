@@ -43,9 +43,22 @@ export function identitiesOf(config: ClusterConfig, opts: CertsOptions): { id: I
       id: { cluster, role: "node" as const, name: n.id },
       hosts: [hostOf(n.grpcAddress)],
     })),
+    ...infraServers(config).map(({ name, address }) => ({
+      id: { cluster, role: "infra" as const, name },
+      hosts: [hostOf(address)],
+    })),
     ...opts.operators.map((name) => ({ id: { cluster, role: "operator" as const, name }, hosts: [] })),
     ...opts.readers.map((name) => ({ id: { cluster, role: "reader" as const, name }, hosts: [] })),
   ];
+}
+
+/** The InfraService servers the config names (provider grpc), one per name. */
+function infraServers(config: ClusterConfig): { name: string; address: string }[] {
+  const byName = new Map<string, string>();
+  const { default: fallback, hosts } = config.infrastructure;
+  for (const p of [fallback, ...Object.values(hosts)])
+    if (p?.provider === "grpc" && !byName.has(p.name)) byName.set(p.name, p.address);
+  return [...byName].map(([name, address]) => ({ name, address }));
 }
 
 /** Creates the CA (when missing) and every missing certificate; returns what it wrote or found. */

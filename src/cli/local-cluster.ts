@@ -2,6 +2,10 @@
 // process per replica and one `halon node` per node service, each logging to
 // its own file. `halon up` (and so `make run`) uses it; a real multi-host
 // deployment runs `halon rc` and `halon node` on each host instead.
+// It is also the cluster's infrastructure provider: when the config's
+// `infrastructure` names a grpc provider on a loopback address, it serves
+// halon.v1.InfraService there, and a RespawnNode starts the node service
+// process again (killing it first if it still runs).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,6 +13,11 @@ import { ClusterClient } from "../api/cluster-client.js";
 import type { ClusterConfig } from "../config/index.js";
 import type { TlsSource } from "../raft/transport/tls.js";
 import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
+import type { RespawnNodeRequest } from "../gen/halon/v1/infra.js";
+import { serveInfraService, type InfraServer, type RespawnAnswer } from "../api/infra/index.js";
+import { isLoopback, loadSecurity } from "../api/security-setup.js";
+import { serverCredentials } from "../raft/transport/tls.js";
+import { createLogger, type Logger } from "../log/logger.js";
 
 export interface LocalMember {
   kind: "replica" | "node";
@@ -16,6 +25,8 @@ export interface LocalMember {
   grpcAddress: string;
   logFile: string;
   process: ChildProcess;
+  /** Killed on purpose by a respawn: its exit is not news. */
+  replaced?: boolean;
 }
 
 export interface LocalClusterOptions {
@@ -29,9 +40,13 @@ export interface LocalClusterOptions {
   insecure?: boolean;
   /** The operator's certificate, for waiting on the leader and the nodes (undefined when insecure). */
   clientTls?: TlsSource;
+  /** Where the InfraService's log lines go (its respawns). */
+  logger?: Logger;
   /** Called when a member exits while the cluster is meant to be running. */
   onUnexpectedExit?: (member: LocalMember, code: number | null, signal: string | null) => void;
 }
+
+const silentLogger = createLogger({ name: "infra", level: "silent" });
 
 /**
  * A 64 MB young generation: the coordinator's apply path allocates many
@@ -52,6 +67,8 @@ export class LocalCluster {
   readonly replicas: LocalMember[] = [];
   readonly nodes: LocalMember[] = [];
   readonly logDir: string;
+  /** The InfraService servers (usually one), once serveInfrastructure has run. */
+  readonly infraServers: { name: string; address: string; server: InfraServer }[] = [];
   private stopping = false;
 
   constructor(private readonly options: LocalClusterOptions) {
@@ -69,6 +86,59 @@ export class LocalCluster {
     for (const n of this.options.config.nodes) {
       this.nodes.push(this.spawnMember("node", n.id, n.grpcAddress, ["node"]));
     }
+  }
+
+  /**
+   * Serves InfraService at every loopback address the config names for a grpc
+   * provider; returns those served. Other addresses are some other system's.
+   */
+  async serveInfrastructure(): Promise<{ name: string; address: string }[]> {
+    const { config, insecure } = this.options;
+    const byName = new Map<string, string>();
+    for (const p of [config.infrastructure.default, ...Object.values(config.infrastructure.hosts)])
+      if (p?.provider === "grpc" && isLoopback(p.address)) byName.set(p.name, p.address);
+    for (const [name, address] of byName) {
+      const tls = loadSecurity(config, "infra", name, [address], { insecure: insecure === true });
+      const server = await serveInfraService({
+        address,
+        credentials: serverCredentials(tls),
+        cluster: config.cluster.name,
+        replicaIds: config.replicas.map((r) => r.id),
+        logger: this.options.logger ?? silentLogger,
+        respawn: (req) => this.respawnNode(req),
+      });
+      this.infraServers.push({ name, address, server });
+    }
+    return [...byName].map(([name, address]) => ({ name, address }));
+  }
+
+  /** A RespawnNode: the node service process again, the old one killed first if it still runs. */
+  async respawnNode(req: RespawnNodeRequest): Promise<RespawnAnswer> {
+    const node = this.options.config.nodes.find((n) => n.id === req.nodeId);
+    if (!node) return { ok: false, detail: `no node "${req.nodeId}" in the config` };
+    if (node.host !== req.hostId)
+      return { ok: false, detail: `node "${req.nodeId}" runs on host "${node.host}", not "${req.hostId}"` };
+    if (this.stopping) return { ok: false, detail: "the local cluster is stopping" };
+    const at = this.nodes.findIndex((m) => m.id === node.id);
+    const old = at >= 0 ? this.nodes[at]! : undefined;
+    let killed = "";
+    if (old && old.process.exitCode === null && old.process.signalCode === null) {
+      const exited = new Promise<void>((resolve) => old.process.once("exit", () => resolve()));
+      old.replaced = true;
+      old.process.kill("SIGKILL");
+      await exited;
+      killed = ` (killed pid ${old.process.pid} first)`;
+    }
+    const fresh = this.spawnMember("node", node.id, node.grpcAddress, ["node"]);
+    if (at >= 0) this.nodes[at] = fresh;
+    else this.nodes.push(fresh);
+    const started = await new Promise<string | null>((resolve) => {
+      fresh.process.once("spawn", () => resolve(null));
+      fresh.process.once("error", (err) => resolve(err.message));
+    });
+    return started === null
+      ? { ok: true, detail: `node service ${node.id} started again as pid ${fresh.process.pid}${killed}` }
+      : { ok: false, detail: `cannot start node service ${node.id}: ${started}` };
   }
 
   private spawnMember(kind: LocalMember["kind"], id: string, grpcAddress: string, command: string[]) {
@@ -94,7 +164,7 @@ export class LocalCluster {
     closeSync(fd);
     const member: LocalMember = { kind, id, grpcAddress, logFile, process: child };
     child.on("exit", (code, signal) => {
-      if (!this.stopping) this.options.onUnexpectedExit?.(member, code, signal);
+      if (!this.stopping && !member.replaced) this.options.onUnexpectedExit?.(member, code, signal);
     });
     return member;
   }
@@ -165,6 +235,7 @@ export class LocalCluster {
    */
   async stop(graceMs = 20_000): Promise<void> {
     this.stopping = true;
+    await Promise.all(this.infraServers.map((s) => s.server.close()));
     await this.stopMembers(this.nodes, graceMs);
     await this.stopMembers(this.replicas, graceMs);
   }

@@ -79,6 +79,30 @@ export const recoverySettingsSchema = z
   .partial()
   .strict();
 
+/**
+ * Node liveness (docs/node.md, "Liveness"): node services renew a session with
+ * the leader every heartbeatMs; the leader's failure detector declares a node
+ * silent after silentAfterMs without one, and suspects nobody for
+ * graceAfterElectionMs after it is elected (nodes find the new leader).
+ */
+export const livenessSchema = z
+  .object({
+    heartbeatMs: positiveMs.default(3_000),
+    silentAfterMs: positiveMs.default(15_000),
+    graceAfterElectionMs: positiveMs.default(6_000),
+  })
+  .strict()
+  .refine((l) => l.silentAfterMs >= 3 * l.heartbeatMs, {
+    message:
+      "silentAfterMs must be at least 3 × heartbeatMs: one or two lost renewals must not make a node silent",
+    path: ["silentAfterMs"],
+  })
+  .refine((l) => l.graceAfterElectionMs >= 2 * l.heartbeatMs, {
+    message:
+      "graceAfterElectionMs must be at least 2 × heartbeatMs: every node renews with a new leader before it suspects any",
+    path: ["graceAfterElectionMs"],
+  });
+
 export const replicaSchema = z
   .object({
     id,
@@ -102,6 +126,28 @@ export const processSchema = z
   })
   .strict();
 
+/**
+ * How the node service checks its disks (docs/node.md, "Local diagnosis"): a
+ * command run per disk, or a file read per disk; `errors` failed probes within
+ * `withinMs` mark the disk failed.
+ */
+export const diskProbeSchema = z
+  .object({
+    /** Run with `args` ({disk} filled in); exit 0 is healthy, stdout "replaced <serial>" or "repaired" a replacement. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default(["{disk}"]),
+    /** A file per disk ({disk} filled in) whose first word is ok, error, replaced <serial> or repaired. */
+    file: z.string().min(1).optional(),
+    intervalMs: positiveMs.default(10_000),
+    timeoutMs: positiveMs.default(10_000),
+    errors: z.number().int().positive().default(3),
+    withinMs: positiveMs.default(60_000),
+  })
+  .strict()
+  .refine((p) => (p.command === undefined) !== (p.file === undefined), {
+    message: "a disk probe has exactly one of command or file",
+  });
+
 export const nodeServiceSchema = z
   .object({
     id,
@@ -113,6 +159,42 @@ export const nodeServiceSchema = z
     enclosure: id.default("enclosure-0"),
     disks: z.array(id).default([]),
     processes: z.array(processSchema).default([]),
+    diskProbe: diskProbeSchema.optional(),
+  })
+  .strict();
+
+/**
+ * How a host's node service is brought back when the coordinator decides to
+ * respawn it (docs/node.md, "Node respawn"): a command run like a fence agent,
+ * or a server of halon.v1.InfraService.
+ */
+export const infraProviderSchema = z.discriminatedUnion("provider", [
+  z
+    .object({
+      provider: z.literal("exec"),
+      command: z.string().min(1),
+      /** {node}, {host}, {cluster}, {term}, {leader}, {command}, {index}, {attempt} are filled in. */
+      args: z.array(z.string()).default([]),
+      timeoutMs: positiveMs.default(60_000),
+    })
+    .strict(),
+  z
+    .object({
+      provider: z.literal("grpc"),
+      address,
+      /** The name in its certificate, spiffe://<cluster>/infra/<name> (`halon certs` makes it). */
+      name: id.default("infra"),
+      timeoutMs: positiveMs.default(60_000),
+    })
+    .strict(),
+]);
+
+export const infrastructureSchema = z
+  .object({
+    /** For every host without its own entry. */
+    default: infraProviderSchema.optional(),
+    /** By host id (nodes[].host). */
+    hosts: z.record(id, infraProviderSchema).default({}),
   })
   .strict();
 
@@ -129,9 +211,11 @@ export const clusterConfigSchema = z
     raft: raftSettingsSchema.default(raftSettingsSchema.parse({})),
     recovery: recoverySettingsSchema.default({}),
     security: securitySchema.default(securitySchema.parse({})),
+    liveness: livenessSchema.default(livenessSchema.parse({})),
     replicas: z.array(replicaSchema).min(1).max(7),
     nodes: z.array(nodeServiceSchema).default([]),
     pools: z.array(poolSchema).default([]),
+    infrastructure: infrastructureSchema.default({ hosts: {} }),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -155,6 +239,15 @@ export const clusterConfigSchema = z
     config.nodes.forEach((n, i) => claim(n.grpcAddress, "address", ["nodes", i, "grpcAddress"]));
     seen.clear();
     config.replicas.forEach((r, i) => claim(r.dataDir, "dataDir", ["replicas", i, "dataDir"]));
+
+    const hosts = new Set(config.nodes.map((n) => n.host));
+    for (const host of Object.keys(config.infrastructure.hosts))
+      if (!hosts.has(host))
+        ctx.addIssue({
+          code: "custom",
+          path: ["infrastructure", "hosts", host],
+          message: `no node runs on host "${host}" (hosts: ${[...hosts].join(", ") || "none"})`,
+        });
 
     const voters = config.replicas.filter((r) => !r.learner).length;
     if (voters === 0) {
@@ -191,4 +284,7 @@ export type ReplicaConfig = z.infer<typeof replicaSchema>;
 export type NodeServiceConfig = z.infer<typeof nodeServiceSchema>;
 export type RaftSettings = z.infer<typeof raftSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
+export type DiskProbeConfig = z.infer<typeof diskProbeSchema>;
+export type InfraProviderConfig = z.infer<typeof infraProviderSchema>;
+export type LivenessConfig = z.infer<typeof livenessSchema>;
 export type SecurityConfig = z.infer<typeof securitySchema>;

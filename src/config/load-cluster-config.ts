@@ -4,7 +4,11 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { clusterConfigSchema, type ClusterConfig } from "./cluster-config-schema.js";
+import {
+  clusterConfigSchema,
+  type ClusterConfig,
+  type InfraProviderConfig,
+} from "./cluster-config-schema.js";
 
 export class ConfigError extends Error {
   constructor(
@@ -54,7 +58,18 @@ export function parseClusterConfig(data: unknown, file: string): ClusterConfig {
       dataDir: absolute(n.dataDir ?? `data/${config.cluster.name}/${n.id}`),
     })),
     security: { ...config.security, certsDir: absolute(config.security.certsDir) },
+    infrastructure: {
+      default: config.infrastructure.default && commandPath(config.infrastructure.default, absolute),
+      hosts: Object.fromEntries(
+        Object.entries(config.infrastructure.hosts).map(([h, p]) => [h, commandPath(p, absolute)]),
+      ),
+    },
   };
+}
+
+/** An exec provider's command given as a relative path ("./agents/ipmi") is relative to the config file too. */
+function commandPath(p: InfraProviderConfig, absolute: (p: string) => string): InfraProviderConfig {
+  return p.provider === "exec" && p.command.includes("/") ? { ...p, command: absolute(p.command) } : p;
 }
 
 export function loadClusterConfig(file: string): ClusterConfig {

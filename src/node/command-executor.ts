@@ -1,27 +1,26 @@
 // Carries out the coordinator's commands (NodeService.ExecuteCommand) on this
 // node, idempotently: the answer to a command is remembered by its id and the
-// log entry that issued it, so a second delivery of the same command (delivery
-// is at least once) gets the same answer without doing anything again, while a
-// command with a known id from another entry is not mistaken for it; an EpochTransition not newer than the
-// node's epoch is a no-op. A command this node service cannot carry out gets
+// log entry that issued it, on disk (node-state-store.ts), so a second delivery
+// of the same command (delivery is at least once), even after a restart of the
+// node service, gets the same answer without doing anything again, while a
+// command with a known id from another entry is not mistaken for it; an
+// EpochTransition not newer than the node's epoch (also on disk) is a no-op. A command this node service cannot carry out gets
 // ok=false with a reason, which the coordinator records; it never throws.
 import type { Command } from "../gen/halon/v1/events.js";
 import type { ExecuteCommandResponse } from "../gen/halon/v1/node.js";
 import type { Logger } from "../log/logger.js";
+import type { NodeStateStore } from "./node-state-store.js";
 import type { Outcome, ProcessSupervisor } from "./process-supervisor.js";
 
-/** Answers remembered (the outbox holds at most one command per slot). */
-const REMEMBERED_ANSWERS = 4_096;
-
 export class CommandExecutor {
-  /** Answers by command id and issuing entry, oldest first; an entry in progress is its promise. */
-  private readonly answers = new Map<string, Promise<ExecuteCommandResponse>>();
-  private epochValue = 0;
+  /** Commands in progress, by command id and issuing entry; done ones are in the store. */
+  private readonly inProgress = new Map<string, Promise<ExecuteCommandResponse>>();
 
   constructor(
     private readonly nodeId: string,
     /** The process supervisor (an in-memory one in the coordinator simulator). */
     private readonly supervisor: Pick<ProcessSupervisor, "run" | "stop">,
+    private readonly state: NodeStateStore,
     private readonly logger: Logger,
     /** Called when the node moves to a newer epoch. */
     private readonly onEpoch: (epoch: number) => void = () => undefined,
@@ -29,19 +28,33 @@ export class CommandExecutor {
 
   /** The last cluster epoch this node applied (0: none). */
   get epoch(): number {
-    return this.epochValue;
+    return this.state.epoch;
   }
 
   execute(command: Command): Promise<ExecuteCommandResponse> {
     const key = `${command.id}@${command.issuedIndex}/${command.issuedTerm}`;
-    const known = this.answers.get(key);
-    if (known) return known.then((a) => ({ ok: a.ok, detail: `${a.detail} (already done)` }));
-    const answer = this.carryOut(command).catch((err: unknown): ExecuteCommandResponse => ({
-      ok: false,
-      detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
-    }));
-    this.answers.set(key, answer);
-    if (this.answers.size > REMEMBERED_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+    const done = this.state.answerTo(key);
+    if (done) return Promise.resolve({ ok: done.ok, detail: `${done.detail} (already done)` });
+    const running = this.inProgress.get(key);
+    if (running) return running.then((a) => ({ ok: a.ok, detail: `${a.detail} (already done)` }));
+    const answer = this.carryOut(command)
+      .catch((err: unknown): ExecuteCommandResponse => ({
+        ok: false,
+        detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+      }))
+      .then((a): ExecuteCommandResponse => {
+        try {
+          this.state.remember(key, a);
+        } catch (err) {
+          // Unrecorded, the answer could be asked for again after a restart and the
+          // command done twice: say so, and let the leader deliver it again.
+          return { ok: false, detail: `${a.detail}; but cannot record the answer: ${String(err)}` };
+        } finally {
+          this.inProgress.delete(key);
+        }
+        return a;
+      });
+    this.inProgress.set(key, answer);
     void answer.then((a) =>
       this.logger.info(
         { command: command.id, kind: kindOf(command), ok: a.ok, detail: a.detail },
@@ -54,8 +67,9 @@ export class CommandExecutor {
   private async carryOut(c: Command): Promise<ExecuteCommandResponse> {
     if (c.epochTransition) {
       const epoch = c.epochTransition.epoch;
-      if (epoch <= this.epochValue) return { ok: true, detail: `epoch ${this.epochValue} already applied` };
-      this.epochValue = epoch;
+      if (epoch <= this.state.epoch) return { ok: true, detail: `epoch ${this.state.epoch} already applied` };
+      // On disk before it is acknowledged: a restart must not forget an epoch it applied.
+      this.state.recordEpoch(epoch);
       this.onEpoch(epoch);
       return { ok: true, detail: `epoch ${epoch} applied by ${this.nodeId}` };
     }

@@ -7,6 +7,7 @@
 // in the newest term it knows: the highest term seen, in a delivery or in the
 // answer to its own events, is kept on disk (term-store.ts), and a delivery
 // from an older term is refused. So a deposed leader cannot command it.
+import { join } from "node:path";
 import { Server, status, type ServerCredentials, type ServerErrorResponse } from "@grpc/grpc-js";
 import type { ClusterConfig, NodeServiceConfig } from "../config/index.js";
 import { NodeServiceService, type NodeServiceServer } from "../gen/halon/v1/node.js";
@@ -17,15 +18,21 @@ import { callerOf, describe } from "../api/identity.js";
 import { CommandExecutor } from "./command-executor.js";
 import { fenceDelivery } from "./delivery-fence.js";
 import { TermStore } from "./term-store.js";
+import { NodeStateStore } from "./node-state-store.js";
+import { ChildRegistry } from "./child-registry.js";
+import { RunLock } from "./run-lock.js";
 import { EventReporter, type EventSink } from "./event-reporter.js";
 import { ProcessSupervisor, type ProcessSpec } from "./process-supervisor.js";
-import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./restart-policy.js";
+import { DEFAULT_RESTART_POLICY, type RestartPolicyConfig } from "./local-rules.js";
+import { LocalDiagnosis } from "./local-diagnosis.js";
+import { DiskProber } from "./disk-probe.js";
+import { SessionKeeper, type SessionSink } from "./session-keeper.js";
 
 export interface NodeServiceOptions {
   config: ClusterConfig;
   nodeId: string;
-  /** Where events go: a ClusterClient on the config's replicas. */
-  sink: EventSink;
+  /** Where events and session renewals go: a ClusterClient on the config's replicas. */
+  sink: EventSink & SessionSink;
   credentials: ServerCredentials;
   logger: Logger;
   heartbeatMs?: number;
@@ -55,13 +62,22 @@ export function processSpecs(config: ClusterConfig, node: NodeServiceConfig): Pr
   }));
 }
 
+/** Where the node service keeps its state: `nodes[].dataDir`, or data/<cluster>/<node>. */
+export function nodeDataDir(config: ClusterConfig, node: NodeServiceConfig): string {
+  return node.dataDir ?? `data/${config.cluster.name}/${node.id}`;
+}
+
 export class NodeService {
   // One call at a time per connection is what the leader uses; a few more leave room.
   private readonly server = new Server({
     "grpc.max_receive_message_length": 1024 * 1024,
     "grpc.max_concurrent_streams": 16,
   });
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** The session with the leader (liveness off the log). */
+  session: SessionKeeper | null = null;
+  /** The disk prober, when the config names a probe and the node has disks. */
+  prober: DiskProber | null = null;
+  private lock: RunLock | null = null;
   private stopping: Promise<void> | null = null;
   port = 0;
 
@@ -82,10 +98,20 @@ export class NodeService {
         `no node with id "${opts.nodeId}" in the config (ids: ${opts.config.nodes.map((n) => n.id).join(", ") || "none"})`,
       );
     const logger = opts.logger;
-    const terms = TermStore.open(node.dataDir ?? `data/${opts.config.cluster.name}/${node.id}`);
+    const dataDir = nodeDataDir(opts.config, node);
+    const terms = TermStore.open(dataDir);
+    // Before the sweep: a second node service for the same node must not take the first one's children for orphans.
+    const lock = RunLock.acquire(dataDir);
+    const state = NodeStateStore.open(dataDir);
+    const registry = new ChildRegistry(dataDir, logger);
+    // Before anything starts: the children a killed former run left behind are stopped.
+    const orphans = await registry.sweep();
+    const incarnation = state.beginIncarnation();
+    // The counter orders the runs; the start time keeps ids unique even if the state file was lost.
+    const runId = opts.incarnation ?? `${incarnation}-${Date.now().toString(36)}`;
     const reporter = new EventReporter({
       nodeId: node.id,
-      incarnation: opts.incarnation ?? `${Date.now().toString(36)}${process.pid.toString(36)}`,
+      incarnation: runId,
       // The leader's answers name its term: the node learns of a new leader even before its first command.
       sink: {
         submitEvents: (events) =>
@@ -97,9 +123,15 @@ export class NodeService {
       },
       logger,
     });
+    const diagnosis = LocalDiagnosis.open({
+      file: join(dataDir, "diagnosis.json"),
+      policy: opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
+      disk: node.diskProbe,
+      logger,
+    });
     const supervisor = new ProcessSupervisor(
       processSpecs(opts.config, node),
-      opts.restartPolicy ?? DEFAULT_RESTART_POLICY,
+      diagnosis,
       {
         started: (processId, instance) =>
           reporter.report("started", { processStarted: { processId, instance } }),
@@ -109,17 +141,62 @@ export class NodeService {
           reporter.report("failed", { processFailed: { processId, instance, reason } }),
       },
       logger,
+      registry,
     );
-    const executor = new CommandExecutor(node.id, supervisor, logger, (epoch) =>
+    const executor = new CommandExecutor(node.id, supervisor, state, logger, (epoch) =>
       logger.info({ epoch }, "new cluster epoch"),
     );
     const service = new NodeService(node, supervisor, executor, reporter, logger, terms, opts.config);
-    await service.listen(opts.credentials);
+    service.lock = lock;
+    try {
+      await service.listen(opts.credentials);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
     reporter.report("joined", {
       nodeJoined: { nodeId: node.id, hostId: node.host, address: node.grpcAddress, epoch: executor.epoch },
     });
+    if (node.diskProbe && node.disks.length > 0) {
+      // The disk-health rule's decisions, reported for the record; the coordinator acts on them.
+      service.prober = new DiskProber(
+        node.diskProbe,
+        node.disks,
+        diagnosis,
+        (a) => {
+          if (a.action === "disk-failed") {
+            logger.error(
+              { disk: a.disk, errors: a.errors, detail: a.detail },
+              "disk failed (local diagnosis)",
+            );
+            reporter.report("disk-failed", { diskFailed: { diskId: a.disk } });
+          } else if (a.action === "disk-replaced") {
+            logger.info({ disk: a.disk, serial: a.serial }, "disk replaced (local diagnosis)");
+            reporter.report("disk-replaced", { diskReplaced: { diskId: a.disk, serial: a.serial } });
+          }
+        },
+        logger,
+      );
+      service.prober.start();
+    }
     const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    service.heartbeatTimer = setInterval(() => reporter.heartbeat(executor.epoch), heartbeatMs);
+    service.session = new SessionKeeper({
+      nodeId: node.id,
+      incarnation: runId,
+      intervalMs: heartbeatMs,
+      sink: opts.sink,
+      epoch: () => executor.epoch,
+      onTerm: (term) => {
+        try {
+          if (terms.advance(term)) logger.info({ term }, "newer coordinator term seen");
+        } catch (err) {
+          logger.error({ term, err: String(err) }, "cannot record the term");
+        }
+      },
+      heartbeatEvent: () => reporter.heartbeat(executor.epoch),
+      logger,
+    });
+    service.session.start();
     logger.info(
       {
         node: node.id,
@@ -127,6 +204,9 @@ export class NodeService {
         processes: supervisor.ids(),
         heartbeatMs,
         highestTerm: terms.highestTerm,
+        epoch: state.epoch,
+        incarnation,
+        formerChildrenStopped: orphans.filter((o) => o.action === "stopped").length,
       },
       "node service started",
     );
@@ -136,7 +216,8 @@ export class NodeService {
   /** Stops serving, stops every child process, stops reporting. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      this.session?.stop();
+      this.prober?.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => this.server.forceShutdown(), 2_000);
         this.server.tryShutdown(() => {
@@ -146,6 +227,7 @@ export class NodeService {
       });
       await this.supervisor.stopAll();
       this.reporter.stop();
+      this.lock?.release();
       this.logger.info({ node: this.node.id }, "node service stopped");
     })();
     return this.stopping;

@@ -1,12 +1,14 @@
 // Runs the node's configured processes as children, notices when one exits,
-// and applies the node's own restart rule (restart-policy.ts): a local restart
-// with backoff within the budget, reported to the coordinator for the record;
-// beyond it, ProcessFailed, and the coordinator decides (RespawnProcess).
+// and applies the node's own restart rule (the crash-loop rule of
+// local-rules.ts, run by local-diagnosis.ts): a local restart with backoff
+// within the budget, reported to the coordinator for the record; beyond it,
+// ProcessFailed, and the coordinator decides (RespawnProcess).
 // Each run has the instance number the coordinator gave it, or the next one
 // for a local restart. Operations on one process are serialised.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Logger } from "../log/logger.js";
-import { RestartPolicy, type RestartPolicyConfig } from "./restart-policy.js";
+import type { ChildRegistry } from "./child-registry.js";
+import type { RestartDecider } from "./local-diagnosis.js";
 
 export interface ProcessSpec {
   /** The process id in the coordinator's graph. */
@@ -39,7 +41,6 @@ export interface Outcome {
 
 interface Supervised {
   spec: ProcessSpec;
-  policy: RestartPolicy;
   state: RunState;
   /** The current (or last) run. */
   instance: number;
@@ -59,14 +60,15 @@ export class ProcessSupervisor {
 
   constructor(
     specs: ProcessSpec[],
-    policy: RestartPolicyConfig,
+    private readonly decider: RestartDecider,
     private readonly reports: SupervisorReports,
     private readonly logger: Logger,
+    /** Where each running child is recorded, so a later run can find it (child-registry.ts). */
+    private readonly registry?: ChildRegistry,
   ) {
     for (const spec of specs)
       this.processes.set(spec.id, {
         spec,
-        policy: new RestartPolicy(policy),
         state: "idle",
         instance: 0,
         child: null,
@@ -116,7 +118,11 @@ export class ProcessSupervisor {
       if (alive) await this.halt(p, "stopped");
       this.cancelRestart(p);
       const started = await this.spawnRun(p, instance);
-      if (started.ok) this.reports.started(id, instance);
+      if (started.ok) {
+        // A run the coordinator asked for: a fresh local budget after an escalation.
+        this.decider.onCommandedStart(id);
+        this.reports.started(id, instance);
+      }
       return started;
     });
   }
@@ -178,6 +184,7 @@ export class ProcessSupervisor {
       child.once("spawn", () => {
         spawned = true;
         if (p.child === child) p.state = "running";
+        this.remember(p, child, instance);
         this.logger.info({ process: p.spec.id, instance, pid: child.pid }, "process started");
         resolve({ ok: true, detail: `${p.spec.id} started as instance ${instance} (pid ${child.pid})` });
       });
@@ -188,6 +195,7 @@ export class ProcessSupervisor {
         else end(`cannot start: ${err.message}`);
       });
       child.once("exit", (code, signal) => {
+        this.forget(p, child);
         if (over) return;
         over = true;
         this.exited(p, child, signal !== null ? `killed by ${signal}` : `exited with code ${code}`);
@@ -201,7 +209,7 @@ export class ProcessSupervisor {
     p.child = null;
     if (p.state === "stopped" || this.closing) return;
     const instance = p.instance;
-    const decision = p.policy.onExit(Date.now());
+    const decision = this.decider.onExit(p.spec.id, reason);
     if (!decision.restart) {
       p.state = "failed";
       this.logger.warn(
@@ -230,6 +238,25 @@ export class ProcessSupervisor {
     }, decision.delayMs);
   }
 
+  private remember(p: Supervised, child: ChildProcess, instance: number): void {
+    if (!this.registry || child.pid === undefined) return;
+    try {
+      this.registry.record(p.spec.id, instance, child.pid);
+    } catch (err) {
+      // The run goes on; only a SIGKILLed node service's next run would miss it.
+      this.logger.error({ process: p.spec.id, pid: child.pid, err: String(err) }, "cannot record the child");
+    }
+  }
+
+  private forget(p: Supervised, child: ChildProcess): void {
+    if (!this.registry || child.pid === undefined) return;
+    try {
+      this.registry.forget(p.spec.id, child.pid);
+    } catch (err) {
+      this.logger.warn({ process: p.spec.id, pid: child.pid, err: String(err) }, "cannot forget the child");
+    }
+  }
+
   private cancelRestart(p: Supervised): void {
     if (p.restartTimer) clearTimeout(p.restartTimer);
     p.restartTimer = null;
@@ -244,8 +271,9 @@ export class ProcessSupervisor {
       return;
     }
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    // The child leads its own process group: what it started goes with it.
+    signalGroup(child, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
     this.logger.info({ process: p.spec.id, instance: p.instance, pid: child.pid }, "process stopped");
@@ -260,4 +288,16 @@ export class ProcessSupervisor {
     child.stdout?.on("data", forward("stdout"));
     child.stderr?.on("data", forward("stderr"));
   }
+}
+
+/** A signal to the child's process group, or to the child alone when that fails. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid !== undefined)
+    try {
+      process.kill(-child.pid, signal);
+      return;
+    } catch {
+      // no such group (the child is gone, or not a group leader): fall through
+    }
+  child.kill(signal);
 }

@@ -2,8 +2,9 @@
 // restart does not forget it: a deposed leader must not get a command through
 // just because the node restarted. Written atomically (temp file, fsync,
 // rename, fsync of the directory) before a command of a newer term is obeyed.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { readIfExists, writeFileAtomic } from "./atomic-file.js";
 
 const FILE = "fencing.json";
 
@@ -24,13 +25,13 @@ export class TermStore {
   /** Opens (creating the directory) and reads the stored term; 0 when there is none yet. */
   static open(dir: string): TermStore {
     mkdirSync(dir, { recursive: true });
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(join(dir, FILE), "utf8");
+      text = readIfExists(join(dir, FILE));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new TermStore(dir, 0);
       throw new TermStoreError(`cannot read ${join(dir, FILE)}: ${String(err)}`);
     }
+    if (text === undefined) return new TermStore(dir, 0);
     let term: unknown;
     try {
       term = (JSON.parse(text) as { highestTerm?: unknown }).highestTerm;
@@ -50,22 +51,7 @@ export class TermStore {
   /** Records `term` durably when it is newer than the highest seen; returns whether it was. */
   advance(term: number): boolean {
     if (term <= this.highest) return false;
-    const path = join(this.dir, FILE);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ highestTerm: term }) + "\n");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    const dirFd = openSync(this.dir, "r");
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    writeFileAtomic(join(this.dir, FILE), JSON.stringify({ highestTerm: term }) + "\n");
     this.highest = term;
     return true;
   }

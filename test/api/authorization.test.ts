@@ -182,12 +182,13 @@ const REQUESTS: Record<keyof typeof METHOD_PERMISSION, object> = {
   changeRules: { version: 0, disabledRules: [] }, // no such version: INVALID_ARGUMENT once allowed
   getHistory: { resourceId: "", limit: 1 },
   explain: { resourceId: "rc1" },
+  renewSession: { nodeId: "node1", epoch: 0, incarnation: "authz" },
 };
 
 const ALLOWED: Record<string, readonly string[]> = {
   operator: ["read", "submit", "operate"],
   reader: ["read"],
-  node1: ["read", "submit"],
+  node1: ["read", "submit", "session"],
   rc2: ["read"],
 };
 
@@ -243,6 +244,10 @@ describe("the client API, by role", { timeout: 60_000 }, () => {
       ],
       ["another node's disk", { id: "n-4", source: "node1", diskFailed: { diskId: "d2" } }],
       [
+        "another node's disk replaced",
+        { id: "n-4r", source: "node1", diskReplaced: { diskId: "d2", serial: "s" } },
+      ],
+      [
         "topology",
         { id: "n-5", source: "node1", topologyDeclared: { clusterName: "authz", hosts: [], pools: [] } },
       ],
@@ -273,6 +278,10 @@ describe("the client API, by role", { timeout: 60_000 }, () => {
       expect(code(res), what).toBe(status.PERMISSION_DENIED);
       expect((res as ServiceError).details, what).toContain("events[1]");
     }
+    // A node renews its own session only: it cannot keep another node alive.
+    const other = await unary(node1, "renewSession", { nodeId: "node2", epoch: 0, incarnation: "x" });
+    expect(code(other)).toBe(status.PERMISSION_DENIED);
+    expect((other as ServiceError).details).toContain("only its own");
     const own = (await unary<{ results: { outcome: number }[] }>(node1, "submitEvents", {
       events: [
         { id: "n-own", source: "node1", processFailed: { processId: "p1", instance: 1, reason: "test" } },

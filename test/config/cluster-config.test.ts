@@ -117,6 +117,35 @@ describe("cluster config: each kind of bad file gives its precise error", () => 
     ]);
   });
 
+  it("liveness timings that do not fit the renewal interval", () => {
+    const data = { ...minimal(), liveness: { heartbeatMs: 6_000 } };
+    expect(problemsOf(data)).toEqual([
+      "liveness.silentAfterMs: silentAfterMs must be at least 3 × heartbeatMs: one or two lost renewals must not make a node silent",
+      "liveness.graceAfterElectionMs: graceAfterElectionMs must be at least 2 × heartbeatMs: every node renews with a new leader before it suspects any",
+    ]);
+    expect(parseClusterConfig({ ...minimal(), liveness: { heartbeatMs: 1_000 } }, "x.yaml").liveness).toEqual(
+      {
+        heartbeatMs: 1_000,
+        silentAfterMs: 15_000,
+        graceAfterElectionMs: 6_000,
+      },
+    );
+  });
+
+  it("a disk probe with both or neither of command and file; an infrastructure entry for an unknown host", () => {
+    const node = { id: "n1", host: "h1", grpcAddress: "127.0.0.1:7201" };
+    expect(
+      problemsOf({ ...minimal(), nodes: [{ ...node, diskProbe: { command: "smart", file: "/x" } }] }),
+    ).toEqual(["nodes[0].diskProbe: a disk probe has exactly one of command or file"]);
+    expect(
+      problemsOf({
+        ...minimal(),
+        nodes: [node],
+        infrastructure: { hosts: { h2: { provider: "exec", command: "ipmi" } } },
+      }),
+    ).toEqual(['infrastructure.hosts.h2: no node runs on host "h2" (hosts: h1)']);
+  });
+
   it("a pool over a disk that no node has", () => {
     const data = {
       ...minimal(),

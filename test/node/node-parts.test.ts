@@ -1,14 +1,16 @@
 // The node service's parts in one process: the local restart rule, the
 // supervisor with real `sleep` children, the command executor's idempotence
 // and bad input, and the reporter's retries with the same event ids.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { SubmitEventsResponse } from "../../src/gen/halon/v1/client.js";
 import { EventOutcome, type Event } from "../../src/gen/halon/v1/events.js";
 import { createLogger } from "../../src/log/logger.js";
 import { CommandExecutor } from "../../src/node/command-executor.js";
 import { EventReporter } from "../../src/node/event-reporter.js";
 import { ProcessSupervisor } from "../../src/node/process-supervisor.js";
-import { RestartPolicy } from "../../src/node/restart-policy.js";
+import { LocalDiagnosis } from "../../src/node/local-diagnosis.js";
+import { NodeStateStore } from "../../src/node/node-state-store.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 
@@ -20,22 +22,41 @@ async function until(check: () => boolean, what: string, timeoutMs = 15_000): Pr
   }
 }
 
-describe("the local restart rule", () => {
-  it("restarts with growing backoff within the budget, then gives up; old restarts leave the window", () => {
-    const policy = new RestartPolicy({ budget: 2, windowMs: 1_000, baseDelayMs: 100, maxDelayMs: 150 });
-    expect(policy.onExit(0)).toEqual({ restart: true, delayMs: 100 });
-    expect(policy.onExit(10)).toEqual({ restart: true, delayMs: 150 });
-    expect(policy.onExit(20)).toEqual({ restart: false, recent: 2 });
-    expect(policy.onExit(1_005)).toEqual({ restart: true, delayMs: 150 });
-    expect(new RestartPolicy({ budget: 0, windowMs: 1, baseDelayMs: 1, maxDelayMs: 1 }).onExit(0)).toEqual({
-      restart: false,
-      recent: 0,
+describe("the local restart rule (CEP crash-loop rule)", () => {
+  it("restarts with growing backoff within the budget, then escalates; old restarts leave the window", () => {
+    let now = 0;
+    const d = LocalDiagnosis.open({
+      policy: { budget: 2, windowMs: 1_000, baseDelayMs: 100, maxDelayMs: 150 },
+      logger,
+      now: () => now,
     });
+    expect(d.onExit("p", "x")).toEqual({ restart: true, delayMs: 100 });
+    now = 10;
+    expect(d.onExit("p", "x")).toEqual({ restart: true, delayMs: 150 });
+    now = 20;
+    expect(d.onExit("p", "x")).toEqual({ restart: false, recent: 2 });
+    expect(d.phaseOf("crash-loop", "p")).toBe("escalated");
+    // Escalated: hands off (even once the window passed) until a command starts a run again.
+    now = 1_005;
+    expect(d.onExit("p", "x")).toEqual({ restart: false, recent: 0 });
+    d.onCommandedStart("p");
+    expect(d.phaseOf("crash-loop", "p")).toBe("watching");
+    expect(d.onExit("p", "x")).toEqual({ restart: true, delayMs: 100 });
+    // Other processes have budgets of their own.
+    expect(d.onExit("q", "x")).toEqual({ restart: true, delayMs: 100 });
+    const none = LocalDiagnosis.open({
+      policy: { budget: 0, windowMs: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      logger,
+    });
+    expect(none.onExit("p", "x")).toEqual({ restart: false, recent: 0 });
   });
 });
 
 describe("the supervisor and the command executor", () => {
   const reports: string[] = [];
+  const temp = makeTempDir("halon-node-parts-");
+  afterAll(() => temp.remove());
+  let stateDirs = 0;
   let supervisor: ProcessSupervisor;
   afterEach(async () => {
     await supervisor?.stopAll();
@@ -48,7 +69,7 @@ describe("the supervisor and the command executor", () => {
         { id: "p1", command: "sleep", args: ["600"] },
         { id: "bad", command: "/no/such/command", args: [] },
       ],
-      { budget, windowMs: 60_000, baseDelayMs: 10, maxDelayMs: 10 },
+      LocalDiagnosis.open({ policy: { budget, windowMs: 60_000, baseDelayMs: 10, maxDelayMs: 10 }, logger }),
       {
         started: (id, i) => reports.push(`started ${id} ${i}`),
         restartedLocally: (id, i) => reports.push(`local-restart ${id} ${i}`),
@@ -56,7 +77,8 @@ describe("the supervisor and the command executor", () => {
       },
       logger,
     );
-    return { supervisor, executor: new CommandExecutor("n1", supervisor, logger) };
+    const state = NodeStateStore.open(`${temp.dir}/state-${++stateDirs}`);
+    return { supervisor, executor: new CommandExecutor("n1", supervisor, state, logger) };
   }
 
   it("starts on command, restarts a killed child locally, reports failure beyond the budget, respawns", async () => {

@@ -4,7 +4,7 @@
 // respawns it; an epoch transition is acknowledged; bad commands get a clear
 // answer; SIGTERM stops the children and exits 0; a restarted node service
 // joins again.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Client, Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
@@ -19,6 +19,7 @@ import {
 } from "../../src/gen/halon/v1/node.js";
 import { Cluster, freePort, until } from "../e2e/cluster-harness.js";
 import { alive, startNode, type NodeProcess } from "./node-process.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 function attr(g: GetGraphResponse, id: string, key: string): unknown {
   const v = g.graph?.resources.find((r) => r.id === id)?.attributes[key];
@@ -31,6 +32,9 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
   let nodeAddress = "";
   const client = () => cluster.client();
 
+  const probes = makeTempDir("halon-probe-");
+  const probeDir = probes.dir;
+
   beforeAll(async () => {
     nodeAddress = `127.0.0.1:${await freePort()}`;
     cluster = await Cluster.create({
@@ -40,7 +44,12 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
         "  - id: node1",
         "    host: host1",
         `    grpcAddress: ${nodeAddress}`,
-        "    disks: [disk-1a]",
+        "    disks: [disk-1a, disk-1b]",
+        "    diskProbe:",
+        `      file: ${probeDir}/health-{disk}`,
+        "      intervalMs: 100",
+        "      errors: 3",
+        "      withinMs: 60000",
         "    processes:",
         "      - name: ios-1",
         "        command: sleep",
@@ -49,6 +58,8 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
         "pools:",
         "  - id: pool-main",
         "    disks: [disk-1a]",
+        "  - id: pool-meta",
+        "    disks: [disk-1b]",
       ].join("\n"),
     });
     cluster.startAll();
@@ -66,6 +77,7 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     await node?.stop("SIGKILL");
     for (const pid of children) if (alive(pid)) process.kill(pid, "SIGKILL");
     await cluster?.destroy();
+    probes.remove();
   });
 
   it("joins; the graph shows the node online and its process online", async () => {
@@ -129,6 +141,24 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
       const outbox = await client().getOutbox();
       return attr(g, "node1", "ackedEpoch") === 1 && !outbox.pending.some((c) => c.epochTransition);
     }, "node1 to acknowledge epoch 1");
+  });
+
+  it("local diagnosis: a disk probe failing 3 times reports DiskFailed, an epoch follows; a replacement is reported", async () => {
+    writeFileSync(join(probeDir, "health-disk-1b"), "error medium error\n");
+    await until(async () => {
+      const g = await client().getGraph("node1");
+      const d = await client().getGraph("disk-1b");
+      return attr(d, "disk-1b", "state") === "failed" && attr(g, "node1", "ackedEpoch") === 2;
+    }, "disk-1b failed by the node's own diagnosis, and epoch 2 acknowledged");
+    const history = await client().getHistory("disk-1b", 50);
+    expect(JSON.stringify(history)).toContain("node1.");
+    writeFileSync(join(probeDir, "health-disk-1b"), "replaced SN-NEW\n");
+    await until(async () => {
+      const d = await client().getGraph("disk-1b");
+      return attr(d, "disk-1b", "state") === "online" && attr(d, "disk-1b", "serial") === "SN-NEW";
+    }, "disk-1b replaced, reported by the node");
+    await until(async () => attr(await client().getGraph("node1"), "node1", "ackedEpoch") === 3, "epoch 3");
+    writeFileSync(join(probeDir, "health-disk-1b"), "ok\n");
   });
 
   /** ExecuteCommand as `tls`'s holder (none: plain TCP), by default as replica rc1 in the current term. */
@@ -263,7 +293,7 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
           epochTransition: { epoch: 1, pools: [] },
         },
       })) as ExecuteCommandResponse;
-      expect(older).toMatchObject({ ok: true, detail: "epoch 1 already applied" });
+      expect(older).toMatchObject({ ok: true, detail: "epoch 3 already applied" });
     }
     {
       // A term past 2^53 - 1 cannot be decoded into a number: INVALID_ARGUMENT naming the field,
@@ -333,7 +363,44 @@ describe("halon node against a 3-replica coordinator", { timeout: 60_000 }, () =
     })) as ServiceError;
     expect(stale.code).toBe(status.FAILED_PRECONDITION);
     expect(alive(pids.at(-1)!)).toBe(true);
+  });
+
+  it("SIGKILLed and started again: stops the former run's child (one copy), remembers its epoch and term", async () => {
+    const orphan = node.pids("ios-1").at(-1)!;
+    const term = storedTerm();
+    expect(await node.stop("SIGKILL")).toBeNull();
+    // The child outlives a SIGKILLed node service: this is what the next run must deal with.
+    expect(alive(orphan)).toBe(true);
+    const runs = node.pids("ios-1").length;
+    node = startNode(cluster.configFile, "node1", `${cluster.dir}/node1.log`, ["--heartbeat-ms", "500"]);
+    await until(async () => {
+      const g = await client().getGraph("ios-1");
+      return attr(g, "ios-1", "state") === "online" && node.pids("ios-1").length > runs;
+    }, "ios-1 started again by the third node service");
+    const all = node.pids("ios-1");
+    expect(all.filter(alive)).toEqual([all.at(-1)]);
+    expect(alive(orphan)).toBe(false);
+    // What it read at start: the epoch it applied before, the count of its runs, the former child stopped.
+    const started = readFileSync(node.logFile, "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"node service started"'))
+      .map((l) => JSON.parse(l) as { epoch: number; incarnation: number; formerChildrenStopped: number });
+    expect(started.at(-1)).toMatchObject({ epoch: 3, incarnation: 3, formerChildrenStopped: 1 });
+    const stale = (await callAs(cluster.identity("replica", "rc1"), {
+      target: "node1",
+      term: term - 1,
+      command: {
+        id: "t10",
+        target: "node1",
+        issuedAtMs: 0,
+        issuedIndex: 1,
+        issuedTerm: 1,
+        stopProcesses: { nodeId: "node1", processIds: ["ios-1"] },
+      },
+    })) as ServiceError;
+    expect(stale.code).toBe(status.FAILED_PRECONDITION);
+    const last = all.at(-1)!;
     expect(await node.stop("SIGTERM")).toBe(0);
-    expect(alive(pids.at(-1)!)).toBe(false);
+    expect(alive(last)).toBe(false);
   });
 });

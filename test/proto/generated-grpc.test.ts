@@ -58,6 +58,7 @@ describe("generated gRPC code", () => {
       getEpoch: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       getOutbox: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       getRules: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
+      renewSession: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       changeRules: (_call, callback) => callback({ code: status.UNIMPLEMENTED }),
       watchGraph: (call) => call.emit("error", { code: status.UNIMPLEMENTED }),
     };

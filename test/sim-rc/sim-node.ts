@@ -9,6 +9,7 @@ import type { ExecuteCommandResponse } from "../../src/gen/halon/v1/node.js";
 import { createLogger } from "../../src/log/logger.js";
 import { CommandExecutor } from "../../src/node/command-executor.js";
 import { fenceDelivery } from "../../src/node/delivery-fence.js";
+import { NodeStateStore } from "../../src/node/node-state-store.js";
 import type { Outcome } from "../../src/node/process-supervisor.js";
 
 const QUIET = createLogger({ name: "sim-node", level: "silent", pretty: false });
@@ -81,6 +82,8 @@ export class SimNodeService {
   /** The highest term seen: on disk in a real node service, so it survives deaths. */
   highestTerm = 0;
   executor!: CommandExecutor;
+  /** The epoch and command answers: on disk in a real node service, so they survive deaths. */
+  private state: NodeStateStore | null = null;
   supervisor!: MemorySupervisor;
   private queue: Event[] = [];
   private seq = 0;
@@ -101,7 +104,7 @@ export class SimNodeService {
     return this.alive ? this.executor.epoch : 0;
   }
 
-  /** Starts (again): a fresh run with nothing remembered but the highest term. */
+  /** Starts (again): a fresh run that remembers what a node service keeps on disk (term, epoch, answers). */
   start(): void {
     this.alive = true;
     this.incarnation++;
@@ -110,8 +113,11 @@ export class SimNodeService {
     this.supervisor = new MemorySupervisor(this.processIds, (processId, instance) =>
       this.report("started", { processStarted: { processId, instance } }),
     );
-    this.executor = new CommandExecutor(this.id, this.supervisor, QUIET);
-    this.report("joined", { nodeJoined: { nodeId: this.id, hostId: this.hostId, address: "", epoch: 0 } });
+    this.state ??= NodeStateStore.inMemory(undefined, () => this.host.now());
+    this.executor = new CommandExecutor(this.id, this.supervisor, this.state, QUIET);
+    this.report("joined", {
+      nodeJoined: { nodeId: this.id, hostId: this.hostId, address: "", epoch: this.state.epoch },
+    });
     const incarnation = this.incarnation;
     const beat = () => {
       if (!this.alive || this.incarnation !== incarnation) return;

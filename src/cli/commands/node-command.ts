@@ -5,15 +5,15 @@ import type { Command } from "commander";
 import { ClusterClient } from "../../api/cluster-client.js";
 import { loadSecurity } from "../../api/security-setup.js";
 import { createLogger } from "../../log/logger.js";
-import { DEFAULT_HEARTBEAT_MS, NodeService } from "../../node/node-service.js";
-import { DEFAULT_RESTART_POLICY } from "../../node/restart-policy.js";
+import { NodeService } from "../../node/node-service.js";
+import { DEFAULT_RESTART_POLICY } from "../../node/local-rules.js";
 import { serverCredentials } from "../../raft/transport/tls.js";
 import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 
 interface NodeOptions {
   config: string;
   id: string;
-  heartbeatMs: string;
+  heartbeatMs?: string;
   localRestarts: string;
   restartWindowMs: string;
   insecure?: boolean;
@@ -39,7 +39,10 @@ export function registerNodeCommand(program: Command): void {
     )
     .requiredOption("--config <file>", "the cluster-config YAML file")
     .requiredOption("--id <id>", "this node's id in the config (nodes[].id)")
-    .option("--heartbeat-ms <ms>", "how often to send a heartbeat", String(DEFAULT_HEARTBEAT_MS))
+    .option(
+      "--heartbeat-ms <ms>",
+      "how often to renew the session with the leader (default: the config's liveness.heartbeatMs)",
+    )
     .option(
       "--local-restarts <n>",
       "local restarts of a process allowed within the window before the coordinator is told it failed",
@@ -53,10 +56,16 @@ export function registerNodeCommand(program: Command): void {
     .option("--insecure", "plain TCP without certificates (loopback addresses only)")
     .action(async (opts: NodeOptions) => {
       const log = createLogger({ name: opts.id });
-      const heartbeatMs = count("heartbeat-ms", opts.heartbeatMs, 1);
       const budget = count("local-restarts", opts.localRestarts, 0);
       const windowMs = count("restart-window-ms", opts.restartWindowMs, 1);
       const config = loadConfigOrExit(opts.config);
+      const heartbeatMs = count("heartbeat-ms", opts.heartbeatMs ?? String(config.liveness.heartbeatMs), 1);
+      if (3 * heartbeatMs > config.liveness.silentAfterMs) {
+        console.error(
+          `--heartbeat-ms ${heartbeatMs}: the leader declares a node silent after ${config.liveness.silentAfterMs} ms (liveness.silentAfterMs); renew at least 3 times in that (at most ${Math.floor(config.liveness.silentAfterMs / 3)} ms)`,
+        );
+        process.exit(EXIT_CONFIG);
+      }
       if (!config.nodes.some((n) => n.id === opts.id)) {
         console.error(
           `${opts.config}: no node with id "${opts.id}" (ids: ${config.nodes.map((n) => n.id).join(", ") || "none"})`,

@@ -63,13 +63,11 @@ export function registerReplicaCommand(program: Command, testHooks?: ReplicaTest
     )
     .option(
       "--node-silent-ms <ms>",
-      "leader: a node not heard from for this long is declared silent",
-      "15000",
+      "leader: a node not heard from for this long is declared silent (default: the config's liveness.silentAfterMs)",
     )
     .option(
       "--election-grace-ms <ms>",
-      "leader: suspect no node for this long after winning an election",
-      "5000",
+      "leader: suspect no node for this long after winning an election (default: liveness.graceAfterElectionMs)",
     )
     .option("--insecure", "plain TCP without certificates (loopback addresses only)");
   if (testHooks?.stateMachineOption)
@@ -87,9 +85,16 @@ export function registerReplicaCommand(program: Command, testHooks?: ReplicaTest
       );
       process.exit(EXIT_CONFIG);
     }
-    const nodeSilentMs = msOption("node-silent-ms", opts.nodeSilentMs);
-    const electionGraceMs = msOption("election-grace-ms", opts.electionGraceMs);
     const config = loadConfigOrExit(opts.config);
+    const nodeSilentMs = msOption("node-silent-ms", opts.nodeSilentMs) ?? config.liveness.silentAfterMs;
+    const electionGraceMs =
+      msOption("election-grace-ms", opts.electionGraceMs) ?? config.liveness.graceAfterElectionMs;
+    if (nodeSilentMs < 3 * config.liveness.heartbeatMs || electionGraceMs < 2 * config.liveness.heartbeatMs) {
+      console.error(
+        `--node-silent-ms must be at least 3 × and --election-grace-ms at least 2 × the node services' renewal interval (liveness.heartbeatMs, ${config.liveness.heartbeatMs} ms)`,
+      );
+      process.exit(EXIT_CONFIG);
+    }
     if (!config.replicas.some((r) => r.id === opts.id)) {
       console.error(
         `${opts.config}: no replica with id "${opts.id}" (ids: ${config.replicas.map((r) => r.id).join(", ")})`,

@@ -7,6 +7,7 @@ import { SecuritySetupError } from "../../api/security-setup.js";
 import { EXIT_CONFIG, loadConfigOrExit } from "../load-config-or-exit.js";
 import { clientTls, DEFAULT_CLIENT_IDENTITY } from "../security-options.js";
 import { LocalCluster } from "../local-cluster.js";
+import { createLogger } from "../../log/logger.js";
 
 /** A path relative to the working directory when it lies below it, absolute otherwise. */
 function shown(path: string): string {
@@ -55,9 +56,13 @@ export function registerUpCommand(program: Command): void {
         withNodes: opts.nodes,
         insecure: opts.insecure === true,
         clientTls: tls,
+        logger: createLogger({ name: "infra" }),
         onUnexpectedExit: (m, code, signal) =>
           console.error(
-            `${m.kind} ${m.id} exited (${signal ?? `code ${code}`}); its log: ${shown(m.logFile)}`,
+            `${m.kind} ${m.id} exited (${signal ?? `code ${code}`}); its log: ${shown(m.logFile)}` +
+              (m.kind === "node" && cluster.infraServers.length > 0
+                ? " (the coordinator respawns it through this InfraService)"
+                : ""),
           ),
       });
       let stopping = false;
@@ -78,6 +83,16 @@ export function registerUpCommand(program: Command): void {
       });
 
       cluster.start();
+      try {
+        for (const served of await cluster.serveInfrastructure())
+          console.log(
+            `Serving InfraService "${served.name}" on ${served.address}: node respawns restart node services here.`,
+          );
+      } catch (err) {
+        console.error(`cannot serve the infrastructure provider: ${(err as Error).message}`);
+        await stop("failure");
+        return;
+      }
       const cli = [...process.execArgv, shown(process.argv[1]!)].join(" ");
       const flag = opts.insecure ? " --insecure" : "";
       console.log(

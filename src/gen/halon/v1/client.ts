@@ -250,6 +250,33 @@ export interface GetEpochResponse {
   appliedIndex: number;
 }
 
+/**
+ * A node service's lease renewal (docs/node.md, "Liveness"): its proof of
+ * life for the leader's failure detector, which does not enter the log.
+ */
+export interface RenewSessionRequest {
+  /** Must be the caller's own node id (its certificate's name). */
+  nodeId: string;
+  /** The last cluster epoch the node applied. */
+  epoch: number;
+  /** This run of the node service (its event ids' incarnation), for the record. */
+  incarnation: string;
+}
+
+export interface RenewSessionResponse {
+  /** The leader's term and id: the node learns of a new leader (fencing) from these. */
+  term: number;
+  leaderId: string;
+  /**
+   * What the coordinator's graph says of the node: its state ("online",
+   * "transient", ...) and the epoch it has acknowledged. A node that the graph
+   * does not have online, or behind its own epoch, says so once with a
+   * NodeHeartbeat event: only such changes enter the log.
+   */
+  nodeState: string;
+  ackedEpoch: number;
+}
+
 export interface GetOutboxRequest {
 }
 
@@ -2295,6 +2322,176 @@ export const GetEpochResponse: MessageFns<GetEpochResponse> = {
   },
 };
 
+function createBaseRenewSessionRequest(): RenewSessionRequest {
+  return { nodeId: "", epoch: 0, incarnation: "" };
+}
+
+export const RenewSessionRequest: MessageFns<RenewSessionRequest> = {
+  encode(message: RenewSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).uint64(message.epoch);
+    }
+    if (message.incarnation !== "") {
+      writer.uint32(26).string(message.incarnation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.incarnation = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RenewSessionRequest>): RenewSessionRequest {
+    return RenewSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewSessionRequest>): RenewSessionRequest {
+    const message = createBaseRenewSessionRequest();
+    message.nodeId = object.nodeId ?? "";
+    message.epoch = object.epoch ?? 0;
+    message.incarnation = object.incarnation ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewSessionResponse(): RenewSessionResponse {
+  return { term: 0, leaderId: "", nodeState: "", ackedEpoch: 0 };
+}
+
+export const RenewSessionResponse: MessageFns<RenewSessionResponse> = {
+  encode(message: RenewSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0) {
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.leaderId !== "") {
+      writer.uint32(18).string(message.leaderId);
+    }
+    if (message.nodeState !== "") {
+      writer.uint32(26).string(message.nodeState);
+    }
+    if (message.ackedEpoch !== 0) {
+      writer.uint32(32).uint64(message.ackedEpoch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leaderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeState = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ackedEpoch = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RenewSessionResponse>): RenewSessionResponse {
+    return RenewSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RenewSessionResponse>): RenewSessionResponse {
+    const message = createBaseRenewSessionResponse();
+    message.term = object.term ?? 0;
+    message.leaderId = object.leaderId ?? "";
+    message.nodeState = object.nodeState ?? "";
+    message.ackedEpoch = object.ackedEpoch ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetOutboxRequest(): GetOutboxRequest {
   return {};
 }
@@ -3455,6 +3652,21 @@ export const HalonServiceService = {
     responseSerialize: (value: ExplainResponse): Buffer => Buffer.from(ExplainResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExplainResponse => ExplainResponse.decode(value),
   },
+  /**
+   * On the leader: a node service renews its session (NOT_FOUND before its
+   * NodeJoined is applied). On a follower: FAILED_PRECONDITION naming the
+   * leader's address. Only a node, for itself.
+   */
+  renewSession: {
+    path: "/halon.v1.HalonService/RenewSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewSessionRequest): Buffer => Buffer.from(RenewSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewSessionRequest => RenewSessionRequest.decode(value),
+    responseSerialize: (value: RenewSessionResponse): Buffer =>
+      Buffer.from(RenewSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewSessionResponse => RenewSessionResponse.decode(value),
+  },
 } as const;
 
 export interface HalonServiceServer extends UntypedServiceImplementation {
@@ -3499,6 +3711,12 @@ export interface HalonServiceServer extends UntypedServiceImplementation {
   getHistory: handleUnaryCall<GetHistoryRequest, GetHistoryResponse>;
   /** Why a resource is in its state: the rule steps that led to it (NOT_FOUND for an unknown id). */
   explain: handleUnaryCall<ExplainRequest, ExplainResponse>;
+  /**
+   * On the leader: a node service renews its session (NOT_FOUND before its
+   * NodeJoined is applied). On a follower: FAILED_PRECONDITION naming the
+   * leader's address. Only a node, for itself.
+   */
+  renewSession: handleUnaryCall<RenewSessionRequest, RenewSessionResponse>;
 }
 
 export interface HalonServiceClient extends Client {
@@ -3743,6 +3961,26 @@ export interface HalonServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExplainResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * On the leader: a node service renews its session (NOT_FOUND before its
+   * NodeJoined is applied). On a follower: FAILED_PRECONDITION naming the
+   * leader's address. Only a node, for itself.
+   */
+  renewSession(
+    request: RenewSessionRequest,
+    callback: (error: ServiceError | null, response: RenewSessionResponse) => void,
+  ): ClientUnaryCall;
+  renewSession(
+    request: RenewSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewSessionResponse) => void,
+  ): ClientUnaryCall;
+  renewSession(
+    request: RenewSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewSessionResponse) => void,
   ): ClientUnaryCall;
 }
 
