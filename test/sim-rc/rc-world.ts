@@ -66,8 +66,9 @@ export const SIM_LOOP: LeaderLoopConfig = {
 
 /** A leader loop that forgets to deliver again what it delivered once in a term (planted bug). */
 class ForgetfulLoop extends LeaderLoop {
-  protected override isDue(st: DeliveryState | undefined, target: string, now: number): number | true {
-    return st === undefined ? super.isDue(st, target, now) : Number.MAX_SAFE_INTEGER;
+  protected override dueAt(st: DeliveryState): number {
+    void st;
+    return Number.MAX_SAFE_INTEGER;
   }
 }
 

@@ -90,6 +90,7 @@ const FAULTS = [
   "striping-error",
   "leader-transfer",
   "pause-leader",
+  "stripe-then-pause",
 ] as const;
 
 async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, number>): Promise<void> {
@@ -188,6 +189,24 @@ async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, n
           .node(leader)
           .transferLeadership(to)
           .catch(() => undefined);
+        break;
+      }
+      case "stripe-then-pause": {
+        // The leader freezes right after it applied a striping error: the deliveries it decided
+        // go out when it wakes, late, in its old term.
+        if (leader === null) break;
+        const disk = rng.pick(w.poolDisks);
+        const event = {
+          id: `client-stripe-${++stripe}`,
+          source: "client",
+          stripingError: { poolId: "pool-0", diskId: disk },
+        };
+        const ms = 1_500 + rng.next() * 4_000;
+        w.trace(() => `STRIPING ERROR ${disk}, then the leader pauses`);
+        w.proposeEvents(w.sim.node(leader), [event]).then(
+          () => w.pause(leader, ms),
+          () => undefined,
+        );
         break;
       }
       case "pause-leader": {
