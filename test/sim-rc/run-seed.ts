@@ -230,7 +230,7 @@ async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, n
  * Quiet: a leader whose outbox is empty, every node online with the current
  * epoch acknowledged, and every node service at that epoch.
  */
-function settled(w: RcWorld): boolean {
+export function settled(w: RcWorld): boolean {
   const l = w.leader();
   if (l === null) return false;
   const sm = l.machine;
