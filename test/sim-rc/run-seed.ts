@@ -78,7 +78,7 @@ function makeWorld(seed: number, opts: RcSeedOptions): RcWorld {
   });
 }
 
-const FAULTS = [
+export const FAULT_KINDS = [
   "raft-net",
   "node-net",
   "isolate-replica",
@@ -102,7 +102,7 @@ async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, n
   let stripe = 0;
   const end = w.now + chaosMs;
   while (w.now < end && w.sim.violations.length === 0) {
-    const kind = rng.pick(FAULTS);
+    const kind = rng.pick(FAULT_KINDS);
     faults[kind] = (faults[kind] ?? 0) + 1;
     const replicas = w.sim.ids;
     const leader = w.sim.leader();

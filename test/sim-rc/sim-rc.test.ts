@@ -3,7 +3,7 @@
 // catch: a node service that obeys a deposed leader (no term check), and a
 // leader loop that forgets to deliver again. `make sim-rc SEEDS=n` runs more.
 import { describe, expect, it } from "vitest";
-import { simulateRcSeed, type RcSeedResult } from "./run-seed.js";
+import { FAULT_KINDS, simulateRcSeed, type RcSeedResult } from "./run-seed.js";
 
 const SEEDS = 100;
 /** Shorter runs than `make sim-rc`, so that 100 seeds fit in `make test`. */
@@ -23,9 +23,11 @@ describe("sim-rc: the whole coordinator under faults", () => {
     let refusedStale = 0;
     let heldByPause = 0;
     let deliveries = 0;
+    const faults = new Map<string, number>();
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await simulateRcSeed(seed, { chaosMs: CHAOS_MS });
       if (r.violations.length > 0) failures.push(report(r));
+      for (const [k, v] of Object.entries(r.faults)) faults.set(k, (faults.get(k) ?? 0) + v);
       refusedStale += r.counts.refusedStale;
       heldByPause += r.counts.heldByPause;
       deliveries += r.counts.deliveries;
@@ -35,6 +37,8 @@ describe("sim-rc: the whole coordinator under faults", () => {
     expect(deliveries).toBeGreaterThan(SEEDS * 5);
     expect(heldByPause).toBeGreaterThan(0);
     expect(refusedStale).toBeGreaterThan(0);
+    // Every kind of fault was drawn (a disk wipe counts only when it was done).
+    for (const kind of FAULT_KINDS) expect(faults.get(kind) ?? 0, kind).toBeGreaterThan(0);
   });
 
   it(
