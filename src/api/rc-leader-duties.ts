@@ -118,10 +118,9 @@ export class RcLeaderDuties {
   applied(result: RcApplyResult): void {
     this.input(() => {
       // A new term noticed before the observer's call: the loop must know it before it delivers.
-      const n = this.node;
-      if (n && (n.isLeader !== this.loop.leading || (n.isLeader && n.status().term !== this.loop.term)))
-        this.execute(this.leadership());
-      return this.loop.applied(result);
+      const n = this.node!;
+      const changed = n.isLeader !== this.loop.leading || (n.isLeader && n.status().term !== this.loop.term);
+      return [...(changed ? this.leadership() : []), ...this.loop.applied(result)];
     });
   }
 
@@ -170,7 +169,8 @@ export class RcLeaderDuties {
         this.timer = null;
         this.input(() => this.loop.wake());
       },
-      Math.max(0, at - this.clock.now()),
+      // setTimeout takes at most 2^31 - 1 ms; waking early is harmless (the loop does nothing early).
+      Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1),
     );
     this.timer.unref();
   }
