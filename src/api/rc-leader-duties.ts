@@ -129,6 +129,11 @@ export class RcLeaderDuties {
     this.input(() => this.loop.heard(events));
   }
 
+  /** A sign of life from a node that is not an event (a node session: the node lifecycle's input). */
+  heardFrom(nodeId: string): void {
+    this.input(() => this.loop.heardFrom(nodeId));
+  }
+
   private leadership(): LoopEffect[] {
     const n = this.node!;
     return this.loop.leadership({ leader: n.isLeader, term: n.status().term });
