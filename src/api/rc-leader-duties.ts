@@ -118,16 +118,20 @@ export class RcLeaderDuties {
   applied(result: RcApplyResult): void {
     this.input(() => {
       // A new term noticed before the observer's call: the loop must know it before it delivers.
-      const n = this.node;
-      if (n && (n.isLeader !== this.loop.leading || (n.isLeader && n.status().term !== this.loop.term)))
-        this.execute(this.leadership());
-      return this.loop.applied(result);
+      const n = this.node!;
+      const changed = n.isLeader !== this.loop.leading || (n.isLeader && n.status().term !== this.loop.term);
+      return [...(changed ? this.leadership() : []), ...this.loop.applied(result)];
     });
   }
 
   /** Events seen by this replica: heartbeats, joins and anything a node sent are signs of life. */
   heard(events: Event[]): void {
     this.input(() => this.loop.heard(events));
+  }
+
+  /** A sign of life from a node that is not an event (a node session: the node lifecycle's input). */
+  heardFrom(nodeId: string): void {
+    this.input(() => this.loop.heardFrom(nodeId));
   }
 
   private leadership(): LoopEffect[] {
@@ -170,7 +174,8 @@ export class RcLeaderDuties {
         this.timer = null;
         this.input(() => this.loop.wake());
       },
-      Math.max(0, at - this.clock.now()),
+      // setTimeout takes at most 2^31 - 1 ms; waking early is harmless (the loop does nothing early).
+      Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1),
     );
     this.timer.unref();
   }

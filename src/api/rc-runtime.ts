@@ -43,7 +43,7 @@ export function rcConfigOf(config: ClusterConfig): RcConfig {
   return { ...DEFAULT_RC_CONFIG, ...(Object.fromEntries(set) as Partial<RcConfig>) };
 }
 
-/** The state machine as the replica sees it: RcStateMachine, with the hub told of a restore. */
+/** The state machine as the replica sees it: RcStateMachine, with the hub told of a restore and the leader loop of every apply. */
 class WatchedMachine implements StateMachine {
   constructor(
     private readonly machine: RcStateMachine,

@@ -16,7 +16,6 @@ export { BROADCAST } from "./epochs.js";
 export { BOUNDS, validateEvent } from "./validate.js";
 export { RULE_NAMES } from "./rules/runner.js";
 export { FailureDetector, type FailureDetectorConfig } from "./leader/failure-detector.js";
-export { DispatchPlan, type Delivery, type OutboxView } from "./leader/dispatch-plan.js";
 export {
   DEFAULT_LEADER_LOOP,
   LeaderLoop,

@@ -96,7 +96,7 @@ describe("the recovery coordinator on a 3-replica cluster with node services", {
     expect(tree.stdout).toContain("pool-main  epoch=0  disks: disk-1a, disk-2a, disk-3a");
   });
 
-  it("respawns a process that failed beyond its local budget; the result comes back; a resubmission applies once", async () => {
+  it("respawns a process that failed beyond its local budget; its start acknowledges the command; a resubmission applies once", async () => {
     const before = await client().getGraph("ios-1");
     const instance = attr(before, "ios-1", "instance") as number;
     const failed: Event = {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { DispatchPlan } from "../../src/rc/leader/dispatch-plan.js";
 import { FailureDetector } from "../../src/rc/leader/failure-detector.js";
 import { runningCluster, Scenario } from "./harness.js";
 
@@ -45,28 +44,5 @@ describe("failure detector (leader only)", () => {
     expect(s.sm.tickDue(due - 1)).toBe(false);
     expect(s.sm.tickDue(due)).toBe(true);
     expect(s.tick(due).commands.map((c) => c.respawnNode?.attempt)).toEqual([2]);
-  });
-});
-
-describe("dispatch plan (leader only)", () => {
-  it("delivers each pending command, a broadcast to each awaiting node, again after the retry delay", () => {
-    const s = new Scenario();
-    runningCluster(s, { hosts: 3, disksPerHost: 1, pools: 1 });
-    s.event({ stripingError: { poolId: "pool-0", diskId: "disk-0-0" } });
-    s.event({ epochRequest: { nodeId: "node-2" } });
-    const plan = new DispatchPlan(1_000);
-    const first = plan.due(s.sm, 0).map((d) => [d.command.target, d.to]);
-    expect(first).toEqual([
-      ["*", "node-0"],
-      ["*", "node-1"],
-      ["*", "node-2"],
-      ["node-2", "node-2"],
-    ]);
-    expect(plan.due(s.sm, 500)).toEqual([]);
-    const broadcast = s.pending()[0]?.id as string;
-    s.ack(broadcast, true, "node-0");
-    expect(plan.due(s.sm, 1_000).map((d) => d.to)).toEqual(["node-1", "node-2", "node-2"]);
-    plan.becameLeader();
-    expect(plan.due(s.sm, 1_001)).toHaveLength(3);
   });
 });

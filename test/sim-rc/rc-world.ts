@@ -66,8 +66,9 @@ export const SIM_LOOP: LeaderLoopConfig = {
 
 /** A leader loop that forgets to deliver again what it delivered once in a term (planted bug). */
 class ForgetfulLoop extends LeaderLoop {
-  protected override isDue(st: DeliveryState | undefined, target: string, now: number): number | true {
-    return st === undefined ? super.isDue(st, target, now) : Number.MAX_SAFE_INTEGER;
+  protected override dueAt(st: DeliveryState): number {
+    void st;
+    return Number.MAX_SAFE_INTEGER;
   }
 }
 
@@ -159,6 +160,8 @@ export class RcWorld {
     heldByPause: 0,
   };
   nodeFaults: NodeNetFaults = { ...RELIABLE_NODE_NET };
+  /** Hosts whose infrastructure cannot respawn their node (it answers RespawnNode with ok=false). */
+  readonly hostsDown = new Set<string>();
   private readonly attached = new Map<string, Attachment>();
   private readonly hashes = new Map<number, { hash: string; by: string }>();
   /** Event id -> the index it was applied at (applied, recorded or ignored: taken once). */
@@ -411,6 +414,8 @@ export class RcWorld {
   private infra(hostId: string, reply: (a: DeliveryAnswer) => void): void {
     const node = this.nodes.get(this.hosts.get(hostId) ?? "");
     if (!node) return reply({ ok: false, error: `no host ${hostId}` });
+    if (this.hostsDown.has(hostId))
+      return reply({ ok: true, response: { ok: false, detail: `host ${hostId} does not power on` } });
     if (!node.alive) {
       this.trace(() => `infra ${hostId}: respawn ${node.id}`);
       node.start();
@@ -526,6 +531,7 @@ export class RcWorld {
     this.sim.setFaults({ loss: 0, duplicate: 0, reorder: 0, minDelayMs: 1, maxDelayMs: 5 });
     this.sim.crashOnDelivery = 0;
     this.blocked.clear();
+    this.hostsDown.clear();
     this.nodeFaults = { ...RELIABLE_NODE_NET };
     for (const r of this.sim.replicas.values())
       if (!r.alive && !this.sim.corrupted.has(r.id)) this.sim.restart(r.id);

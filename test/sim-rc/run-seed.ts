@@ -78,7 +78,7 @@ function makeWorld(seed: number, opts: RcSeedOptions): RcWorld {
   });
 }
 
-const FAULTS = [
+export const FAULT_KINDS = [
   "raft-net",
   "node-net",
   "isolate-replica",
@@ -90,6 +90,7 @@ const FAULTS = [
   "striping-error",
   "leader-transfer",
   "pause-leader",
+  "stripe-then-pause",
 ] as const;
 
 async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, number>): Promise<void> {
@@ -101,7 +102,7 @@ async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, n
   let stripe = 0;
   const end = w.now + chaosMs;
   while (w.now < end && w.sim.violations.length === 0) {
-    const kind = rng.pick(FAULTS);
+    const kind = rng.pick(FAULT_KINDS);
     faults[kind] = (faults[kind] ?? 0) + 1;
     const replicas = w.sim.ids;
     const leader = w.sim.leader();
@@ -190,6 +191,24 @@ async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, n
           .catch(() => undefined);
         break;
       }
+      case "stripe-then-pause": {
+        // The leader freezes right after it applied a striping error: the deliveries it decided
+        // go out when it wakes, late, in its old term.
+        if (leader === null) break;
+        const disk = rng.pick(w.poolDisks);
+        const event = {
+          id: `client-stripe-${++stripe}`,
+          source: "client",
+          stripingError: { poolId: "pool-0", diskId: disk },
+        };
+        const ms = 1_500 + rng.next() * 4_000;
+        w.trace(() => `STRIPING ERROR ${disk}, then the leader pauses`);
+        w.proposeEvents(w.sim.node(leader), [event]).then(
+          () => w.pause(leader, ms),
+          () => undefined,
+        );
+        break;
+      }
       case "pause-leader": {
         if (leader !== null) w.pause(leader, 1_500 + rng.next() * 4_000);
         break;
@@ -211,7 +230,7 @@ async function runSeed(w: RcWorld, opts: RcSeedOptions, faults: Record<string, n
  * Quiet: a leader whose outbox is empty, every node online with the current
  * epoch acknowledged, and every node service at that epoch.
  */
-function settled(w: RcWorld): boolean {
+export function settled(w: RcWorld): boolean {
   const l = w.leader();
   if (l === null) return false;
   const sm = l.machine;

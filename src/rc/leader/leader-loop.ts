@@ -426,23 +426,17 @@ export class LeaderLoop {
 
   // ---------------------------------------------------------------- delivery
 
-  /** When a delivery not in flight may be sent (again). */
-  private dueAt(st: DeliveryState): number {
+  /** When a delivery not in flight may be sent again: redeliverMs after the last, and not while backed off. */
+  protected dueAt(st: DeliveryState): number {
     return Math.max(st.sentAt + this.opts.config.redeliverMs, this.backoff.get(st.target)?.until ?? 0);
-  }
-
-  /** Whether a command not yet sent to `to` in this term, or sent before, may be sent now. */
-  protected isDue(st: DeliveryState | undefined, target: string, now: number): number | true {
-    const at = st === undefined ? (this.backoff.get(target)?.until ?? 0) : this.dueAt(st);
-    return now >= at ? true : at;
   }
 
   private deliverIfDue(command: Command, to: string, now: number): void {
     const key = keyOf(command.id, to);
     let st = this.deliveries.get(key);
     if (st && (st.inFlight !== null || st.recording)) return;
-    const due = this.isDue(st, to, now);
-    if (due !== true) {
+    const due = st ? this.dueAt(st) : (this.backoff.get(to)?.until ?? 0);
+    if (now < due) {
       this.scanAt = Math.min(this.scanAt ?? Infinity, due);
       return;
     }
