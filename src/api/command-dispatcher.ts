@@ -42,6 +42,11 @@ export interface DispatcherOptions {
   stillLeading: (term: number) => boolean;
   /** Checks that the server reached for a node is that node service (mutual TLS). */
   verifyNode?: (nodeId: string) => CheckServerIdentityCallback;
+  /**
+   * Carries out a RespawnNode through the host's infrastructure provider
+   * (src/api/infra); it answers, never throws. Without it such commands fail.
+   */
+  respawnNode?: (d: Delivery) => Promise<{ ok: boolean; detail: string }>;
 }
 
 export class CommandDispatcher {
@@ -60,6 +65,10 @@ export class CommandDispatcher {
       queueMicrotask(() => finish({ ok: false, error: `no longer the leader in term ${d.term}` }));
       return;
     }
+    if (d.command.respawnNode) {
+      this.respawnNode(d, finish);
+      return;
+    }
     const address = this.opts.resolve(d);
     if (address === null) {
       if (!this.noAddress.has(d.to)) {
@@ -72,9 +81,7 @@ export class CommandDispatcher {
       queueMicrotask(() => finish({ ok: false, error: `no address for ${d.to}` }));
       return;
     }
-    // A node's commands go to that node service only; a host's infrastructure endpoint is not one.
-    const expected = d.command.respawnNode ? null : d.to;
-    this.client(address, expected).executeCommand(
+    this.client(address, d.to).executeCommand(
       { command: d.command, target: d.to, leaderId: d.leaderId, term: d.term },
       new Metadata(),
       { deadline: Date.now() + this.opts.config.callTimeoutMs },
@@ -92,17 +99,51 @@ export class CommandDispatcher {
     );
   }
 
+  /** A RespawnNode goes to the host's provider, bounded by the same call timeout as a node's command. */
+  private respawnNode(d: Delivery, finish: (outcome: DeliveryOutcome) => void): void {
+    const provider = this.opts.respawnNode;
+    if (!provider) {
+      queueMicrotask(() => finish({ ok: false, error: "no infrastructure provider for RespawnNode" }));
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the infrastructure provider did not answer within ${this.opts.config.callTimeoutMs} ms`,
+            ),
+          ),
+        this.opts.config.callTimeoutMs,
+      );
+    });
+    Promise.race([provider(d), timeout])
+      .then(
+        (answer) => {
+          if (!answer.ok)
+            this.opts.logger.warn(
+              { target: d.to, command: d.command.id, detail: answer.detail },
+              "infrastructure provider could not respawn the node",
+            );
+          finish({ ok: true, answer: { ok: answer.ok, detail: answer.detail } });
+        },
+        (err: unknown) => finish({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => clearTimeout(timer));
+  }
+
   close(): void {
     this.closed = true;
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
 
-  private client(address: string, nodeId: string | null): NodeServiceClient {
-    const cacheKey = `${address}|${nodeId ?? ""}`;
+  private client(address: string, nodeId: string): NodeServiceClient {
+    const cacheKey = `${address}|${nodeId}`;
     let c = this.clients.get(cacheKey);
     if (!c) {
-      const verify = nodeId !== null ? this.opts.verifyNode?.(nodeId) : undefined;
+      const verify = this.opts.verifyNode?.(nodeId);
       const secure = secureChannel(this.opts.tls, address, verify);
       c = new NodeServiceClient(address, secure.credentials, {
         ...secure.options,

@@ -34,7 +34,7 @@ export function renewSession(
       `node_id: no node ${quote(req.nodeId)} in the graph yet: a node service joins (NodeJoined) before its session`,
     );
   // Off the log: the leader's failure detector hears the node, nothing is proposed.
-  rc.heard([{ id: "", source: req.nodeId, nodeHeartbeat: { nodeId: req.nodeId, epoch: req.epoch } }]);
+  rc.heardFrom(req.nodeId);
   const state = graph.attr(req.nodeId, "state");
   const acked = graph.attr(req.nodeId, "ackedEpoch");
   return {

@@ -24,6 +24,7 @@ import {
   type Delivery,
   type DispatcherConfig,
 } from "./command-dispatcher.js";
+import { createInfraProvider, type InfraProvider } from "./infra/index.js";
 import { LeaderClock } from "./leader-clock.js";
 import { expectNode } from "./peer-authz.js";
 import { topologyEvent } from "./topology-seed.js";
@@ -75,6 +76,8 @@ export class RcLeaderDuties {
   private readonly log: Logger;
   private readonly clock: { now(): number };
   private topology: { config: ClusterConfig; event: Event } | null = null;
+  /** Each host's infrastructure provider, made again when the config changes. */
+  private readonly infra = new Map<string, { config: ClusterConfig; provider: InfraProvider }>();
   private stopped = false;
 
   constructor(private readonly opts: RcLeaderDutiesOptions) {
@@ -96,6 +99,7 @@ export class RcLeaderDuties {
       stillLeading: (term) =>
         !this.stopped && this.node !== null && this.node.isLeader && this.node.status().term === term,
       verifyNode: opts.tls ? (nodeId) => expectNode(opts.config().cluster.name, nodeId) : undefined,
+      respawnNode: (d) => this.respawnNode(d),
     });
   }
 
@@ -112,6 +116,8 @@ export class RcLeaderDuties {
     this.timer = null;
     this.unobserve?.();
     this.dispatcher.close();
+    for (const { provider } of this.infra.values()) provider.close();
+    this.infra.clear();
   }
 
   /** Every entry this replica applied, with its result (called by the state machine's wrapper). */
@@ -201,9 +207,34 @@ export class RcLeaderDuties {
     return this.topology.event;
   }
 
-  /** A node's address from the cluster config, else the one it joined with; a host's infrastructure endpoint. */
+  /** A RespawnNode through its host's provider (fenced by this leader's term, idempotent by command). */
+  private respawnNode(d: Delivery): Promise<{ ok: boolean; detail: string }> {
+    const r = d.command.respawnNode!;
+    const config = this.opts.config();
+    let entry = this.infra.get(r.hostId);
+    if (entry?.config !== config) {
+      entry?.provider.close();
+      entry = { config, provider: createInfraProvider(config, r.hostId, { tls: this.opts.tls }) };
+      this.infra.set(r.hostId, entry);
+    }
+    this.log.info(
+      { node: r.nodeId, host: r.hostId, attempt: r.attempt, provider: entry.provider.describe },
+      "respawning a node through its host's infrastructure provider",
+    );
+    return entry.provider.respawnNode({
+      commandId: d.command.id,
+      issuedIndex: d.command.issuedIndex,
+      issuedTerm: d.command.issuedTerm,
+      nodeId: r.nodeId,
+      hostId: r.hostId,
+      leaderId: d.leaderId,
+      leaderTerm: d.term,
+      attempt: r.attempt,
+    });
+  }
+
+  /** A node's address from the cluster config, else the one it joined with. */
   private addressFor(d: Delivery): string | null {
-    if (d.command.respawnNode) return d.command.respawnNode.infraEndpoint || null;
     const configured = this.opts.config().nodes.find((n) => n.id === d.to)?.grpcAddress;
     if (configured) return configured;
     const joined = this.opts.machine.graph.attr(d.to, "address");

@@ -139,6 +139,10 @@ export class RcRuntime implements RcAccess {
     this.duties.heard(events);
   }
 
+  heardFrom(nodeId: string): void {
+    this.duties.heardFrom(nodeId);
+  }
+
   now(): number {
     return this.clock.now();
   }

@@ -36,6 +36,8 @@ export interface RcAccess {
   readonly history: History;
   /** The leader saw these events arrive (signs of life for its failure detector). */
   heard(events: Event[]): void;
+  /** A sign of life from a node that is no event: its session renewal (node-session.ts). */
+  heardFrom(nodeId: string): void;
   /** The time to stamp an entry with: the leader's clock (see leader-clock.ts). */
   now(): number;
 }

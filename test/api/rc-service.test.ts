@@ -33,6 +33,7 @@ const rc: RcAccess = {
   hub,
   history,
   heard: (events) => heard.push(...events),
+  heardFrom: () => undefined,
   now: () => Date.now(),
 };
 let leading = true;

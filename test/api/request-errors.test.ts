@@ -48,6 +48,7 @@ const rc: RcAccess = {
   hub: new GraphWatchHub(),
   history: new History(),
   heard: () => undefined,
+  heardFrom: () => undefined,
   now: () => Date.now(),
 };
 
