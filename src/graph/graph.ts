@@ -46,6 +46,23 @@ type UndoStep =
   | { t: "connect"; a: Vertex; b: Vertex; key: string }
   | { t: "disconnect"; a: Vertex; b: Vertex; key: string };
 
+/**
+ * The graph as it was when frozen (Graph.freeze): the same answers however the
+ * graph changes afterwards, until released. Copy-on-write: a resource is
+ * copied only when it is first changed after the freeze, so freezing costs a
+ * list of ids and a snapshot can be serialised a slice at a time.
+ */
+export interface FrozenGraph {
+  /** Every resource id at the freeze, in no particular order. */
+  readonly ids: readonly string[];
+  /** The resource as it was (an id from `ids`). */
+  get(id: string): Resource;
+  /** Its outgoing edges as they were, sorted by relation key then target (as outEdges()). */
+  outEdges(id: string): Edge[];
+  /** Stops keeping copies for this view; it must not be read afterwards. */
+  release(): void;
+}
+
 /** Where a transaction started: undo() goes back to it. */
 export interface GraphSavepoint {
   readonly journal: number;
@@ -71,6 +88,8 @@ export class Graph {
   /** Undo steps since the first savepoint, while `journaling` (reused between transactions). */
   private readonly journal: UndoStep[] = [];
   private journaling = false;
+  /** For each frozen view: the resources changed since, as they were at the freeze. */
+  private frozen: Map<string, Vertex>[] = [];
 
   constructor(schema: GraphSchema | CompiledSchema) {
     this.schema = schema instanceof CompiledSchema ? schema : new CompiledSchema(schema);
@@ -250,6 +269,7 @@ export class Graph {
   /** Removes the resource and every edge touching it. */
   removeResource(id: string): void {
     const v = this.vertexOrThrow(id);
+    if (this.frozen.length > 0) this.preserve(v);
     for (const e of this.edgesOf(v)) this.disconnect(e.from, e.relation, e.to);
     this.vertices.delete(id);
     (this.byKindIndex.get(v.kind) as Set<string>).delete(id);
@@ -263,6 +283,7 @@ export class Graph {
     this.schema.checkAttr(v.spec, key, value);
     const old = v.attrs[key];
     if (old !== undefined && sameValue(old, value)) return;
+    if (this.frozen.length > 0) this.preserve(v);
     if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     v.attrs[key] = own(value);
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
@@ -278,6 +299,7 @@ export class Graph {
       throw new GraphError("unknown-attribute", `${v.kind} has no attribute "${key}"`);
     const old = v.attrs[key];
     if (old === undefined) return;
+    if (this.frozen.length > 0) this.preserve(v);
     if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     delete v.attrs[key];
     this.changes.push({ op: "unset", id, key, old });
@@ -301,6 +323,7 @@ export class Graph {
       const old = b.in.get(rel.key);
       if (old) for (const f of [...old]) this.disconnect(f, relation, to);
     }
+    if (this.frozen.length > 0) this.preserve(a);
     if (a.out === NO_EDGES) a.out = new Map();
     if (b.in === NO_EDGES) b.in = new Map();
     addTo(a.out, rel.key, to);
@@ -316,6 +339,7 @@ export class Graph {
     const rel = this.schema.relation(a.kind, relation, b.kind);
     const outs = a.out.get(rel.key);
     if (!outs?.has(to)) throw new GraphError("no-such-edge", `no edge ${from} -${relation}-> ${to}`);
+    if (this.frozen.length > 0) this.preserve(a);
     removeFrom(a.out, rel.key, to);
     removeFrom(b.in, rel.key, from);
     this.edgeCount--;
@@ -435,11 +459,56 @@ export class Graph {
     this.changes = [];
   }
 
+  // ---- frozen views ----
+
+  /**
+   * A view of the graph as it is now that later changes do not alter (see
+   * FrozenGraph). Only between transactions: undo() restores vertices without
+   * the copy-on-write step, which is right only for changes made after a freeze.
+   */
+  freeze(): FrozenGraph {
+    if (this.journaling) throw new Error("graph freeze inside a transaction");
+    const saved = new Map<string, Vertex>();
+    this.frozen.push(saved);
+    const at = (id: string): Vertex => {
+      const v = saved.get(id) ?? this.vertices.get(id);
+      if (!v) throw new Error(`frozen graph: "${id}" was not in the graph at the freeze`);
+      return v;
+    };
+    return {
+      ids: [...this.vertices.keys()],
+      get: at,
+      outEdges: (id) => this.outEdgesOf(at(id)),
+      release: () => {
+        this.frozen = this.frozen.filter((s) => s !== saved);
+      },
+    };
+  }
+
+  /** Keeps a copy of `v` as it is for every frozen view that has none yet (before a change to it). */
+  private preserve(v: Vertex): void {
+    let copy: Vertex | undefined;
+    for (const saved of this.frozen) {
+      if (saved.has(v.id)) continue;
+      copy ??= {
+        ...v,
+        attrs: { ...v.attrs },
+        out: v.out === NO_EDGES ? NO_EDGES : new Map([...v.out].map(([k, ids]) => [k, new Set(ids)])),
+        in: NO_EDGES, // not read by a view
+      };
+      saved.set(v.id, copy);
+    }
+  }
+
   // ---- internals shared with serialisation ----
 
   /** Outgoing edges of `id`, sorted by relation key then target. */
   outEdges(id: string): Edge[] {
-    const v = this.vertexOrThrow(id);
+    return this.outEdgesOf(this.vertexOrThrow(id));
+  }
+
+  private outEdgesOf(v: Vertex): Edge[] {
+    const id = v.id;
     const edges: Edge[] = [];
     for (const key of [...v.out.keys()].sort(compareStrings)) {
       const name = (this.schema.relations.get(key) as CompiledRelation).name;

@@ -45,6 +45,7 @@ import {
   type RcStateData,
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
+import { StateCapture } from "./state-capture.js";
 import { BOUNDS, eventId, validateEvent } from "./validate.js";
 import { eventSubjects, type CauseTrace, type EntryTrace, type TraceCause } from "./trace.js";
 
@@ -172,6 +173,33 @@ export class RcStateMachine implements StateMachine {
   /** Canonical JSON of the whole state (keys sorted: see plain.ts), as UTF-8. */
   snapshot(): Uint8Array {
     return Buffer.from(JSON.stringify(this.toData()), "utf8");
+  }
+
+  /**
+   * The state at the last applied index, to be encoded later without holding
+   * up the event loop (see state-capture.ts): the graph is frozen copy-on-write
+   * and the rest, which is small, encoded now. Its bytes equal snapshot()'s.
+   */
+  capture(): StateCapture {
+    const c = this.coordinator;
+    // Keys in sorted order, as toData(): these before "graph", those after it.
+    const head = JSON.stringify({
+      appliedIndex: this.appliedIndex,
+      dedup: this.dedup.toData(),
+      disabledRules: this.disabledRules,
+      faults: this.faults,
+      format: RC_SNAPSHOT_FORMAT,
+    });
+    const tail = JSON.stringify({
+      incidents: this.incidents,
+      outbox: c.outbox.toData(),
+      rules: c.rules.toData(),
+      rulesVersion: this.rulesVersion,
+      timeMs: c.now,
+      unknown: c.unknown,
+      version: RC_SNAPSHOT_VERSION,
+    });
+    return new StateCapture(this.appliedIndex, head.slice(0, -1), c.graph.freeze(), tail.slice(1));
   }
 
   restore(data: Uint8Array): void {
