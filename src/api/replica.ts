@@ -52,9 +52,11 @@ export interface ReplicaOptions {
   insecure?: boolean;
   /** Hooks that measure the replica's parts (the dashboard's metrics); none by default. */
   instruments?: ReplicaInstruments;
+  /** Replicas compare their state hashes at every multiple of this index (default 1,000; 0: off). */
+  stateCheckEvery?: number;
 }
 
-type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } };
+type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } | undefined };
 
 export class Replica implements ReplicaControl {
   readonly id: string;
@@ -135,11 +137,29 @@ export class Replica implements ReplicaControl {
       learners: s.membership.learners,
       snapshotIndex: s.snapshotIndex,
       stateHash: summary ? `${summary.count}:${summary.hash}` : "",
-      alarms: s.diskFull ? ["NOSPACE"] : [],
-      alarmDetails: s.diskFull
-        ? [`disk full since ${new Date(s.diskFull.since).toISOString()}: ${s.diskFull.error}`]
-        : [],
+      ...this.alarms(s.diskFull),
     };
+  }
+
+  /** NOSPACE (the disk is full) and DIVERGED (the state differs from another replica's), with details. */
+  private alarms(diskFull: { since: number; error: string } | null): {
+    alarms: string[];
+    alarmDetails: string[];
+  } {
+    const alarms: string[] = [];
+    const alarmDetails: string[] = [];
+    if (diskFull) {
+      alarms.push("NOSPACE");
+      alarmDetails.push(`disk full since ${new Date(diskFull.since).toISOString()}: ${diskFull.error}`);
+    }
+    const d = this.rc?.divergence;
+    if (d) {
+      alarms.push("DIVERGED");
+      alarmDetails.push(
+        `state hash at index ${d.index} differs from replica ${d.other}'s: ${d.mine} here, ${d.theirs} there`,
+      );
+    }
+    return { alarms, alarmDetails };
   }
 
   async changeMembership(op: MembershipOp, id: string, force = false): Promise<MembershipResult> {
@@ -269,6 +289,7 @@ export class Replica implements ReplicaControl {
         duties: this.opts.rcDuties,
         tls,
         instruments: this.opts.instruments,
+        stateCheckEvery: this.opts.stateCheckEvery,
       });
       this.stateMachine = this.rc.stateMachine;
     } else {

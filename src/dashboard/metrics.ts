@@ -20,6 +20,7 @@ export interface MetricsSource {
     lastLogIndex: number;
     snapshotIndex: number;
     role: number;
+    alarms: string[];
   };
   /** The coordinator's state machine, when the replica runs it. */
   machine(): RcStateMachine | null;
@@ -51,6 +52,7 @@ export class ReplicaMetrics implements ReplicaInstruments {
   private readonly delivery: Histogram;
   private readonly grpcRequests: Counter<"method" | "code">;
   private readonly answers: Counter<"kind" | "ok">;
+  private readonly divergences: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -189,6 +191,19 @@ export class ReplicaMetrics implements ReplicaInstruments {
         if (m) this.set(m.epoch);
       },
     });
+    this.divergences = new Counter({
+      name: "halon_state_divergences_total",
+      help: "State checks at which this replica's state hash differed from another replica's (alarm DIVERGED).",
+      registers,
+    });
+    new Gauge({
+      name: "halon_state_diverged",
+      help: "1 while the DIVERGED alarm is raised: this replica's state differs from another replica's.",
+      registers,
+      collect() {
+        if (src()) this.set(src()!.status().alarms.includes("DIVERGED") ? 1 : 0);
+      },
+    });
     this.grpcRequests = new Counter({
       name: "halon_grpc_requests_total",
       help: "Client-service calls answered, by method and gRPC status code.",
@@ -243,6 +258,10 @@ export class ReplicaMetrics implements ReplicaInstruments {
       latest: () => store.latest(),
       close: () => store.close(),
     };
+  }
+
+  stateDiverged(): void {
+    this.divergences.inc();
   }
 
   stateMachine(machine: StateMachine): StateMachine {

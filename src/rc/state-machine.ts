@@ -75,6 +75,19 @@ export interface RcStateMachineOptions {
    * Undone events and timers leave nothing in it but the event's rejection.
    */
   onTrace?: (trace: EntryTrace) => void;
+  /**
+   * Called when a state-check entry is applied: another replica's hash at an
+   * earlier index, for this replica to compare with its own. Not state.
+   */
+  onStateCheck?: (check: StateCheckSeen) => void;
+}
+
+/** A state-check entry as applied: `replicaId` hashed its state at `index` to `hash`; the entry is at `at`. */
+export interface StateCheckSeen {
+  at: number;
+  index: number;
+  hash: string;
+  replicaId: string;
 }
 
 const OUTCOME_NAMES: Record<number, string> = {
@@ -97,6 +110,7 @@ export class RcStateMachine implements StateMachine {
   private incidents: IncidentRecord = { count: 0, recent: [] };
   private coordinator: Coordinator;
   private readonly onTrace: ((trace: EntryTrace) => void) | undefined;
+  private readonly onStateCheck: ((check: StateCheckSeen) => void) | undefined;
   /** While an entry is applied with onTrace set: its causes so far, the last one open. */
   private tracing: {
     causes: CauseTrace[];
@@ -111,6 +125,7 @@ export class RcStateMachine implements StateMachine {
     this.onGraphChanges = options.onGraphChanges;
     this.onFault = options.onFault;
     this.onTrace = options.onTrace;
+    this.onStateCheck = options.onStateCheck;
     this.dedup = new DedupTable(this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.coordinator = new Coordinator(
       this.config,
@@ -311,9 +326,13 @@ export class RcStateMachine implements StateMachine {
 
   private applyDecoded(decoded: RcEntry, result: RcApplyResult): void {
     const c = this.coordinator;
-    const timeMs = decoded.events?.timeMs ?? decoded.tick?.timeMs ?? decoded.rulesVersion?.timeMs;
+    const timeMs =
+      decoded.events?.timeMs ??
+      decoded.tick?.timeMs ??
+      decoded.rulesVersion?.timeMs ??
+      decoded.stateCheck?.timeMs;
     if (timeMs === undefined) {
-      result.error = "empty entry: neither events, tick nor rules_version";
+      result.error = "empty entry: neither events, tick, rules_version nor state_check";
       return;
     }
     if (!Number.isSafeInteger(timeMs) || timeMs < 0 || timeMs > BOUNDS.timeMs) {
@@ -325,6 +344,10 @@ export class RcStateMachine implements StateMachine {
     this.dedup.expire(c.now);
     if (decoded.events) {
       for (const ev of decoded.events.events) result.events.push(this.applyEvent(ev));
+    } else if (decoded.stateCheck) {
+      // Like a tick for the state; the comparison is the replica's, outside it.
+      const { index, hash, replicaId } = decoded.stateCheck;
+      this.onStateCheck?.({ at: this.appliedIndex, index, hash, replicaId });
     } else if (decoded.rulesVersion) {
       const { version, disabledRules } = decoded.rulesVersion;
       if (this.tracing) this.openCause({ kind: "rules-version", version });

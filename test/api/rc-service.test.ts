@@ -34,6 +34,7 @@ const rc: RcAccess = {
   history,
   heard: (events) => heard.push(...events),
   now: () => Date.now(),
+  stateHash: () => `${machine.lastApplied}:${machine.stateHash()}`,
 };
 let leading = true;
 let index = 0;

@@ -49,6 +49,7 @@ const rc: RcAccess = {
   history: new History(),
   heard: () => undefined,
   now: () => Date.now(),
+  stateHash: () => "",
 };
 
 /** A SubmitEventsRequest whose event `at` carries process_failed.instance = `instance` (any uint64). */

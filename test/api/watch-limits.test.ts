@@ -24,7 +24,14 @@ import { until } from "../e2e/cluster-harness.js";
 const LIMIT = 1024 * 1024;
 const hub = new GraphWatchHub(1_000_000);
 const machine = new RcStateMachine({});
-const rc: RcAccess = { machine, hub, history: new History(), heard: () => undefined, now: () => 0 };
+const rc: RcAccess = {
+  machine,
+  hub,
+  history: new History(),
+  heard: () => undefined,
+  now: () => 0,
+  stateHash: () => "",
+};
 const control: ReplicaControl = {
   id: "rc1",
   propose: () => Promise.reject(new Error("unused")),
