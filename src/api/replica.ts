@@ -26,6 +26,7 @@ import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
 import type { ReplicaInstruments } from "./replica-instruments.js";
+import { ReadBarrier } from "./read-barrier.js";
 import { REPORTED_HASHES_FILE, ReportedHashes } from "./reported-hashes.js";
 import { ReplicaServer } from "./replica-server.js";
 import { RcRuntime } from "./rc-runtime.js";
@@ -76,6 +77,8 @@ export class Replica implements ReplicaControl {
   /** This replica's certificates (undefined with --insecure); reload() rotates them. */
   certificates: ReloadableCertificates | undefined;
   private stopping: Promise<void> | null = null;
+  /** Linearizable reads: one ReadIndex round for all the reads waiting. */
+  private readonly reads = new ReadBarrier(() => this.node.readIndex());
 
   private constructor(private readonly opts: ReplicaOptions) {
     this.id = opts.id;
@@ -100,6 +103,10 @@ export class Replica implements ReplicaControl {
 
   async propose(payload: Uint8Array): Promise<ProposeResult> {
     return IndexedStateMachine.unwrap(await this.node.propose(payload));
+  }
+
+  async readBarrier(): Promise<void> {
+    await this.reads.wait();
   }
 
   status(): ReplicaStatus {

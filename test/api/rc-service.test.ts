@@ -51,6 +51,7 @@ const control: ReplicaControl = {
   changeMembership: () => Promise.reject(new Error("unused")),
   transferLeadership: () => Promise.reject(new Error("unused")),
   addressOf: (id) => (id === "rc2" ? "127.0.0.1:7777" : null),
+  readBarrier: () => Promise.resolve(),
 };
 
 const config = clusterConfigSchema.parse({

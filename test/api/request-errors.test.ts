@@ -42,6 +42,7 @@ const control: ReplicaControl = {
   changeMembership: () => Promise.reject(new NotLeaderError(null)),
   transferLeadership: () => Promise.reject(new NotLeaderError(null)),
   addressOf: () => null,
+  readBarrier: () => Promise.resolve(),
 };
 const rc: RcAccess = {
   machine,

@@ -39,6 +39,7 @@ const control: ReplicaControl = {
   changeMembership: () => Promise.reject(new Error("unused")),
   transferLeadership: () => Promise.reject(new Error("unused")),
   addressOf: () => null,
+  readBarrier: () => Promise.resolve(),
 };
 const transport = new GrpcTransport({
   selfId: "rc1",
