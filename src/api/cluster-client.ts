@@ -19,6 +19,7 @@ import {
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import { secureChannel, type TlsSource } from "../raft/transport/tls.js";
+import { EventBatcher, type EventBatcherOptions } from "./event-batcher.js";
 import { LEADER_ADDRESS_TRAILER } from "./halon-service.js";
 
 export interface ClusterClientOptions {
@@ -107,6 +108,14 @@ export class ClusterClient {
   /** Submits domain events on the leader; one outcome per event once applied. */
   submitEvents(events: Event[]): Promise<SubmitEventsResponse> {
     return this.onLeader((c) => c.submitEvents.bind(c) as Unary<object, SubmitEventsResponse>, { events });
+  }
+
+  /**
+   * Submits events one at a time, sent several per call when they come faster
+   * than calls return (see event-batcher.ts): `batcher().submit(event)`.
+   */
+  batcher(options: EventBatcherOptions = {}): EventBatcher {
+    return new EventBatcher(this, options);
   }
 
   /**
