@@ -53,8 +53,9 @@ export class HalonBenchCluster {
 
   startReplica(id: string): void {
     // The built CLI when there is one (as deployed), the sources otherwise.
-    const built = existsSync("dist/cli/commands/replica-command.js");
-    const entry = built ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+    // (The test entry point: the halon binary has no --state-machine.)
+    const built = existsSync("dist/cli/testing-main.js");
+    const entry = built ? ["dist/cli/testing-main.js"] : ["--import", "tsx", "src/cli/testing-main.ts"];
     // HALON_BENCH_NODE_ARGS: extra node flags for the replicas (e.g. --cpu-prof), for profiling.
     const extra = process.env.HALON_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     // As recommended for production (docs/operations.md) and as `halon up` does.

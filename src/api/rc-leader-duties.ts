@@ -23,6 +23,7 @@ import {
   type RcStateMachine,
 } from "../rc/index.js";
 import type { TlsSource } from "../raft/transport/tls.js";
+import type { Applied } from "../raft/types.js";
 import { CommandDispatcher, DEFAULT_DISPATCHER_CONFIG, type DispatcherConfig } from "./command-dispatcher.js";
 import { LeaderClock } from "./leader-clock.js";
 import { expectNode } from "./peer-authz.js";
@@ -58,7 +59,7 @@ export const DEFAULT_RC_DUTIES: RcDutiesConfig = {
 export interface LeaderView {
   readonly isLeader: boolean;
   status(): { term: number; lastIndex: number; appliedIndex: number };
-  propose(payload: Uint8Array): Promise<Uint8Array>;
+  propose(payload: Uint8Array): Promise<Applied>;
 }
 
 export interface RcLeaderDutiesOptions {
@@ -69,8 +70,6 @@ export interface RcLeaderDutiesOptions {
   duties: RcDutiesConfig;
   tls?: TlsSource;
   logger: Logger;
-  /** Takes the index/term prefix off what a proposal resolved with. */
-  unwrap: (bytes: Uint8Array) => Uint8Array;
   /** What entries are stamped with (default: a LeaderClock from now). */
   clock?: { now(): number };
   /** A node service answered a delivered command (for metrics). */
@@ -296,7 +295,7 @@ export class RcLeaderDuties {
   /** Proposes events; true when applied (whatever each event's outcome). */
   private async propose(events: Event[]): Promise<boolean> {
     const res = decodeApplyResult(
-      this.opts.unwrap(await this.node!.propose(encodeEventBatch(this.clock.now(), events))),
+      (await this.node!.propose(encodeEventBatch(this.clock.now(), events))).result,
     );
     if (res.error !== "") {
       this.log.error({ error: res.error }, "the coordinator refused the leader's entry");

@@ -12,7 +12,6 @@ import type { TlsSource } from "../raft/transport/tls.js";
 import { DivergenceWatch, type Divergence } from "./divergence.js";
 import { changeMessage } from "./graph-view.js";
 import { GraphWatchHub } from "./graph-watch-hub.js";
-import { IndexedStateMachine } from "./indexed-state-machine.js";
 import { LeaderClock } from "./leader-clock.js";
 import {
   DEFAULT_RC_DUTIES,
@@ -179,7 +178,6 @@ export class RcRuntime implements RcAccess {
       tls: opts.tls,
       logger: opts.logger,
       clock: this.clock,
-      unwrap: (bytes) => IndexedStateMachine.unwrap(bytes).result,
       onAnswered: opts.instruments?.commandAnswered?.bind(opts.instruments),
     });
   }

@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ClusterConfig } from "../config/index.js";
+import { raftNodeConfigOf } from "../config/index.js";
 import { ReplicaRole, type ReplicaStatus } from "../gen/halon/v1/client.js";
 import type { Logger } from "../log/logger.js";
 import { NotLeaderError, ProposalDroppedError } from "../raft/core/errors.js";
@@ -23,7 +24,6 @@ import { expectReplica, peerAuthenticator } from "./peer-authz.js";
 import { loadSecurity } from "./security-setup.js";
 import { createHalonService } from "./halon-service.js";
 import { HashChainStateMachine } from "./hash-chain-state-machine.js";
-import { IndexedStateMachine } from "./indexed-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
 import type { ReplicaInstruments } from "./replica-instruments.js";
 import { ReadBarrier } from "./read-barrier.js";
@@ -101,8 +101,8 @@ export class Replica implements ReplicaControl {
 
   // ------------------------------------------------------------ ReplicaControl
 
-  async propose(payload: Uint8Array): Promise<ProposeResult> {
-    return IndexedStateMachine.unwrap(await this.node.propose(payload));
+  propose(payload: Uint8Array): Promise<ProposeResult> {
+    return this.node.propose(payload);
   }
 
   async readBarrier(): Promise<void> {
@@ -333,27 +333,16 @@ export class Replica implements ReplicaControl {
       learners: this.config.replicas.filter((r) => r.learner).map((r) => r.id),
     };
     const bootstrap = this.opts.join || me.learner ? undefined : founding;
-    const raft = this.config.raft;
     const inst = this.opts.instruments;
     const start = () =>
       RaftNode.start({
         id: this.id,
         logStore: inst?.logStore?.(this.logStore) ?? this.logStore,
         snapshotStore: inst?.snapshotStore?.(this.snapshotStore) ?? this.snapshotStore,
-        stateMachine: ((indexed) => inst?.stateMachine?.(indexed) ?? indexed)(
-          new IndexedStateMachine(this.stateMachine),
-        ),
+        stateMachine: inst?.stateMachine?.(this.stateMachine) ?? this.stateMachine,
         transport: this.transport,
         bootstrap,
-        config: {
-          heartbeatIntervalMs: raft.heartbeatMs,
-          electionTimeoutMs: raft.electionTimeoutMs,
-          maxBytesPerMessage: raft.maxBytesPerMessage,
-          maxEntriesPerMessage: raft.maxEntriesPerMessage,
-          maxInflightMessages: raft.maxInflightMessages,
-          snapshotThreshold: raft.snapshotThreshold,
-          trailingEntries: raft.trailingEntries,
-        },
+        config: raftNodeConfigOf(this.config.raft),
         observer: {
           leaderChange: (leader, term) => {
             this.log.info({ leader, term }, "leader changed");

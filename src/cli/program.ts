@@ -8,18 +8,22 @@ import { registerHistoryCommands } from "./commands/history-commands.js";
 import { registerNodeCommand } from "./commands/node-command.js";
 import { registerRcCommands } from "./commands/rc-commands.js";
 import { registerReplayCommand } from "./commands/replay-command.js";
-import { registerReplicaCommand } from "./commands/replica-command.js";
+import { registerReplicaCommand, type ReplicaTestHooks } from "./commands/replica-command.js";
 import { registerUpCommand } from "./commands/up-command.js";
 import { halonVersion } from "./version.js";
 
-export function buildProgram(): Command {
+/**
+ * The `halon` program. `testHooks` only from the test entry point
+ * (testing-main.ts): the `halon` binary (main.ts) never passes them.
+ */
+export function buildProgram(testHooks?: ReplicaTestHooks): Command {
   const program = new Command("halon")
     .description("Halon: a high-availability recovery coordinator for clusters")
     .version(halonVersion(), "-V, --version", "print the Halon version")
     .showHelpAfterError("(run with --help for usage)");
   registerConfigCommands(program);
   registerCertsCommand(program);
-  registerReplicaCommand(program);
+  registerReplicaCommand(program, testHooks);
   registerClusterCommands(program);
   registerUpCommand(program);
   registerRcCommands(program);

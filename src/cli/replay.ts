@@ -5,7 +5,6 @@
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { IndexedStateMachine } from "../api/indexed-state-machine.js";
 import { rcConfigOf } from "../api/rc-runtime.js";
 import { readReportedHashes, REPORTED_HASHES_FILE, type ReportedHash } from "../api/reported-hashes.js";
 import type { ClusterConfig } from "../config/index.js";
@@ -84,10 +83,9 @@ function apply(
   const rcConfig: RcConfig = opts.config ? rcConfigOf(opts.config) : DEFAULT_RC_CONFIG;
   const history = new History();
   const machine = new RcStateMachine({ config: rcConfig, onTrace: (t) => history.record(t) });
-  const indexed = new IndexedStateMachine(machine);
   const snapshotIndex = snapshot?.meta.index ?? 0;
   if (snapshot) {
-    indexed.restore(snapshot.data);
+    machine.restore(snapshot.data);
     history.reset(snapshotIndex);
   }
   if (persisted.compactedIndex > snapshotIndex)
@@ -126,7 +124,7 @@ function apply(
   for (const entry of persisted.entries) {
     if (entry.index <= snapshotIndex) continue;
     if (entry.index > to) break;
-    indexed.apply(entry);
+    machine.apply(entry);
     check(entry.index);
   }
   return {

@@ -2,6 +2,7 @@
 // replicas, the node services and the declared topology of a cluster.
 // cluster-configs/README.md explains every field; keep the two in step.
 import { z } from "zod";
+import { NODE_DEFAULTS } from "../raft/driver/node-config.js";
 
 const idPattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const id = z
@@ -34,17 +35,14 @@ export const securitySchema = z
 
 export const raftSettingsSchema = z
   .object({
-    heartbeatMs: positiveMs.default(100),
-    electionTimeoutMs: positiveMs.default(1000),
-    maxEntriesPerMessage: z.number().int().positive().default(512),
-    maxBytesPerMessage: z
-      .number()
-      .int()
-      .positive()
-      .default(1024 * 1024),
-    maxInflightMessages: z.number().int().positive().default(64),
-    snapshotThreshold: z.number().int().positive().default(10_000),
-    trailingEntries: z.number().int().nonnegative().default(5_000),
+    // The defaults are the Raft library's (one table, NODE_DEFAULTS).
+    heartbeatMs: positiveMs.default(NODE_DEFAULTS.heartbeatIntervalMs),
+    electionTimeoutMs: positiveMs.default(NODE_DEFAULTS.electionTimeoutMs),
+    maxEntriesPerMessage: z.number().int().positive().default(NODE_DEFAULTS.maxEntriesPerMessage),
+    maxBytesPerMessage: z.number().int().positive().default(NODE_DEFAULTS.maxBytesPerMessage),
+    maxInflightMessages: z.number().int().positive().default(NODE_DEFAULTS.maxInflightMessages),
+    snapshotThreshold: z.number().int().positive().default(NODE_DEFAULTS.snapshotThreshold),
+    trailingEntries: z.number().int().nonnegative().default(NODE_DEFAULTS.trailingEntries),
   })
   .strict()
   .refine((r) => r.electionTimeoutMs >= 2 * r.heartbeatMs, {

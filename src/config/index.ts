@@ -1,2 +1,3 @@
 export * from "./cluster-config-schema.js";
 export * from "./load-cluster-config.js";
+export * from "./raft-settings.js";

@@ -51,3 +51,11 @@ export interface SnapshotMeta {
   term: number;
   membership: Membership;
 }
+
+/** Where a proposal landed and what the state machine answered when it applied it. */
+export interface Applied {
+  index: number;
+  term: number;
+  /** apply()'s result (empty for an entry the state machine does not see, such as a membership change). */
+  result: Uint8Array;
+}

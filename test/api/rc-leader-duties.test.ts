@@ -9,7 +9,7 @@ import { clusterConfigSchema, type ClusterConfig } from "../../src/config/index.
 import { RcEntry } from "../../src/gen/halon/v1/events.js";
 import { createLogger } from "../../src/log/logger.js";
 import { encodeEventBatch, RcStateMachine } from "../../src/rc/index.js";
-import { EntryType } from "../../src/raft/types.js";
+import { EntryType, type Applied } from "../../src/raft/types.js";
 import { freePort, until } from "../e2e/cluster-harness.js";
 import { NodeServiceStub } from "../e2e/node-service-stub.js";
 import type { ClusterClient } from "../../src/api/cluster-client.js";
@@ -24,16 +24,16 @@ class InstantLog implements LeaderView {
   status() {
     return { term: this.term, lastIndex: this.index, appliedIndex: this.index };
   }
-  propose(payload: Uint8Array): Promise<Uint8Array> {
+  propose(payload: Uint8Array): Promise<Applied> {
     if (!this.isLeader) return Promise.reject(new Error("not the leader"));
     this.entries.push(RcEntry.decode(payload));
     const index = ++this.index;
-    return Promise.resolve(
-      this.machine.apply({ index, term: this.term, type: EntryType.Normal, data: payload }),
-    );
+    const term = this.term;
+    const result = this.machine.apply({ index, term, type: EntryType.Normal, data: payload });
+    return Promise.resolve({ index, term, result });
   }
   /** An event from outside (a client), like SubmitEvents. */
-  submit(...events: Parameters<typeof encodeEventBatch>[1]): Promise<Uint8Array> {
+  submit(...events: Parameters<typeof encodeEventBatch>[1]): Promise<Applied> {
     return this.propose(encodeEventBatch(Date.now(), events));
   }
 }
@@ -77,7 +77,6 @@ function duties(
       ...overrides,
     },
     logger: quiet,
-    unwrap: (b) => b,
   });
   cleanups.push(() => d.stop());
   return d;

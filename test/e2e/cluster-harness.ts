@@ -154,7 +154,10 @@ export class Cluster {
   /** Starts one replica process; its stdout and stderr go to DIR/ID.log. */
   start(id: string, extraArgs: string[] = []): ChildProcess {
     const out = openSync(this.logFile(id), "a");
-    const entry = this.options.useDist ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+    // The test entry point: `halon rc` plus --state-machine, which the halon binary lacks.
+    const entry = this.options.useDist
+      ? ["dist/cli/testing-main.js"]
+      : ["--import", "tsx", "src/cli/testing-main.ts"];
     const child = spawn(
       process.execPath,
       [

@@ -46,12 +46,16 @@ export interface UnsafeOptions {
   ignoreStorageIdentity?: boolean;
 }
 
+/**
+ * The one table of the core's defaults. The driver's (node-config.ts) builds on
+ * it, and the cluster config file's defaults come from the driver's.
+ */
 export const CORE_DEFAULTS: Omit<CoreConfig, "id"> = {
   electionTick: 10,
   heartbeatTick: 1,
   maxBytesPerMessage: 1 << 20,
-  maxEntriesPerMessage: 4096,
-  maxInflightMessages: 256,
+  maxEntriesPerMessage: 512,
+  maxInflightMessages: 64,
   maxInflightBytes: 64 << 20,
   preVote: true,
   checkQuorum: true,

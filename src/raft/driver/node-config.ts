@@ -27,7 +27,12 @@ export interface RaftNodeConfig {
   unsafe?: CoreConfig["unsafe"];
 }
 
-export const NODE_DEFAULTS: RaftNodeConfig = {
+/**
+ * The one table of Raft defaults: the core's (CORE_DEFAULTS) plus timing and
+ * snapshot policy. The cluster config file's `raft` section takes its defaults
+ * from here (src/config/raft-settings.ts); a test checks that they agree.
+ */
+export const NODE_DEFAULTS: Readonly<RaftNodeConfig> = {
   heartbeatIntervalMs: 100,
   electionTimeoutMs: 1000,
   maxBytesPerMessage: CORE_DEFAULTS.maxBytesPerMessage,
@@ -37,7 +42,7 @@ export const NODE_DEFAULTS: RaftNodeConfig = {
   preVote: true,
   checkQuorum: true,
   snapshotThreshold: 10_000,
-  trailingEntries: 1_000,
+  trailingEntries: 5_000,
   maxPendingProposals: 100_000,
   requestTimeoutElections: 3,
 };

@@ -152,6 +152,15 @@ export class SafetyChecker implements ApplyListener {
       );
   }
 
+  /** The proposer of entry `index` got the state machine's answer for entry `answeredFor`. */
+  checkAnswer(index: number, answeredFor: number): void {
+    if (answeredFor !== index)
+      this.fail(
+        "acknowledged proposal",
+        `entry ${index} was answered with the result of entry ${answeredFor}`,
+      );
+  }
+
   /** Liveness failures are reported through the same list. */
   liveness(detail: string): void {
     this.fail("liveness", detail);

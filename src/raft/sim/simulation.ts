@@ -499,8 +499,9 @@ export class Simulation {
     r.node.propose(data).then(
       (res) => {
         p.status = "acked";
-        p.index = resultIndex(res);
-        this.checker.checkAcknowledged(p.index, data);
+        p.index = res.index;
+        this.checker.checkAcknowledged(res.index, data, res.term);
+        this.checker.checkAnswer(res.index, resultIndex(res.result));
         this.trace(() => `ack ${payload ?? ""} at ${p.index} by ${id}`);
       },
       (e: unknown) => {

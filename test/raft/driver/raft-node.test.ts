@@ -29,7 +29,7 @@ describe("RaftNode (driver)", () => {
     );
     expect(
       results
-        .map(untext)
+        .map((a) => untext(a.result))
         .map(Number)
         .sort((a, b) => a - b),
     ).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
@@ -39,6 +39,13 @@ describe("RaftNode (driver)", () => {
       "all replicas to apply",
     );
     for (const r of replicas) expect(r.machine.items).toEqual(leader.machine.items);
+    // Each proposal learns where its entry landed: the entry there holds its payload, in the leader's term.
+    const term = leader.node.status().term;
+    const log = (await leader.logStore.load()).entries;
+    for (const [i, a] of results.entries()) {
+      expect(a.term).toBe(term);
+      expect(untext(log.find((e) => e.index === a.index)!.data)).toBe(`v${i}`);
+    }
   });
 
   it("rejects a proposal on a follower with NotLeaderError naming the leader", async () => {
@@ -95,7 +102,7 @@ describe("RaftNode (driver)", () => {
     r.node.receive({ type: 1, from: "b", to: "a", term: -1 } as never);
     expect(bad.length).toBe(2);
     await waitFor(() => r.node.isLeader);
-    expect(untext(await r.node.propose(text("after")))).toBe("1");
+    expect(untext((await r.node.propose(text("after"))).result)).toBe("1");
   });
 });
 

@@ -1,0 +1,85 @@
+// When a node takes a snapshot of its state machine, and how far it then
+// compacts its log: in the background, once enough entries were applied since
+// the last snapshot or when the core needs one for a follower.
+import type { RaftCore } from "../core/raft.js";
+import { cloneMembership } from "../core/membership.js";
+import type { LogStore, Snapshot, SnapshotStore, StateMachine } from "../storage.js";
+import { isNoSpaceError } from "../storage.js";
+
+export interface SnapshotPolicyHost {
+  core: RaftCore;
+  stateMachine: StateMachine;
+  snapshotStore: SnapshotStore;
+  logStore: LogStore;
+  /** Entries applied since the last snapshot that trigger the next one (0: only when wanted). */
+  threshold: number;
+  /** Entries kept in the log behind a snapshot, so that slow followers need no snapshot. */
+  trailingEntries: number;
+  ticks(): number;
+  stopped(): boolean;
+  /** Ticks to wait after a snapshot failed for lack of space. */
+  retryTicks(): number;
+  /** A store failed in a way the node cannot go on from. */
+  fail(e: Error): void;
+  snapshotFailed(e: Error): void;
+}
+
+export class SnapshotPolicy {
+  private taking = false;
+  /** No background snapshot before this tick (one failed for lack of space). */
+  private notBefore = 0;
+
+  constructor(
+    private readonly host: SnapshotPolicyHost,
+    /** The index of the newest snapshot saved or installed. */
+    public index: number,
+  ) {}
+
+  /** A snapshot from the leader was installed. */
+  installed(index: number): void {
+    this.index = index;
+  }
+
+  /** Takes a snapshot in the background if one is due, or if the core wants one (`wanted`). */
+  maybeTake(wanted = false): void {
+    const { core, threshold } = this.host;
+    const applied = core.log.applied;
+    if (this.taking || applied <= this.index) return;
+    if (!wanted && (threshold === 0 || applied - this.index < threshold)) return;
+    if (this.host.ticks() < this.notBefore) return;
+    const term = core.log.term(applied);
+    if (term === undefined) return;
+    const snapshot: Snapshot = {
+      meta: { index: applied, term, membership: cloneMembership(core.membership) },
+      data: this.host.stateMachine.snapshot(),
+    };
+    this.taking = true;
+    void this.save(snapshot);
+  }
+
+  private async save(snapshot: Snapshot): Promise<void> {
+    const host = this.host;
+    try {
+      await host.snapshotStore.save(snapshot);
+      if (host.stopped()) return;
+      // Never past the previous snapshot (the snapshot store keeps it): if the new file is
+      // later found torn, the replica falls back to the previous one and needs the log after it.
+      const previous = this.index;
+      const compactTo = Math.max(0, Math.min(snapshot.meta.index - host.trailingEntries, previous));
+      const compactTerm = host.core.log.term(compactTo);
+      host.core.compact(snapshot, compactTo);
+      this.index = Math.max(this.index, snapshot.meta.index);
+      if (compactTerm !== undefined && compactTo > 0) await host.logStore.compact(compactTo, compactTerm);
+    } catch (e) {
+      if (!isNoSpaceError(e)) {
+        host.fail(e as Error);
+        return;
+      }
+      // The log keeps growing until there is room for a snapshot; try again after a probe interval.
+      this.notBefore = host.ticks() + host.retryTicks();
+      host.snapshotFailed(e as Error);
+    } finally {
+      this.taking = false;
+    }
+  }
+}
