@@ -6,7 +6,7 @@ import type { ClusterConfig } from "../config/index.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import type { Logger } from "../log/logger.js";
 import { DEFAULT_RC_CONFIG, encodeStateCheck, History, RcStateMachine, type RcConfig } from "../rc/index.js";
-import type { StateMachine } from "../raft/storage.js";
+import type { StateCapture, StateMachine } from "../raft/storage.js";
 import type { Entry } from "../raft/types.js";
 import type { TlsSource } from "../raft/transport/tls.js";
 import { DivergenceWatch, type Divergence } from "./divergence.js";
@@ -78,9 +78,8 @@ class WatchedMachine implements StateMachine {
   }
 
   /** A snapshot's state, captured now and encoded in the background (its hash is kept too). */
-  capture(): { index: number; persist(): Promise<Uint8Array> } {
-    const capture = this.hashes.captureForSnapshot();
-    return { index: capture.index, persist: async () => (await capture.persist()).bytes };
+  capture(): StateCapture {
+    return this.hashes.captureForSnapshot();
   }
 
   restore(data: Uint8Array): void {

@@ -86,7 +86,7 @@ export class StateHashes {
   private async track(capture: StateCapture, checkpoint: boolean): Promise<void> {
     let result: CapturedState;
     try {
-      result = await capture.persist();
+      result = await capture.encoded();
     } catch (err) {
       this.opts.onError(err);
       return;

@@ -35,10 +35,15 @@ export class StateCapture {
   ) {}
 
   /** Encodes the captured state (once; later calls share the result) and releases the frozen graph. */
-  persist(): Promise<CapturedState> {
+  encoded(): Promise<CapturedState> {
     if (this.released && this.result === null) return Promise.reject(new Error("capture already released"));
     this.result ??= this.encode().finally(() => this.release());
     return this.result;
+  }
+
+  /** The bytes alone (the Raft driver's StateCapture). */
+  async persist(): Promise<Uint8Array> {
+    return (await this.encoded()).bytes;
   }
 
   /** Lets the graph stop keeping copies for this capture (when it will not be persisted). */

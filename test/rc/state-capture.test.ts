@@ -37,7 +37,7 @@ describe("state capture", () => {
     const expected = Buffer.from(s.sm.snapshot());
     const capture = s.sm.capture();
     expect(capture.index).toBe(s.index);
-    const persisted = capture.persist();
+    const persisted = capture.encoded();
     // Applied between the slices of the encoding: the capture must not see any of it.
     for (let i = 0; i < 20; i++) {
       applyMixed(s, load, 1);
@@ -59,7 +59,7 @@ describe("state capture", () => {
   it("gives the state hash: a capture at rest equals stateHash(), and a restored twin agrees", async () => {
     const { s, load } = busyScenario();
     applyMixed(s, load, 5);
-    const { bytes, hash } = await s.sm.capture().persist();
+    const { bytes, hash } = await s.sm.capture().encoded();
     expect(hash).toBe(s.sm.stateHash());
     const twin = new Scenario();
     twin.sm.restore(bytes);
@@ -74,7 +74,7 @@ describe("state capture", () => {
     const second = s.sm.snapshot();
     const b = s.sm.capture();
     applyMixed(s, load, 3);
-    const [ra, rb] = await Promise.all([a.persist(), b.persist()]);
+    const [ra, rb] = await Promise.all([a.encoded(), b.encoded()]);
     expect(Buffer.from(ra.bytes).equals(Buffer.from(first))).toBe(true);
     expect(Buffer.from(rb.bytes).equals(Buffer.from(second))).toBe(true);
   });
@@ -83,7 +83,7 @@ describe("state capture", () => {
     const { s } = busyScenario();
     const c = s.sm.capture();
     c.release();
-    await expect(c.persist()).rejects.toThrow(/released/);
+    await expect(c.encoded()).rejects.toThrow(/released/);
     // No frozen view left: changes copy nothing (the graph keeps no list of views).
     s.sm.graph.setAttr("host-1", "state", "down");
     expect((s.sm.graph as unknown as { frozen: unknown[] }).frozen).toHaveLength(0);
@@ -97,13 +97,13 @@ describe("state capture", () => {
     g.preserve = () => undefined;
     const capture = s.sm.capture();
     s.sm.graph.setAttr("host-5", "state", "down");
-    const { bytes } = await capture.persist();
+    const { bytes } = await capture.encoded();
     expect(Buffer.from(bytes).equals(expected)).toBe(false);
   });
 
   it("encodes an empty graph and slices of one resource the same as snapshot()", async () => {
     const s = new Scenario();
-    expect(Buffer.from((await s.sm.capture().persist()).bytes).equals(Buffer.from(s.sm.snapshot()))).toBe(
+    expect(Buffer.from((await s.sm.capture().encoded()).bytes).equals(Buffer.from(s.sm.snapshot()))).toBe(
       true,
     );
     const g = new Graph(HALON_SCHEMA);
@@ -113,7 +113,7 @@ describe("state capture", () => {
     const c = new StateCapture(1, '{"a":1', g.freeze(), '"z":2}', 1);
     g.setAttr("c", "name", "x");
     g.removeResource("r");
-    const { bytes } = await c.persist();
+    const { bytes } = await c.encoded();
     expect(JSON.parse(Buffer.from(bytes).toString())).toEqual({
       a: 1,
       graph: {
