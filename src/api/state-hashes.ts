@@ -17,7 +17,11 @@ export interface KnownHash {
 export interface StateHashesOptions {
   /** Hash at every index that is a multiple of this (0: never). */
   checkEvery: number;
-  /** At least this long between the starts of two background refreshes. */
+  /**
+   * At least this long between the starts of two background refreshes; longer
+   * for a large state (ten times the synchronous part of the last capture, and
+   * twice its whole encoding), so that hashing takes a bounded share of the time.
+   */
   refreshIntervalMs: number;
   /** Told of each checkpoint hash once computed. */
   onCheckpoint?: (h: KnownHash) => void;
@@ -32,6 +36,9 @@ export class StateHashes {
   private readonly checkpoints = new Map<number, string>();
   private refreshing = false;
   private lastRefreshStart = -Infinity;
+  /** How long the last refresh took: its capture (on the event loop) and the whole of it. */
+  private lastCaptureMs = 0;
+  private lastRefreshMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -110,13 +117,18 @@ export class StateHashes {
   private refreshSoon(): void {
     if (this.stopped || this.refreshing || this.timer !== null) return;
     if (this.latest !== null && this.latest.index >= this.machine.lastApplied) return;
-    const wait = Math.max(0, this.lastRefreshStart + this.opts.refreshIntervalMs - performance.now());
+    const interval = Math.max(this.opts.refreshIntervalMs, 10 * this.lastCaptureMs, 2 * this.lastRefreshMs);
+    const wait = Math.max(0, this.lastRefreshStart + interval - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.stopped || (this.latest !== null && this.latest.index >= this.machine.lastApplied)) return;
       this.refreshing = true;
-      this.lastRefreshStart = performance.now();
-      void this.track(this.machine.capture(), false).finally(() => {
+      const start = performance.now();
+      this.lastRefreshStart = start;
+      const capture = this.machine.capture();
+      this.lastCaptureMs = performance.now() - start;
+      void this.track(capture, false).finally(() => {
+        this.lastRefreshMs = performance.now() - start;
         this.refreshing = false;
         this.refreshSoon();
       });
