@@ -35,14 +35,14 @@ export interface RcRuntimeOptions {
   instruments?: Pick<ReplicaInstruments, "applied" | "commandAnswered" | "stateDiverged">;
   /**
    * Replicas hash their state at every index that is a multiple of this and
-   * compare (divergence.ts); 0 turns the comparison off. Default 1,000.
+   * compare (divergence.ts); 0 turns the comparison off. Default 10,000 (as often as snapshots by default).
    */
   stateCheckEvery?: number;
   /** At least this long between two background hashes for the status (default 250 ms). */
   hashRefreshMs?: number;
 }
 
-export const DEFAULT_STATE_CHECK_EVERY = 1_000;
+export const DEFAULT_STATE_CHECK_EVERY = 10_000;
 
 /**
  * The coordinator's tunables from the config's `recovery` block, defaults for

@@ -53,7 +53,7 @@ export interface ReplicaOptions {
   insecure?: boolean;
   /** Hooks that measure the replica's parts (the dashboard's metrics); none by default. */
   instruments?: ReplicaInstruments;
-  /** Replicas compare their state hashes at every multiple of this index (default 1,000; 0: off). */
+  /** Replicas compare their state hashes at every multiple of this index (default 10,000; 0: off). */
   stateCheckEvery?: number;
 }
 

@@ -31,6 +31,11 @@ interface Vertex {
   /** Neighbours by relation key. */
   out: Map<string, Set<string>>;
   in: Map<string, Set<string>>;
+  /**
+   * The resource's encoding for a frozen view (FrozenGraph.encoded), kept
+   * until the resource changes: a snapshot re-encodes only what changed.
+   */
+  enc?: string;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -59,6 +64,11 @@ export interface FrozenGraph {
   get(id: string): Resource;
   /** Its outgoing edges as they were, sorted by relation key then target (as outEdges()). */
   outEdges(id: string): Edge[];
+  /**
+   * `encode(resource, edges)` of the resource as it was, cached on the
+   * resource until it changes (the same `encode` must be passed every time).
+   */
+  encoded(id: string, encode: (r: Resource, edges: Edge[]) => string): string;
   /** Stops keeping copies for this view; it must not be read afterwards. */
   release(): void;
 }
@@ -284,6 +294,7 @@ export class Graph {
     const old = v.attrs[key];
     if (old !== undefined && sameValue(old, value)) return;
     if (this.frozen.length > 0) this.preserve(v);
+    v.enc = undefined;
     if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     v.attrs[key] = own(value);
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
@@ -300,6 +311,7 @@ export class Graph {
     const old = v.attrs[key];
     if (old === undefined) return;
     if (this.frozen.length > 0) this.preserve(v);
+    v.enc = undefined;
     if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     delete v.attrs[key];
     this.changes.push({ op: "unset", id, key, old });
@@ -324,6 +336,7 @@ export class Graph {
       if (old) for (const f of [...old]) this.disconnect(f, relation, to);
     }
     if (this.frozen.length > 0) this.preserve(a);
+    a.enc = undefined;
     if (a.out === NO_EDGES) a.out = new Map();
     if (b.in === NO_EDGES) b.in = new Map();
     addTo(a.out, rel.key, to);
@@ -340,6 +353,7 @@ export class Graph {
     const outs = a.out.get(rel.key);
     if (!outs?.has(to)) throw new GraphError("no-such-edge", `no edge ${from} -${relation}-> ${to}`);
     if (this.frozen.length > 0) this.preserve(a);
+    a.enc = undefined;
     removeFrom(a.out, rel.key, to);
     removeFrom(b.in, rel.key, from);
     this.edgeCount--;
@@ -375,10 +389,12 @@ export class Graph {
           (this.byKindIndex.get(step.v.kind) as Set<string>).add(step.v.id);
           break;
         case "attr":
+          step.v.enc = undefined;
           if (step.old === undefined) delete step.v.attrs[step.key];
           else step.v.attrs[step.key] = step.old;
           break;
         case "connect":
+          step.a.enc = undefined;
           removeFrom(step.a.out, step.key, step.b.id);
           removeFrom(step.b.in, step.key, step.a.id);
           this.edgeCount--;
@@ -386,6 +402,7 @@ export class Graph {
         case "disconnect":
           if (step.a.out === NO_EDGES) step.a.out = new Map();
           if (step.b.in === NO_EDGES) step.b.in = new Map();
+          step.a.enc = undefined;
           addTo(step.a.out, step.key, step.b.id);
           addTo(step.b.in, step.key, step.a.id);
           this.edgeCount++;
@@ -479,6 +496,11 @@ export class Graph {
       ids: [...this.vertices.keys()],
       get: at,
       outEdges: (id) => this.outEdgesOf(at(id)),
+      encoded: (id, encode) => {
+        const v = at(id);
+        v.enc ??= encode(v, this.outEdgesOf(v));
+        return v.enc;
+      },
       release: () => {
         this.frozen = this.frozen.filter((s) => s !== saved);
       },
