@@ -34,6 +34,11 @@ export class HalonBenchCluster {
     this.writeConfig();
     for (const id of this.ids) this.startReplica(id);
     await this.leader();
+    await until(async () => {
+      const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
+      const commit = Math.max(...all.map((s) => s.commitIndex));
+      return all.every((s) => s.appliedIndex >= commit);
+    }, "every replica to answer and catch up");
   }
 
   async start(): Promise<void> {
