@@ -145,7 +145,8 @@ export class HalonBenchCluster {
       const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
       const commit = Math.max(...all.map((s) => s.commitIndex));
       return all.every((s) => s.appliedIndex >= commit - 100);
-    }, `${id} to catch up`);
+      // It restores its snapshot (the id table of a minute of events: megabytes) and replays the log after it.
+    }, `${id} to catch up`, 180_000);
   }
 
   propose(payload: Buffer): Promise<unknown> {
