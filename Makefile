@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.halon-installed
 CONFIG ?= cluster-configs/local-3.yaml
 TEST_REPORT ?= .tmp/vitest-report.json
 
-.PHONY: help setup proto proto-check build typecheck lint format test run clean sim sim-rc fuzz bench bench-cep bench-raft bench-rc bench-nodes chromium
+.PHONY: help setup proto proto-check build typecheck lint format test run clean sim sim-rc fuzz bench bench-cep bench-raft bench-snapshot-stall bench-rc bench-nodes chromium
 CHROMIUM := /usr/bin/chromium
 
 help: ## list the targets
@@ -83,8 +83,11 @@ fuzz: $(NODE_STAMP) ## property/fuzz tests of apply and the decoders, FUZZ_RUNS=
 bench-cep: $(NODE_STAMP) ## CEP library against RxJS and a hand-written reducer
 	npx tsx bench/cep/bench-cep.ts
 
-bench-raft: build ## 3 replicas as processes against a 3-member etcd, same client harness
+bench-raft: build ## the user's path (SubmitEvents, batches, GetGraph, failover) against etcd; BENCH_QUICK=1 for a short run
 	npx tsx bench/raft/bench-raft.ts
+
+bench-snapshot-stall: build ## snapshots of a 10,000-host state while writing: no election, p99 within 2x of steady state
+	npx tsx bench/raft/snapshot-stall.ts
 
 bench-rc: $(NODE_STAMP) ## recovery-coordinator apply throughput, snapshot and restore
 	npx tsx bench/rc/bench-rc.ts

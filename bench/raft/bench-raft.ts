@@ -1,31 +1,59 @@
-// `make bench-raft`: Halon's replicated log against etcd on the same machine,
+// `make bench-raft`: the user's path, Halon against etcd on the same machine,
 // driven by the same Node client harness. Three members each, on loopback,
-// fsync on, 256-byte payloads, heartbeat 100 ms and election timeout 1000 ms.
-// Prints a table (Halon, etcd, ratio) and, as the very last line, one JSON object.
+// fsync on, plain TCP, heartbeat 100 ms and election timeout 1000 ms.
 //
-// Environment: BENCH_SECONDS (measure time per level, default 5),
-// BENCH_FAILOVERS (repetitions, default 5), BENCH_LEVELS (default "1,16,256").
-// Each system first runs 3 s of unmeasured load, then each level warms up for 1 s.
+// Halon runs the recovery coordinator; etcd is the reference:
+// - write:     SubmitEvents of one 256-byte opaque event   vs a put of 256 bytes
+// - batch100:  SubmitEvents of 100 such events              vs a Txn of 100 puts (events/s)
+// - read:      GetGraph, linearizable (ReadIndex)           vs a range read, linearizable
+// - readStale: GetGraph with stale = true                   vs a range read, serializable
+// - failover:  the leader killed under load, until the next write commits
+// at 1, 16 and 256 clients. Prints a table (Halon, etcd, ratio) and, as the
+// very last line, one JSON object with every figure and the load average.
+//
+// Environment: BENCH_QUICK=1 (1 s per level, levels 1 and 16, one failover: for
+// trying), BENCH_SECONDS (per level, default 5), BENCH_LEVELS (default
+// "1,16,256"), BENCH_FAILOVERS (default 5), BENCH_WORKLOADS (default all).
+// HALON_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the replicas.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
+import type { ClusterClient } from "../../src/api/cluster-client.js";
+import type { Event } from "../../src/gen/halon/v1/events.js";
 import { EtcdBenchCluster, ensureEtcd } from "./etcd-cluster.js";
 import { HalonBenchCluster } from "./halon-cluster.js";
 import { measureFailover, median, runLevel, type LoadResult, type WriteOp } from "./load.js";
 
+const QUICK = process.env.BENCH_QUICK === "1";
 const PAYLOAD_BYTES = 256;
-const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
-const WARMUP_MS = 1_000;
+const BATCH = 100;
+const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 1 : 5)) * 1000;
+const WARMUP_MS = QUICK ? 500 : 1_000;
 /** Once per system before any level: JIT-compiles the hot paths of every process (both systems alike). */
-const SYSTEM_WARMUP_MS = 3_000;
+const SYSTEM_WARMUP_MS = QUICK ? 1_000 : 3_000;
 const SYSTEM_WARMUP_CLIENTS = 16;
-const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
-const LEVELS = (process.env.BENCH_LEVELS ?? "1,16,256").split(",").map(Number);
+const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? (QUICK ? 1 : 5));
+const LEVELS = (process.env.BENCH_LEVELS ?? (QUICK ? "1,16" : "1,16,256")).split(",").map(Number);
+const WORKLOADS = ["write", "batch100", "read", "readStale"] as const;
+type Workload = (typeof WORKLOADS)[number];
+const CHOSEN = (process.env.BENCH_WORKLOADS?.split(",") ?? [...WORKLOADS]) as Workload[];
 const FAILOVER_CLIENTS = 16;
 const PROBE_DEADLINE_MS = 250;
+const UNIT: Record<Workload, string> = {
+  write: "writes/s",
+  batch100: "events/s",
+  read: "reads/s",
+  readStale: "reads/s",
+};
+const LABEL: Record<Workload, [string, string]> = {
+  write: ["SubmitEvents, 1 event", "put"],
+  batch100: [`SubmitEvents, ${BATCH} events`, `Txn of ${BATCH} puts`],
+  read: ["GetGraph, linearizable", "range, linearizable"],
+  readStale: ["GetGraph, stale", "range, serializable"],
+};
 
 interface SystemResult {
-  levels: LoadResult[];
+  levels: Partial<Record<Workload, LoadResult[]>>;
   failoversMs: number[];
   failoverMedianMs: number;
 }
@@ -33,7 +61,7 @@ interface SystemResult {
 interface System {
   name: string;
   start(): Promise<void>;
-  op: WriteOp;
+  ops: Record<Workload, WriteOp>;
   /** One write with a short deadline, for failover probes. */
   probe(): Promise<unknown>;
   leader(): Promise<string>;
@@ -43,14 +71,31 @@ interface System {
 }
 
 const payload = randomBytes(PAYLOAD_BYTES);
+const run = randomBytes(4).toString("hex");
 
 function halonSystem(): System {
-  const c = new HalonBenchCluster();
+  const c = new HalonBenchCluster("rc");
+  let probes = 0;
+  const event = (id: string): Event => ({ id, source: "bench", opaque: { type: "bench", payload } });
+  const submit = (client: ClusterClient, events: Event[]) =>
+    client.submitEvents(events).then((res) => {
+      // Every event must have been applied (not refused, not a duplicate): the figure counts applied events.
+      if (res.results.length !== events.length) throw new Error("missing results");
+    });
   return {
     name: "halon",
     start: () => c.start(),
-    op: () => c.propose(payload),
-    probe: () => c.probe(payload, PROBE_DEADLINE_MS),
+    ops: {
+      write: (worker, seq) => submit(c.client, [event(`${run}-w${worker}-${seq}`)]),
+      batch100: (worker, seq) =>
+        submit(
+          c.client,
+          Array.from({ length: BATCH }, (_, i) => event(`${run}-b${worker}-${seq}-${i}`)),
+        ),
+      read: () => c.client.getGraph(""),
+      readStale: () => c.client.getGraph("", { stale: true }),
+    },
+    probe: () => c.probe((client) => submit(client, [event(`${run}-probe-${++probes}`)]), PROBE_DEADLINE_MS),
     leader: () => c.leader(),
     kill: (id) => c.kill(id),
     restart: (id) => c.restart(id),
@@ -63,7 +108,16 @@ function etcdSystem(binary: string): System {
   return {
     name: "etcd",
     start: () => c.start(),
-    op: (worker, seq) => c.put(`bench/${worker}/${seq % 1000}`, payload),
+    ops: {
+      write: (worker, seq) => c.put(`bench/${worker}/${seq % 1000}`, payload),
+      batch100: (worker, seq) =>
+        c.putMany(
+          Array.from({ length: BATCH }, (_, i) => `bench/${worker}/${seq % 10}/${i}`),
+          payload,
+        ),
+      read: (worker) => c.get(`bench/${worker % 16}/0`, false),
+      readStale: (worker) => c.get(`bench/${worker % 16}/0`, true),
+    },
     probe: () => c.probe("bench/probe", payload, PROBE_DEADLINE_MS),
     leader: () => c.leader(),
     kill: (id) => c.kill(id),
@@ -75,20 +129,25 @@ function etcdSystem(binary: string): System {
 async function measure(system: System): Promise<SystemResult> {
   try {
     await system.start();
-    await runLevel(system.op, SYSTEM_WARMUP_CLIENTS, 0, SYSTEM_WARMUP_MS);
-    const levels: LoadResult[] = [];
-    for (const concurrency of LEVELS) {
-      const r = await runLevel(system.op, concurrency, WARMUP_MS, MEASURE_MS);
-      console.error(
-        `${system.name} c=${concurrency}: ${r.throughput.toFixed(0)} writes/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors`,
-      );
-      levels.push(r);
+    await runLevel(system.ops.write, SYSTEM_WARMUP_CLIENTS, 0, SYSTEM_WARMUP_MS);
+    const levels: SystemResult["levels"] = {};
+    for (const w of CHOSEN) {
+      levels[w] = [];
+      for (const concurrency of LEVELS) {
+        const r = await runLevel(system.ops[w], concurrency, WARMUP_MS, MEASURE_MS);
+        if (w === "batch100") r.throughput *= BATCH;
+        console.error(
+          `${system.name} ${w} c=${concurrency}: ${r.throughput.toFixed(0)} ${UNIT[w]}, p50 ${r.p50Ms.toFixed(2)} ms, ` +
+            `p99 ${r.p99Ms.toFixed(2)} ms, ${r.errors} errors (load average ${loadavg()[0]!.toFixed(2)})`,
+        );
+        levels[w].push(r);
+      }
     }
     const failoversMs: number[] = [];
     for (let i = 0; i < FAILOVERS; i++) {
       const leader = await system.leader();
       const ms = await measureFailover(
-        system.op,
+        system.ops.write,
         FAILOVER_CLIENTS,
         () => system.kill(leader),
         () => system.probe(),
@@ -99,7 +158,7 @@ async function measure(system: System): Promise<SystemResult> {
       failoversMs.push(ms);
       await system.restart(leader);
     }
-    return { levels, failoversMs, failoverMedianMs: median(failoversMs) };
+    return { levels, failoversMs, failoverMedianMs: failoversMs.length > 0 ? median(failoversMs) : NaN };
   } finally {
     await system.stop();
   }
@@ -109,29 +168,14 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
 
-function printTable(halon: SystemResult, etcd: SystemResult, etcdVersion: string): Record<string, unknown> {
-  const rows: [string, number, number, number][] = [];
-  const json: Record<string, unknown> = {
-    payloadBytes: PAYLOAD_BYTES,
-    measureSeconds: MEASURE_MS / 1000,
-    cpus: cpus().length,
-    node: process.version,
-    etcd: etcdVersion,
-  };
-  halon.levels.forEach((h, i) => {
-    const e = etcd.levels[i]!;
-    const c = h.concurrency;
-    rows.push([`throughput c=${c} (writes/s)`, h.throughput, e.throughput, h.throughput / e.throughput]);
-    rows.push([`p50 latency c=${c} (ms)`, h.p50Ms, e.p50Ms, h.p50Ms / e.p50Ms]);
-    rows.push([`p99 latency c=${c} (ms)`, h.p99Ms, e.p99Ms, h.p99Ms / e.p99Ms]);
-  });
-  rows.push([
-    "failover median (ms)",
-    halon.failoverMedianMs,
-    etcd.failoverMedianMs,
-    halon.failoverMedianMs / etcd.failoverMedianMs,
-  ]);
-  const head = ["measure", "halon", "etcd", "halon/etcd"];
+function round(n: number): number | null {
+  return Number.isFinite(n) ? Math.round(n * 100) / 100 : null;
+}
+
+type Row = [string, number, number, number];
+
+function printTable(title: string, rows: Row[]): void {
+  const head = [title, "halon", "etcd", "halon/etcd"];
   const body = rows.map(([name, h, e, r]) => [
     name,
     fmt(h, h < 100 ? 2 : 0),
@@ -144,21 +188,73 @@ function printTable(halon: SystemResult, etcd: SystemResult, etcdVersion: string
   console.log(line(head));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const b of body) console.log(line(b));
-  console.log(`(ratio: above 1 is better for throughput, below 1 is better for latency and failover)`);
-  for (const [name, h, e, r] of rows) {
-    const key = name.replace(/ \(.*\)$/, "").replace(/[ =]+/g, "_");
-    json[key] = { halon: round(h), etcd: round(e), ratio: round(r) };
+  console.log("");
+}
+
+function report(halon: SystemResult, etcd: SystemResult, etcdVersion: string, load: number[]) {
+  const json: Record<string, unknown> = {
+    payloadBytes: PAYLOAD_BYTES,
+    batch: BATCH,
+    measureSeconds: MEASURE_MS / 1000,
+    quick: QUICK,
+    cpus: cpus().length,
+    node: process.version,
+    etcd: etcdVersion,
+  };
+  for (const w of CHOSEN) {
+    const rows: Row[] = [];
+    halon.levels[w]!.forEach((h, i) => {
+      const e = etcd.levels[w]![i]!;
+      const c = h.concurrency;
+      rows.push([`throughput c=${c} (${UNIT[w]})`, h.throughput, e.throughput, h.throughput / e.throughput]);
+      rows.push([`p50 c=${c} (ms)`, h.p50Ms, e.p50Ms, h.p50Ms / e.p50Ms]);
+      rows.push([`p99 c=${c} (ms)`, h.p99Ms, e.p99Ms, h.p99Ms / e.p99Ms]);
+      json[`${w}_c${c}`] = {
+        halon: {
+          throughput: round(h.throughput),
+          p50Ms: round(h.p50Ms),
+          p99Ms: round(h.p99Ms),
+          errors: h.errors,
+        },
+        etcd: {
+          throughput: round(e.throughput),
+          p50Ms: round(e.p50Ms),
+          p99Ms: round(e.p99Ms),
+          errors: e.errors,
+        },
+        ratio: {
+          throughput: round(h.throughput / e.throughput),
+          p50: round(h.p50Ms / e.p50Ms),
+          p99: round(h.p99Ms / e.p99Ms),
+        },
+      };
+    });
+    printTable(`${LABEL[w][0]} vs ${LABEL[w][1]}`, rows);
   }
-  json.failoversMs = { halon: halon.failoversMs.map(round), etcd: etcd.failoversMs.map(round) };
+  printTable("failover", [
+    [
+      "median until the next commit (ms)",
+      halon.failoverMedianMs,
+      etcd.failoverMedianMs,
+      halon.failoverMedianMs / etcd.failoverMedianMs,
+    ],
+  ]);
+  console.log("(ratio: above 1 is better for throughput, below 1 is better for latency and failover)");
+  json.failover = {
+    halon: round(halon.failoverMedianMs),
+    etcd: round(etcd.failoverMedianMs),
+    ratio: round(halon.failoverMedianMs / etcd.failoverMedianMs),
+    halonRunsMs: halon.failoversMs.map(round),
+    etcdRunsMs: etcd.failoversMs.map(round),
+  };
+  // The machine is shared: a load average above the core count slows every figure (both systems alike).
+  json.loadAverage1m = { start: round(load[0]!), end: round(loadavg()[0]!) };
   return json;
 }
 
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
 const etcdBinary = ensureEtcd();
-const halon = await measure(halonSystem());
+const loadAtStart = loadavg();
 const etcdVersion = execFileSync(etcdBinary, ["--version"], { encoding: "utf8" }).split("\n")[0] ?? "";
+const halon = await measure(halonSystem());
 const etcd = await measure(etcdSystem(etcdBinary));
-console.log(JSON.stringify(printTable(halon, etcd, etcdVersion)));
+console.log(JSON.stringify(report(halon, etcd, etcdVersion, loadAtStart)));

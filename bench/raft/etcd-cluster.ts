@@ -143,6 +143,20 @@ export class EtcdBenchCluster {
     return this.client.put(key).value(value).exec();
   }
 
+  /** `keys.length` puts in one transaction (etcd's batch: one Raft entry; at most 128 ops by default). */
+  putMany(keys: string[], value: Buffer): Promise<unknown> {
+    // A comparison that always holds (a create revision is never below 0): the Txn's "then" runs.
+    return this.client
+      .if("bench/never", "Create", ">", -1)
+      .then(...keys.map((k) => this.client.put(k).value(value)))
+      .commit();
+  }
+
+  /** A range read of one key: serializable (the member's own state) or linearizable (ReadIndex). */
+  get(key: string, serializable: boolean): Promise<unknown> {
+    return this.client.get(key).serializable(serializable).buffer();
+  }
+
   /** One write with a short deadline (the client still tries another member on failure). */
   probe(key: string, value: Buffer, deadlineMs: number): Promise<unknown> {
     return this.client

@@ -1,4 +1,6 @@
-// Three Halon replicas as processes on loopback, for the benchmark.
+// Three Halon replicas as processes on loopback, for the benchmark: running
+// the recovery coordinator (the user's path: SubmitEvents, GetGraph), or the
+// hash-chain test machine (raw Propose).
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,6 +8,8 @@ import { join } from "node:path";
 import { ClusterClient } from "../../src/api/cluster-client.js";
 import { ReplicaRole } from "../../src/gen/halon/v1/client.js";
 import { freePort, startProcess, stopProcess, until } from "./processes.js";
+
+export type BenchMachine = "rc" | "hash-chain";
 
 export class HalonBenchCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "halon-bench-"));
@@ -17,17 +21,53 @@ export class HalonBenchCluster {
   client!: ClusterClient;
   private prober: ClusterClient | undefined;
 
+  /** @param raftExtra more lines of the config's raft section (e.g. "  snapshotThreshold: 500") */
+  constructor(
+    readonly machine: BenchMachine = "rc",
+    private raftExtra: string[] = [],
+  ) {}
+
+  /** Stops every replica (SIGTERM), rewrites the raft section's extra lines, starts them again. */
+  async reconfigure(raftExtra: string[]): Promise<void> {
+    for (const id of [...this.children.keys()]) await this.kill(id, "SIGTERM");
+    this.raftExtra = raftExtra;
+    this.writeConfig();
+    for (const id of this.ids) this.startReplica(id);
+    await this.leader();
+    await until(async () => {
+      const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
+      const commit = Math.max(...all.map((s) => s.commitIndex));
+      return all.every((s) => s.appliedIndex >= commit);
+    }, "every replica to answer and catch up");
+  }
+
   async start(): Promise<void> {
     for (const id of this.ids) {
       this.ports.set(id, await freePort());
       this.peerPorts.set(id, await freePort());
     }
+    this.writeConfig();
+    for (const id of this.ids) this.startReplica(id);
+    this.client = new ClusterClient({
+      addresses: this.ids.map((id) => this.address(id)),
+      leaderTimeoutMs: 60_000,
+    });
+    await this.leader();
+  }
+
+  private writeConfig(): void {
     const lines = [
       "cluster:",
       "  name: bench",
       "raft:",
       "  heartbeatMs: 100",
       "  electionTimeoutMs: 1000",
+      ...this.raftExtra,
+      // Event ids are remembered for a minute (10 by default): at 20,000 events/s the default
+      // table (1,000,000 ids) would fill in under a minute and refuse events.
+      "recovery:",
+      "  dedupRetentionMs: 60000",
+      "  dedupMaxIds: 3000000",
       "replicas:",
     ];
     for (const id of this.ids) {
@@ -39,12 +79,6 @@ export class HalonBenchCluster {
       );
     }
     writeFileSync(this.configFile, lines.join("\n") + "\n");
-    for (const id of this.ids) this.startReplica(id);
-    this.client = new ClusterClient({
-      addresses: this.ids.map((id) => this.address(id)),
-      leaderTimeoutMs: 60_000,
-    });
-    await this.leader();
   }
 
   address(id: string): string {
@@ -62,7 +96,6 @@ export class HalonBenchCluster {
     entry.unshift("--max-semi-space-size=64", ...extra);
     const child = startProcess(
       process.execPath,
-      // Raw payloads: the hash-chain test state machine, not the recovery coordinator.
       // Plain TCP on loopback, like the etcd it is compared with (which runs without TLS).
       [
         ...entry,
@@ -71,8 +104,7 @@ export class HalonBenchCluster {
         this.configFile,
         "--id",
         id,
-        "--state-machine",
-        "hash-chain",
+        ...(this.machine === "hash-chain" ? ["--state-machine", "hash-chain"] : []),
         "--insecure",
       ],
       join(this.dir, `${id}.log`),
@@ -101,8 +133,8 @@ export class HalonBenchCluster {
     return leader;
   }
 
-  async kill(id: string): Promise<void> {
-    await stopProcess(this.children.get(id), "SIGKILL");
+  async kill(id: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    await stopProcess(this.children.get(id), signal);
     this.children.delete(id);
   }
 
@@ -113,27 +145,30 @@ export class HalonBenchCluster {
       const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
       const commit = Math.max(...all.map((s) => s.commitIndex));
       return all.every((s) => s.appliedIndex >= commit - 100);
-    }, `${id} to catch up`);
+      // It restores its snapshot (the id table of a minute of events: megabytes) and replays the log after it.
+    }, `${id} to catch up`, 180_000);
   }
 
   propose(payload: Buffer): Promise<unknown> {
     return this.client.propose(payload);
   }
 
-  /** One attempt per replica, each with a short deadline: for failover probes. */
-  probe(payload: Buffer, deadlineMs: number): Promise<unknown> {
+  /** A write with a short deadline, tried on the replicas in turn: for failover probes. */
+  probe(write: (client: ClusterClient) => Promise<unknown>, deadlineMs: number): Promise<unknown> {
     this.prober ??= new ClusterClient({
       addresses: this.ids.map((id) => this.address(id)),
       callTimeoutMs: deadlineMs,
       leaderTimeoutMs: deadlineMs,
     });
-    return this.prober.propose(payload);
+    return write(this.prober);
   }
 
   async stop(): Promise<void> {
     this.client?.close();
     this.prober?.close();
-    for (const id of [...this.children.keys()]) await this.kill(id);
+    // SIGTERM when profiling: a replica writes its --cpu-prof profile only when it exits by itself.
+    const signal = process.env.HALON_BENCH_NODE_ARGS?.includes("--cpu-prof") ? "SIGTERM" : "SIGKILL";
+    for (const id of [...this.children.keys()]) await this.kill(id, signal);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

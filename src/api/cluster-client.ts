@@ -21,6 +21,7 @@ import {
 } from "../gen/halon/v1/client.js";
 import type { Event } from "../gen/halon/v1/events.js";
 import { secureChannel, type TlsSource } from "../raft/transport/tls.js";
+import { EventBatcher, type EventBatcherOptions } from "./event-batcher.js";
 import { LEADER_ADDRESS_TRAILER } from "./halon-service.js";
 
 export interface ClusterClientOptions {
@@ -31,6 +32,11 @@ export interface ClusterClientOptions {
   callTimeoutMs?: number;
   /** How long to keep looking for a leader before giving up. */
   leaderTimeoutMs?: number;
+}
+
+/** How a read is made: linearizable (the default), or stale (this replica's applied state, at once). */
+export interface ReadOptions {
+  stale?: boolean;
 }
 
 type Unary<Req, Res> = (
@@ -107,34 +113,54 @@ export class ClusterClient {
   }
 
   /**
-   * The resource graph (or one resource and its neighbours) as some replica
-   * has applied it: the leader when one is known, any replica otherwise.
+   * Submits events one at a time, sent several per call when they come faster
+   * than calls return (see event-batcher.ts): `batcher().submit(event)`.
    */
-  getGraph(resourceId = ""): Promise<GetGraphResponse> {
-    return this.onLeader((c) => c.getGraph.bind(c) as Unary<object, GetGraphResponse>, { resourceId });
+  batcher(options: EventBatcherOptions = {}): EventBatcher {
+    return new EventBatcher(this, options);
+  }
+
+  /**
+   * The resource graph (or one resource and its neighbours), asked of the
+   * leader when one is known, any replica otherwise. Linearizable: it shows
+   * every write acknowledged before the call. `stale` answers from the
+   * replica's applied state at once (appliedIndex says where), without the
+   * ReadIndex round.
+   */
+  getGraph(resourceId = "", read: ReadOptions = {}): Promise<GetGraphResponse> {
+    return this.onLeader((c) => c.getGraph.bind(c) as Unary<object, GetGraphResponse>, {
+      resourceId,
+      stale: read.stale ?? false,
+    });
   }
 
   /** The same from one replica, by address. */
-  getGraphAt(address: string, resourceId = ""): Promise<GetGraphResponse> {
+  getGraphAt(address: string, resourceId = "", read: ReadOptions = {}): Promise<GetGraphResponse> {
     return this.call(
       address,
       (c) => c.getGraph.bind(c) as Unary<object, GetGraphResponse>,
-      { resourceId },
+      { resourceId, stale: read.stale ?? false },
       this.callTimeoutMs,
     );
   }
 
-  getEpoch(): Promise<GetEpochResponse> {
-    return this.onLeader((c) => c.getEpoch.bind(c) as Unary<object, GetEpochResponse>, {});
+  getEpoch(read: ReadOptions = {}): Promise<GetEpochResponse> {
+    return this.onLeader((c) => c.getEpoch.bind(c) as Unary<object, GetEpochResponse>, {
+      stale: read.stale ?? false,
+    });
   }
 
-  getOutbox(): Promise<GetOutboxResponse> {
-    return this.onLeader((c) => c.getOutbox.bind(c) as Unary<object, GetOutboxResponse>, {});
+  getOutbox(read: ReadOptions = {}): Promise<GetOutboxResponse> {
+    return this.onLeader((c) => c.getOutbox.bind(c) as Unary<object, GetOutboxResponse>, {
+      stale: read.stale ?? false,
+    });
   }
 
   /** The rules version, the rules switched off and the faults recorded (from the leader). */
-  getRules(): Promise<RulesResponse> {
-    return this.onLeader((c) => c.getRules.bind(c) as Unary<object, RulesResponse>, {});
+  getRules(read: ReadOptions = {}): Promise<RulesResponse> {
+    return this.onLeader((c) => c.getRules.bind(c) as Unary<object, RulesResponse>, {
+      stale: read.stale ?? false,
+    });
   }
 
   /** Writes a rules-version entry: run `version`, with `disabledRules` switched off (empty: all on). */
@@ -149,16 +175,20 @@ export class ClusterClient {
    * Recent history (about one resource when resourceId is given), from the
    * leader when one is known: each replica keeps its own, from when it started.
    */
-  getHistory(resourceId = "", limit = 0): Promise<GetHistoryResponse> {
+  getHistory(resourceId = "", limit = 0, read: ReadOptions = {}): Promise<GetHistoryResponse> {
     return this.onLeader((c) => c.getHistory.bind(c) as Unary<object, GetHistoryResponse>, {
       resourceId,
       limit,
+      stale: read.stale ?? false,
     });
   }
 
   /** Why a resource is in its state, from the leader when one is known. */
-  explain(resourceId: string): Promise<ExplainResponse> {
-    return this.onLeader((c) => c.explain.bind(c) as Unary<object, ExplainResponse>, { resourceId });
+  explain(resourceId: string, read: ReadOptions = {}): Promise<ExplainResponse> {
+    return this.onLeader((c) => c.explain.bind(c) as Unary<object, ExplainResponse>, {
+      resourceId,
+      stale: read.stale ?? false,
+    });
   }
 
   /** A stream of graph changes from one replica; the caller resumes elsewhere from the last index when it ends. */

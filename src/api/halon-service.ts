@@ -92,6 +92,16 @@ export function createHalonService(
     void call;
   }
 
+  /**
+   * A read of this replica's applied state: linearizable (after a ReadIndex
+   * round) unless the request asks for a stale read, which answers at once.
+   */
+  async function read<Res>(req: { stale: boolean }, work: () => Res): Promise<Res> {
+    requireRc(rc);
+    if (!req.stale) await control.readBarrier();
+    return work();
+  }
+
   function requireId(id: string, field = "id"): string {
     if (!ID.test(id))
       throw new GrpcError(
@@ -140,17 +150,23 @@ export function createHalonService(
         limited(() => submitEvents(control, requireRc(rc), call.request, rcLimits)),
       ),
     getGraph: (call, callback) =>
-      answer(call, callback, () => Promise.resolve(getGraph(control, requireRc(rc), call.request))),
-    getEpoch: (call, callback) => answer(call, callback, () => Promise.resolve(getEpoch(requireRc(rc)))),
-    getOutbox: (call, callback) => answer(call, callback, () => Promise.resolve(getOutbox(requireRc(rc)))),
+      answer(call, callback, () => read(call.request, () => getGraph(control, requireRc(rc), call.request))),
+    getEpoch: (call, callback) =>
+      answer(call, callback, () => read(call.request, () => getEpoch(requireRc(rc)))),
+    getOutbox: (call, callback) =>
+      answer(call, callback, () => read(call.request, () => getOutbox(requireRc(rc)))),
     getRules: (call, callback) =>
-      answer(call, callback, () => Promise.resolve(getRules(requireRc(rc).machine))),
+      answer(call, callback, () => read(call.request, () => getRules(requireRc(rc).machine))),
     changeRules: (call, callback) =>
       answer(call, callback, () => limited(() => changeRules(control, requireRc(rc), call.request))),
     getHistory: (call, callback) =>
-      answer(call, callback, () => Promise.resolve(getHistory(control.id, requireRc(rc), call.request))),
+      answer(call, callback, () =>
+        read(call.request, () => getHistory(control.id, requireRc(rc), call.request)),
+      ),
     explain: (call, callback) =>
-      answer(call, callback, () => Promise.resolve(explain(control.id, requireRc(rc), call.request))),
+      answer(call, callback, () =>
+        read(call.request, () => explain(control.id, requireRc(rc), call.request)),
+      ),
     renewSession: (call, callback) =>
       answer(call, callback, () => Promise.resolve(renewSession(control, requireRc(rc), call.request))),
     watchGraph: (call) => {

@@ -40,6 +40,8 @@ export interface RcAccess {
   heardFrom(nodeId: string): void;
   /** The time to stamp an entry with: the leader's clock (see leader-clock.ts). */
   now(): number;
+  /** The newest state hash computed, as "index:sha256" ("" before the first); never computes one. */
+  stateHash(): string;
 }
 
 export interface RcLimits {
@@ -145,11 +147,10 @@ export function getGraph(control: ReplicaControl, rc: RcAccess, req: GetGraphReq
       );
     graph = view;
   }
-  const summary = sm.summary();
   return {
     graph,
     appliedIndex: sm.lastApplied,
-    stateHash: `${summary.count}:${summary.hash}`,
+    stateHash: rc.stateHash(),
     epoch: sm.epoch,
     replicaId: control.id,
   };

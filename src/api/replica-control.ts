@@ -21,6 +21,13 @@ export interface ReplicaControl {
   /** Resolves once the payload is committed and applied here; throws NotLeaderError on a follower. */
   propose(payload: Uint8Array): Promise<ProposeResult>;
   status(): ReplicaStatus;
+  /**
+   * Resolves once this replica has applied everything committed before the
+   * call (ReadIndex: the leader confirms with a majority that it still leads),
+   * so that a read of local state is linearizable. Rejects with NotLeaderError
+   * when no leader confirms in time (an old leader cut off from the majority).
+   */
+  readBarrier(): Promise<void>;
   /** `force` skips the checks that protect the quorum (promote and remove only). */
   changeMembership(op: MembershipOp, id: string, force?: boolean): Promise<MembershipResult>;
   /** Resolves once `target` (or a voter the leader picks) leads. */

@@ -4,6 +4,7 @@
 import type { HalonServiceServer } from "../gen/halon/v1/client.js";
 import type { Command } from "../gen/halon/v1/events.js";
 import type { EntryTrace } from "../rc/index.js";
+import type { Divergence } from "./divergence.js";
 import type { LogStore, SnapshotStore, StateMachine } from "../raft/storage.js";
 
 export interface ReplicaInstruments {
@@ -20,4 +21,6 @@ export interface ReplicaInstruments {
   applied?(trace: EntryTrace): void;
   /** A node service answered a command the leader delivered. */
   commandAnswered?(command: Command, ok: boolean): void;
+  /** This replica's state hash differs from another replica's at a checkpoint index (alarm DIVERGED). */
+  stateDiverged?(d: Divergence): void;
 }

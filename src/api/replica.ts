@@ -26,6 +26,7 @@ import { createHalonService } from "./halon-service.js";
 import { HashChainStateMachine } from "./hash-chain-state-machine.js";
 import type { MembershipOp, MembershipResult, ProposeResult, ReplicaControl } from "./replica-control.js";
 import type { ReplicaInstruments } from "./replica-instruments.js";
+import { ReadBarrier } from "./read-barrier.js";
 import { REPORTED_HASHES_FILE, ReportedHashes } from "./reported-hashes.js";
 import { ReplicaServer } from "./replica-server.js";
 import { RcRuntime } from "./rc-runtime.js";
@@ -52,9 +53,11 @@ export interface ReplicaOptions {
   insecure?: boolean;
   /** Hooks that measure the replica's parts (the dashboard's metrics); none by default. */
   instruments?: ReplicaInstruments;
+  /** Replicas compare their state hashes at every multiple of this index (default 10,000; 0: off). */
+  stateCheckEvery?: number;
 }
 
-type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } };
+type SummarisedStateMachine = StateMachine & { summary?: () => { count: number; hash: string } | undefined };
 
 export class Replica implements ReplicaControl {
   readonly id: string;
@@ -74,6 +77,8 @@ export class Replica implements ReplicaControl {
   /** This replica's certificates (undefined with --insecure); reload() rotates them. */
   certificates: ReloadableCertificates | undefined;
   private stopping: Promise<void> | null = null;
+  /** Linearizable reads: one ReadIndex round for all the reads waiting. */
+  private readonly reads = new ReadBarrier(() => this.node.readIndex());
 
   private constructor(private readonly opts: ReplicaOptions) {
     this.id = opts.id;
@@ -98,6 +103,10 @@ export class Replica implements ReplicaControl {
 
   propose(payload: Uint8Array): Promise<ProposeResult> {
     return this.node.propose(payload);
+  }
+
+  async readBarrier(): Promise<void> {
+    await this.reads.wait();
   }
 
   status(): ReplicaStatus {
@@ -135,11 +144,29 @@ export class Replica implements ReplicaControl {
       learners: s.membership.learners,
       snapshotIndex: s.snapshotIndex,
       stateHash: summary ? `${summary.count}:${summary.hash}` : "",
-      alarms: s.diskFull ? ["NOSPACE"] : [],
-      alarmDetails: s.diskFull
-        ? [`disk full since ${new Date(s.diskFull.since).toISOString()}: ${s.diskFull.error}`]
-        : [],
+      ...this.alarms(s.diskFull),
     };
+  }
+
+  /** NOSPACE (the disk is full) and DIVERGED (the state differs from another replica's), with details. */
+  private alarms(diskFull: { since: number; error: string } | null): {
+    alarms: string[];
+    alarmDetails: string[];
+  } {
+    const alarms: string[] = [];
+    const alarmDetails: string[] = [];
+    if (diskFull) {
+      alarms.push("NOSPACE");
+      alarmDetails.push(`disk full since ${new Date(diskFull.since).toISOString()}: ${diskFull.error}`);
+    }
+    const d = this.rc?.divergence;
+    if (d) {
+      alarms.push("DIVERGED");
+      alarmDetails.push(
+        `state hash at index ${d.index} differs from replica ${d.other}'s: ${d.mine} here, ${d.theirs} there`,
+      );
+    }
+    return { alarms, alarmDetails };
   }
 
   async changeMembership(op: MembershipOp, id: string, force = false): Promise<MembershipResult> {
@@ -269,6 +296,7 @@ export class Replica implements ReplicaControl {
         duties: this.opts.rcDuties,
         tls,
         instruments: this.opts.instruments,
+        stateCheckEvery: this.opts.stateCheckEvery,
       });
       this.stateMachine = this.rc.stateMachine;
     } else {

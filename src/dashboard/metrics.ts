@@ -20,6 +20,7 @@ export interface MetricsSource {
     lastLogIndex: number;
     snapshotIndex: number;
     role: number;
+    alarms: string[];
   };
   /** The coordinator's state machine, when the replica runs it. */
   machine(): RcStateMachine | null;
@@ -51,6 +52,7 @@ export class ReplicaMetrics implements ReplicaInstruments {
   private readonly delivery: Histogram;
   private readonly grpcRequests: Counter<"method" | "code">;
   private readonly answers: Counter<"kind" | "ok">;
+  private readonly divergences: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -189,6 +191,19 @@ export class ReplicaMetrics implements ReplicaInstruments {
         if (m) this.set(m.epoch);
       },
     });
+    this.divergences = new Counter({
+      name: "halon_state_divergences_total",
+      help: "State checks at which this replica's state hash differed from another replica's (alarm DIVERGED).",
+      registers,
+    });
+    new Gauge({
+      name: "halon_state_diverged",
+      help: "1 while the DIVERGED alarm is raised: this replica's state differs from another replica's.",
+      registers,
+      collect() {
+        if (src()) this.set(src()!.status().alarms.includes("DIVERGED") ? 1 : 0);
+      },
+    });
     this.grpcRequests = new Counter({
       name: "halon_grpc_requests_total",
       help: "Client-service calls answered, by method and gRPC status code.",
@@ -245,6 +260,10 @@ export class ReplicaMetrics implements ReplicaInstruments {
     };
   }
 
+  stateDiverged(): void {
+    this.divergences.inc();
+  }
+
   stateMachine(machine: StateMachine): StateMachine {
     const { snapshotSeconds, snapshotBytes } = this;
     return {
@@ -255,6 +274,20 @@ export class ReplicaMetrics implements ReplicaInstruments {
         snapshotSeconds.create.observe(seconds(start));
         return data;
       },
+      // The quick capture and its encoding in the background: timed from the capture to the bytes.
+      ...(machine.capture && {
+        capture: () => {
+          const start = process.hrtime.bigint();
+          const captured = machine.capture!();
+          return {
+            persist: async () => {
+              const data = await captured.persist();
+              snapshotSeconds.create.observe(seconds(start));
+              return data;
+            },
+          };
+        },
+      }),
       restore(data) {
         const start = process.hrtime.bigint();
         machine.restore(data);

@@ -190,8 +190,8 @@ export class DashboardServer {
         return reply.code(404).send({ error: `no resource "${id}" at index ${rc.machine.lastApplied}` });
       return {
         neighbourhood: view,
-        history: getHistory(replica.id, rc, { resourceId: id, limit: 30 }),
-        explain: explain(replica.id, rc, { resourceId: id }),
+        history: getHistory(replica.id, rc, { resourceId: id, limit: 30, stale: true }),
+        explain: explain(replica.id, rc, { resourceId: id, stale: true }),
       };
     });
     this.app.get("/api/events", (req, reply) => {

@@ -31,6 +31,11 @@ interface Vertex {
   /** Neighbours by relation key. */
   out: Map<string, Set<string>>;
   in: Map<string, Set<string>>;
+  /**
+   * The resource's encoding for a frozen view (FrozenGraph.encoded), kept
+   * until the resource changes: a snapshot re-encodes only what changed.
+   */
+  enc?: string;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -45,6 +50,28 @@ type UndoStep =
   | { t: "attr"; v: Vertex; key: string; old: AttrValue | undefined }
   | { t: "connect"; a: Vertex; b: Vertex; key: string }
   | { t: "disconnect"; a: Vertex; b: Vertex; key: string };
+
+/**
+ * The graph as it was when frozen (Graph.freeze): the same answers however the
+ * graph changes afterwards, until released. Copy-on-write: a resource is
+ * copied only when it is first changed after the freeze, so freezing costs a
+ * list of ids and a snapshot can be serialised a slice at a time.
+ */
+export interface FrozenGraph {
+  /** Every resource id at the freeze, in no particular order. */
+  readonly ids: readonly string[];
+  /** The resource as it was (an id from `ids`). */
+  get(id: string): Resource;
+  /** Its outgoing edges as they were, sorted by relation key then target (as outEdges()). */
+  outEdges(id: string): Edge[];
+  /**
+   * `encode(resource, edges)` of the resource as it was, cached on the
+   * resource until it changes (the same `encode` must be passed every time).
+   */
+  encoded(id: string, encode: (r: Resource, edges: Edge[]) => string): string;
+  /** Stops keeping copies for this view; it must not be read afterwards. */
+  release(): void;
+}
 
 /** Where a transaction started: undo() goes back to it. */
 export interface GraphSavepoint {
@@ -71,6 +98,8 @@ export class Graph {
   /** Undo steps since the first savepoint, while `journaling` (reused between transactions). */
   private readonly journal: UndoStep[] = [];
   private journaling = false;
+  /** For each frozen view: the resources changed since, as they were at the freeze. */
+  private frozen: Map<string, Vertex>[] = [];
 
   constructor(schema: GraphSchema | CompiledSchema) {
     this.schema = schema instanceof CompiledSchema ? schema : new CompiledSchema(schema);
@@ -250,6 +279,7 @@ export class Graph {
   /** Removes the resource and every edge touching it. */
   removeResource(id: string): void {
     const v = this.vertexOrThrow(id);
+    if (this.frozen.length > 0) this.preserve(v);
     for (const e of this.edgesOf(v)) this.disconnect(e.from, e.relation, e.to);
     this.vertices.delete(id);
     (this.byKindIndex.get(v.kind) as Set<string>).delete(id);
@@ -263,6 +293,8 @@ export class Graph {
     this.schema.checkAttr(v.spec, key, value);
     const old = v.attrs[key];
     if (old !== undefined && sameValue(old, value)) return;
+    if (this.frozen.length > 0) this.preserve(v);
+    v.enc = undefined;
     if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     v.attrs[key] = own(value);
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
@@ -285,6 +317,8 @@ export class Graph {
       throw new GraphError("unknown-attribute", `${v.kind} has no attribute "${key}"`);
     const old = v.attrs[key];
     if (old === undefined) return;
+    if (this.frozen.length > 0) this.preserve(v);
+    v.enc = undefined;
     if (this.journaling) this.journal.push({ t: "attr", v, key, old });
     delete v.attrs[key];
     this.changes.push({ op: "unset", id, key, old });
@@ -308,6 +342,8 @@ export class Graph {
       const old = b.in.get(rel.key);
       if (old) for (const f of [...old]) this.disconnect(f, relation, to);
     }
+    if (this.frozen.length > 0) this.preserve(a);
+    a.enc = undefined;
     if (a.out === NO_EDGES) a.out = new Map();
     if (b.in === NO_EDGES) b.in = new Map();
     addTo(a.out, rel.key, to);
@@ -323,6 +359,8 @@ export class Graph {
     const rel = this.schema.relation(a.kind, relation, b.kind);
     const outs = a.out.get(rel.key);
     if (!outs?.has(to)) throw new GraphError("no-such-edge", `no edge ${from} -${relation}-> ${to}`);
+    if (this.frozen.length > 0) this.preserve(a);
+    a.enc = undefined;
     removeFrom(a.out, rel.key, to);
     removeFrom(b.in, rel.key, from);
     this.edgeCount--;
@@ -358,10 +396,12 @@ export class Graph {
           (this.byKindIndex.get(step.v.kind) as Set<string>).add(step.v.id);
           break;
         case "attr":
+          step.v.enc = undefined;
           if (step.old === undefined) delete step.v.attrs[step.key];
           else step.v.attrs[step.key] = step.old;
           break;
         case "connect":
+          step.a.enc = undefined;
           removeFrom(step.a.out, step.key, step.b.id);
           removeFrom(step.b.in, step.key, step.a.id);
           this.edgeCount--;
@@ -369,6 +409,7 @@ export class Graph {
         case "disconnect":
           if (step.a.out === NO_EDGES) step.a.out = new Map();
           if (step.b.in === NO_EDGES) step.b.in = new Map();
+          step.a.enc = undefined;
           addTo(step.a.out, step.key, step.b.id);
           addTo(step.b.in, step.key, step.a.id);
           this.edgeCount++;
@@ -452,11 +493,61 @@ export class Graph {
     this.changes = [];
   }
 
+  // ---- frozen views ----
+
+  /**
+   * A view of the graph as it is now that later changes do not alter (see
+   * FrozenGraph). Only between transactions: undo() restores vertices without
+   * the copy-on-write step, which is right only for changes made after a freeze.
+   */
+  freeze(): FrozenGraph {
+    if (this.journaling) throw new Error("graph freeze inside a transaction");
+    const saved = new Map<string, Vertex>();
+    this.frozen.push(saved);
+    const at = (id: string): Vertex => {
+      const v = saved.get(id) ?? this.vertices.get(id);
+      if (!v) throw new Error(`frozen graph: "${id}" was not in the graph at the freeze`);
+      return v;
+    };
+    return {
+      ids: [...this.vertices.keys()],
+      get: at,
+      outEdges: (id) => this.outEdgesOf(at(id)),
+      encoded: (id, encode) => {
+        const v = at(id);
+        v.enc ??= encode(v, this.outEdgesOf(v));
+        return v.enc;
+      },
+      release: () => {
+        this.frozen = this.frozen.filter((s) => s !== saved);
+      },
+    };
+  }
+
+  /** Keeps a copy of `v` as it is for every frozen view that has none yet (before a change to it). */
+  private preserve(v: Vertex): void {
+    let copy: Vertex | undefined;
+    for (const saved of this.frozen) {
+      if (saved.has(v.id)) continue;
+      copy ??= {
+        ...v,
+        attrs: { ...v.attrs },
+        out: v.out === NO_EDGES ? NO_EDGES : new Map([...v.out].map(([k, ids]) => [k, new Set(ids)])),
+        in: NO_EDGES, // not read by a view
+      };
+      saved.set(v.id, copy);
+    }
+  }
+
   // ---- internals shared with serialisation ----
 
   /** Outgoing edges of `id`, sorted by relation key then target. */
   outEdges(id: string): Edge[] {
-    const v = this.vertexOrThrow(id);
+    return this.outEdgesOf(this.vertexOrThrow(id));
+  }
+
+  private outEdgesOf(v: Vertex): Edge[] {
+    const id = v.id;
     const edges: Edge[] = [];
     for (const key of [...v.out.keys()].sort(compareStrings)) {
       const name = (this.schema.relations.get(key) as CompiledRelation).name;

@@ -8,6 +8,7 @@ export {
   compareEdges,
   type Direction,
   type Edge,
+  type FrozenGraph,
   type GraphSavepoint,
   type Resource,
 } from "./graph.js";
@@ -25,6 +26,7 @@ export {
   graphFromData,
   graphHash,
   graphToData,
+  resourceData,
   type EdgeData,
   type GraphData,
   type ResourceData,

@@ -2,7 +2,7 @@
 // so that two equal graphs give the same bytes and the same hash, however they
 // were built.
 import { GraphError } from "./errors.js";
-import { Graph } from "./graph.js";
+import { Graph, type Resource } from "./graph.js";
 import type { CompiledSchema, GraphSchema } from "./schema.js";
 import { canonicalJson, compareStrings, sha256Hex, type AttrValue } from "./values.js";
 
@@ -23,10 +23,15 @@ export function graphToData(graph: Graph): GraphData {
   const edges: EdgeData[] = [];
   for (const id of graph.ids()) {
     const r = graph.get(id) as NonNullable<ReturnType<Graph["get"]>>;
-    resources.push([id, r.kind, sortedRecord(r.attrs)]);
+    resources.push(resourceData(id, r));
     for (const e of graph.outEdges(id)) edges.push([e.from, e.relation, e.to]);
   }
   return { resources, edges };
+}
+
+/** One resource as graphToData() lists it. */
+export function resourceData(id: string, r: Resource): ResourceData {
+  return [id, r.kind, sortedRecord(r.attrs)];
 }
 
 /** Rebuilds a graph from data, checking every resource and edge against the schema. */

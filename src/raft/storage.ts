@@ -74,8 +74,21 @@ export interface StateMachine {
   apply(entry: Entry): Uint8Array;
   /** The whole state as bytes, as of the last applied entry. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the quick half of a snapshot (hashicorp/raft's Snapshot()):
+   * captures the state as of the last applied entry without encoding it, so
+   * that the driver is not held up; persist() (Persist()) then encodes it in
+   * the background, while entries go on being applied, and resolves with the
+   * bytes snapshot() would have returned at the capture. Without it the
+   * driver calls snapshot().
+   */
+  capture?(): StateCapture;
   /** Replaces the whole state. */
   restore(data: Uint8Array): void;
+}
+
+export interface StateCapture {
+  persist(): Promise<Uint8Array>;
 }
 
 export class StorageCorruptionError extends Error {

@@ -26,6 +26,11 @@ export function encodeRulesVersion(
   return RcEntry.encode({ rulesVersion: { version, timeMs, disabledRules } }).finish();
 }
 
+/** A state-check entry: the proposing replica's state hash at `index` (see StateCheck in events.proto). */
+export function encodeStateCheck(timeMs: number, index: number, hash: string, replicaId: string): Uint8Array {
+  return RcEntry.encode({ stateCheck: { timeMs, index, hash, replicaId } }).finish();
+}
+
 export function decodeApplyResult(bytes: Uint8Array): RcApplyResultMessage {
   return RcApplyResult.decode(bytes);
 }

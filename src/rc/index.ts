@@ -8,8 +8,16 @@ export {
   type RcConfig,
 } from "./config.js";
 export { RcRejection, type DomainEvent, type Rejection, type RejectionCode } from "./domain.js";
-export { decodeApplyResult, encodeEventBatch, encodeRulesVersion, encodeTick, makeEvent } from "./entry.js";
-export { RcStateMachine, type RcStateMachineOptions } from "./state-machine.js";
+export {
+  decodeApplyResult,
+  encodeEventBatch,
+  encodeRulesVersion,
+  encodeStateCheck,
+  encodeTick,
+  makeEvent,
+} from "./entry.js";
+export { StateCapture, type CapturedState } from "./state-capture.js";
+export { RcStateMachine, type RcStateMachineOptions, type StateCheckSeen } from "./state-machine.js";
 export { RcSnapshotError, type RcStateData } from "./snapshot-data.js";
 export { CLUSTER_ID } from "./topology.js";
 export { BROADCAST } from "./epochs.js";

@@ -46,6 +46,7 @@ import {
   type RcStateData,
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
+import { StateCapture } from "./state-capture.js";
 import { BOUNDS, eventId, validateEvent } from "./validate.js";
 import { eventSubjects, type CauseTrace, type EntryTrace, type TraceCause } from "./trace.js";
 
@@ -75,6 +76,19 @@ export interface RcStateMachineOptions {
    * Undone events and timers leave nothing in it but the event's rejection.
    */
   onTrace?: (trace: EntryTrace) => void;
+  /**
+   * Called when a state-check entry is applied: another replica's hash at an
+   * earlier index, for this replica to compare with its own. Not state.
+   */
+  onStateCheck?: (check: StateCheckSeen) => void;
+}
+
+/** A state-check entry as applied: `replicaId` hashed its state at `index` to `hash`; the entry is at `at`. */
+export interface StateCheckSeen {
+  at: number;
+  index: number;
+  hash: string;
+  replicaId: string;
 }
 
 const OUTCOME_NAMES: Record<number, string> = {
@@ -99,6 +113,7 @@ export class RcStateMachine implements StateMachine {
   private incidents: IncidentRecord = { count: 0, recent: [] };
   private coordinator: Coordinator;
   private readonly onTrace: ((trace: EntryTrace) => void) | undefined;
+  private readonly onStateCheck: ((check: StateCheckSeen) => void) | undefined;
   /** While an entry is applied with onTrace set: its causes so far, the last one open. */
   private tracing: {
     causes: CauseTrace[];
@@ -113,6 +128,7 @@ export class RcStateMachine implements StateMachine {
     this.onGraphChanges = options.onGraphChanges;
     this.onFault = options.onFault;
     this.onTrace = options.onTrace;
+    this.onStateCheck = options.onStateCheck;
     this.dedup = new DedupTable(this.config.dedupRetentionMs, this.config.dedupMaxIds);
     this.coordinator = new Coordinator(
       this.config,
@@ -182,6 +198,33 @@ export class RcStateMachine implements StateMachine {
   /** Canonical JSON of the whole state (keys sorted: see plain.ts), as UTF-8. */
   snapshot(): Uint8Array {
     return Buffer.from(JSON.stringify(this.toData()), "utf8");
+  }
+
+  /**
+   * The state at the last applied index, to be encoded later without holding
+   * up the event loop (see state-capture.ts): the graph is frozen copy-on-write
+   * and the rest, which is small, encoded now. Its bytes equal snapshot()'s.
+   */
+  capture(): StateCapture {
+    const c = this.coordinator;
+    // Keys in sorted order, as toData(): these before "graph", those after it.
+    const head = JSON.stringify({
+      appliedIndex: this.appliedIndex,
+      dedup: this.dedup.toData(),
+      disabledRules: this.disabledRules,
+      faults: this.faults,
+      format: RC_SNAPSHOT_FORMAT,
+    });
+    const tail = JSON.stringify({
+      incidents: this.incidents,
+      outbox: c.outbox.toData(),
+      rules: c.rules.toData(),
+      rulesVersion: this.rulesVersion,
+      timeMs: c.now,
+      unknown: c.unknown,
+      version: RC_SNAPSHOT_VERSION,
+    });
+    return new StateCapture(this.appliedIndex, head.slice(0, -1), c.graph.freeze(), tail.slice(1));
   }
 
   restore(data: Uint8Array): void {
@@ -293,9 +336,13 @@ export class RcStateMachine implements StateMachine {
 
   private applyDecoded(decoded: RcEntry, result: RcApplyResult): void {
     const c = this.coordinator;
-    const timeMs = decoded.events?.timeMs ?? decoded.tick?.timeMs ?? decoded.rulesVersion?.timeMs;
+    const timeMs =
+      decoded.events?.timeMs ??
+      decoded.tick?.timeMs ??
+      decoded.rulesVersion?.timeMs ??
+      decoded.stateCheck?.timeMs;
     if (timeMs === undefined) {
-      result.error = "empty entry: neither events, tick nor rules_version";
+      result.error = "empty entry: neither events, tick, rules_version nor state_check";
       return;
     }
     if (!Number.isSafeInteger(timeMs) || timeMs < 0 || timeMs > BOUNDS.timeMs) {
@@ -307,6 +354,10 @@ export class RcStateMachine implements StateMachine {
     this.dedup.expire(c.now);
     if (decoded.events) {
       for (const ev of decoded.events.events) result.events.push(this.applyEvent(ev));
+    } else if (decoded.stateCheck) {
+      // Like a tick for the state; the comparison is the replica's, outside it.
+      const { index, hash, replicaId } = decoded.stateCheck;
+      this.onStateCheck?.({ at: this.appliedIndex, index, hash, replicaId });
     } else if (decoded.rulesVersion) {
       const { version, disabledRules } = decoded.rulesVersion;
       if (this.tracing) this.openCause({ kind: "rules-version", version });

@@ -39,6 +39,7 @@ const control: ReplicaControl = {
   transferLeadership: () => Promise.reject(new NotLeaderError(null)),
   // The fake leader's address is this server's own, so a client never leaves it.
   addressOf: (id) => (id === "rc2" ? serverAddress : null),
+  readBarrier: () => Promise.resolve(),
 };
 
 describe("client service", () => {

@@ -35,6 +35,7 @@ const rc: RcAccess = {
   heard: (events) => heard.push(...events),
   heardFrom: () => undefined,
   now: () => Date.now(),
+  stateHash: () => `${machine.lastApplied}:${machine.stateHash()}`,
 };
 let leading = true;
 let index = 0;
@@ -51,6 +52,7 @@ const control: ReplicaControl = {
   changeMembership: () => Promise.reject(new Error("unused")),
   transferLeadership: () => Promise.reject(new Error("unused")),
   addressOf: (id) => (id === "rc2" ? "127.0.0.1:7777" : null),
+  readBarrier: () => Promise.resolve(),
 };
 
 const config = clusterConfigSchema.parse({

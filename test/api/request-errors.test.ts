@@ -42,6 +42,7 @@ const control: ReplicaControl = {
   changeMembership: () => Promise.reject(new NotLeaderError(null)),
   transferLeadership: () => Promise.reject(new NotLeaderError(null)),
   addressOf: () => null,
+  readBarrier: () => Promise.resolve(),
 };
 const rc: RcAccess = {
   machine,
@@ -50,6 +51,7 @@ const rc: RcAccess = {
   heard: () => undefined,
   heardFrom: () => undefined,
   now: () => Date.now(),
+  stateHash: () => "",
 };
 
 /** A SubmitEventsRequest whose event `at` carries process_failed.instance = `instance` (any uint64). */

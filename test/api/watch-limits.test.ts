@@ -31,6 +31,7 @@ const rc: RcAccess = {
   heard: () => undefined,
   heardFrom: () => undefined,
   now: () => 0,
+  stateHash: () => "",
 };
 const control: ReplicaControl = {
   id: "rc1",
@@ -39,6 +40,7 @@ const control: ReplicaControl = {
   changeMembership: () => Promise.reject(new Error("unused")),
   transferLeadership: () => Promise.reject(new Error("unused")),
   addressOf: () => null,
+  readBarrier: () => Promise.resolve(),
 };
 const transport = new GrpcTransport({
   selfId: "rc1",

@@ -44,11 +44,12 @@ export async function waitFor(cond: () => boolean, ms = 10_000, what = "conditio
 export async function startLiveCluster(
   ids: string[],
   config: Parameters<typeof RaftNode.start>[0]["config"] = {},
+  makeMachine: () => ListMachine = () => new ListMachine(),
 ): Promise<{ net: MemoryNetwork; replicas: LiveReplica[] }> {
   const net = new MemoryNetwork();
   const replicas: LiveReplica[] = [];
   for (const id of ids) {
-    const machine = new ListMachine();
+    const machine = makeMachine();
     const logStore = new MemoryLogStore();
     const snapshotStore = new MemorySnapshotStore();
     const node = await RaftNode.start({

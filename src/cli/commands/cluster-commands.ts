@@ -7,6 +7,10 @@ import { ConfigError, loadClusterConfig, type ClusterConfig } from "../../config
 import { ReplicaRole, type ReplicaStatus } from "../../gen/halon/v1/client.js";
 import { clientTls, withClientSecurity, type ClientSecurityOptions } from "../security-options.js";
 
+/** The --stale option of the read commands. */
+export const STALE_HELP =
+  "answer from the replica asked, at once, without confirming with the leader (may be behind: the answer says its index)";
+
 /** A client of the cluster of `opts.config`, presenting the identity the options name. */
 export function clientFor(opts: { config: string } & ClientSecurityOptions): {
   config: ClusterConfig;

@@ -9,7 +9,7 @@ import { EventOutcome, type Command as RcCommand, type Event } from "../../gen/h
 import { parseEvents } from "../event-json.js";
 import { renderChange, renderResource, renderTree } from "../graph-tree.js";
 import { withClientSecurity, type ClientSecurityOptions } from "../security-options.js";
-import { clientFor, run } from "./cluster-commands.js";
+import { clientFor, run, STALE_HELP } from "./cluster-commands.js";
 
 const OUTCOMES: Record<number, string> = {
   [EventOutcome.EVENT_OUTCOME_APPLIED]: "applied",
@@ -81,12 +81,13 @@ export function registerRcCommands(program: Command): void {
       .description("show the resource graph: a tree of the topology with states, and the pools")
       .requiredOption("--config <file>", "the cluster-config YAML file")
       .option("--id <resource>", "one resource, its attributes and its neighbours")
+      .option("--stale", STALE_HELP)
       .option("--json", "print the graph as JSON"),
-  ).action((opts: { config: string; id?: string; json?: boolean } & ClientSecurityOptions) =>
+  ).action((opts: { config: string; id?: string; stale?: boolean; json?: boolean } & ClientSecurityOptions) =>
     run(async () => {
       const { client } = clientFor(opts);
       try {
-        const res = await client.getGraph(opts.id ?? "");
+        const res = await client.getGraph(opts.id ?? "", { stale: opts.stale });
         if (opts.json) {
           console.log(JSON.stringify(res, null, 2));
           return;
@@ -94,7 +95,7 @@ export function registerRcCommands(program: Command): void {
         const view = res.graph ?? { resources: [], edges: [] };
         console.log(opts.id ? renderResource(view, opts.id) : renderTree(view));
         console.log(
-          `\n(${res.replicaId} at index ${res.appliedIndex}, epoch ${res.epoch}, state ${res.stateHash.slice(0, 20)}…)`,
+          `\n(${res.replicaId} at index ${res.appliedIndex}${opts.stale ? " (stale read)" : ""}, epoch ${res.epoch}, state ${res.stateHash.slice(0, 20)}…)`,
         );
       } finally {
         client.close();

@@ -104,8 +104,12 @@ export function registerReplayCommand(program: Command): void {
                 unchecked: result.unchecked,
                 ...(resource
                   ? {
-                      history: getHistory(REPLAY_ID, source, { resourceId: resource, limit: 1_000 }),
-                      explain: explain(REPLAY_ID, source, { resourceId: resource }),
+                      history: getHistory(REPLAY_ID, source, {
+                        resourceId: resource,
+                        limit: 1_000,
+                        stale: true,
+                      }),
+                      explain: explain(REPLAY_ID, source, { resourceId: resource, stale: true }),
                     }
                   : { graph: wholeGraph(result.machine.graph) }),
               },
@@ -118,10 +122,13 @@ export function registerReplayCommand(program: Command): void {
           console.log("");
           if (resource) {
             console.log(
-              renderHistory(getHistory(REPLAY_ID, source, { resourceId: resource, limit: 1_000 }), resource),
+              renderHistory(
+                getHistory(REPLAY_ID, source, { resourceId: resource, limit: 1_000, stale: true }),
+                resource,
+              ),
             );
             console.log("");
-            console.log(renderExplanation(explain(REPLAY_ID, source, { resourceId: resource })));
+            console.log(renderExplanation(explain(REPLAY_ID, source, { resourceId: resource, stale: true })));
           } else console.log(renderTree(wholeGraph(result.machine.graph)));
         }
         if (mismatch) process.exitCode = 1;

@@ -3,7 +3,7 @@
 // the last snapshot or when the core needs one for a follower.
 import type { RaftCore } from "../core/raft.js";
 import { cloneMembership } from "../core/membership.js";
-import type { LogStore, Snapshot, SnapshotStore, StateMachine } from "../storage.js";
+import type { LogStore, Snapshot, SnapshotStore, StateCapture, StateMachine } from "../storage.js";
 import { isNoSpaceError } from "../storage.js";
 
 export interface SnapshotPolicyHost {
@@ -49,17 +49,20 @@ export class SnapshotPolicy {
     if (this.host.ticks() < this.notBefore) return;
     const term = core.log.term(applied);
     if (term === undefined) return;
-    const snapshot: Snapshot = {
-      meta: { index: applied, term, membership: cloneMembership(core.membership) },
-      data: this.host.stateMachine.snapshot(),
-    };
+    const meta = { index: applied, term, membership: cloneMembership(core.membership) };
+    // Captured now, at `applied`; encoded in the background when the machine can (see StateMachine.capture).
+    const sm = this.host.stateMachine;
+    const data: Uint8Array | StateCapture = sm.capture ? sm.capture() : sm.snapshot();
     this.taking = true;
-    void this.save(snapshot);
+    void this.save(meta, data);
   }
 
-  private async save(snapshot: Snapshot): Promise<void> {
+  private async save(meta: Snapshot["meta"], captured: Uint8Array | StateCapture): Promise<void> {
     const host = this.host;
     try {
+      const data = captured instanceof Uint8Array ? captured : await captured.persist();
+      if (host.stopped()) return;
+      const snapshot: Snapshot = { meta, data };
       await host.snapshotStore.save(snapshot);
       if (host.stopped()) return;
       // Never past the previous snapshot (the snapshot store keeps it): if the new file is

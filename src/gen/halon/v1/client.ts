@@ -160,6 +160,14 @@ export interface SubmitEventsResponse {
 export interface GetGraphRequest {
   /** Empty: the whole graph. Otherwise this resource and its neighbours. */
   resourceId: string;
+  /**
+   * Reads are linearizable by default: the replica first learns the leader's
+   * commit index (ReadIndex, confirmed by a heartbeat round with a majority)
+   * and answers once it has applied it, so the answer reflects every write
+   * acknowledged before the call. stale = true answers at once from this
+   * replica's applied state, which may be behind; applied_index says where.
+   */
+  stale: boolean;
 }
 
 export interface GraphResource {
@@ -242,6 +250,8 @@ export interface GraphUpdate {
 }
 
 export interface GetEpochRequest {
+  /** Linearizable by default; stale = true answers from this replica at once (see GetGraphRequest). */
+  stale: boolean;
 }
 
 export interface GetEpochResponse {
@@ -278,6 +288,8 @@ export interface RenewSessionResponse {
 }
 
 export interface GetOutboxRequest {
+  /** Linearizable by default; stale = true answers from this replica at once (see GetGraphRequest). */
+  stale: boolean;
 }
 
 export interface GetOutboxResponse {
@@ -289,6 +301,8 @@ export interface GetOutboxResponse {
 }
 
 export interface GetRulesRequest {
+  /** Linearizable by default; stale = true answers from this replica at once (see GetGraphRequest). */
+  stale: boolean;
 }
 
 /**
@@ -342,6 +356,8 @@ export interface GetHistoryRequest {
   resourceId: string;
   /** The most recent entries to return; 0 means 50, at most 1000. */
   limit: number;
+  /** Linearizable by default; stale = true answers from this replica at once (see GetGraphRequest). */
+  stale: boolean;
 }
 
 /**
@@ -379,6 +395,8 @@ export interface GetHistoryResponse {
 
 export interface ExplainRequest {
   resourceId: string;
+  /** Linearizable by default; stale = true answers from this replica at once (see GetGraphRequest). */
+  stale: boolean;
 }
 
 export interface ExplainResponse {
@@ -1350,13 +1368,16 @@ export const SubmitEventsResponse: MessageFns<SubmitEventsResponse> = {
 };
 
 function createBaseGetGraphRequest(): GetGraphRequest {
-  return { resourceId: "" };
+  return { resourceId: "", stale: false };
 }
 
 export const GetGraphRequest: MessageFns<GetGraphRequest> = {
   encode(message: GetGraphRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.resourceId !== "") {
       writer.uint32(10).string(message.resourceId);
+    }
+    if (message.stale !== false) {
+      writer.uint32(16).bool(message.stale);
     }
     return writer;
   },
@@ -1382,6 +1403,14 @@ export const GetGraphRequest: MessageFns<GetGraphRequest> = {
             message.resourceId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1400,6 +1429,7 @@ export const GetGraphRequest: MessageFns<GetGraphRequest> = {
   fromPartial(object: DeepPartial<GetGraphRequest>): GetGraphRequest {
     const message = createBaseGetGraphRequest();
     message.resourceId = object.resourceId ?? "";
+    message.stale = object.stale ?? false;
     return message;
   },
 };
@@ -2201,11 +2231,14 @@ export const GraphUpdate: MessageFns<GraphUpdate> = {
 };
 
 function createBaseGetEpochRequest(): GetEpochRequest {
-  return {};
+  return { stale: false };
 }
 
 export const GetEpochRequest: MessageFns<GetEpochRequest> = {
-  encode(_: GetEpochRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: GetEpochRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stale !== false) {
+      writer.uint32(8).bool(message.stale);
+    }
     return writer;
   },
 
@@ -2222,6 +2255,14 @@ export const GetEpochRequest: MessageFns<GetEpochRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2237,8 +2278,9 @@ export const GetEpochRequest: MessageFns<GetEpochRequest> = {
   create(base?: DeepPartial<GetEpochRequest>): GetEpochRequest {
     return GetEpochRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<GetEpochRequest>): GetEpochRequest {
+  fromPartial(object: DeepPartial<GetEpochRequest>): GetEpochRequest {
     const message = createBaseGetEpochRequest();
+    message.stale = object.stale ?? false;
     return message;
   },
 };
@@ -2493,11 +2535,14 @@ export const RenewSessionResponse: MessageFns<RenewSessionResponse> = {
 };
 
 function createBaseGetOutboxRequest(): GetOutboxRequest {
-  return {};
+  return { stale: false };
 }
 
 export const GetOutboxRequest: MessageFns<GetOutboxRequest> = {
-  encode(_: GetOutboxRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: GetOutboxRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stale !== false) {
+      writer.uint32(8).bool(message.stale);
+    }
     return writer;
   },
 
@@ -2514,6 +2559,14 @@ export const GetOutboxRequest: MessageFns<GetOutboxRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2529,8 +2582,9 @@ export const GetOutboxRequest: MessageFns<GetOutboxRequest> = {
   create(base?: DeepPartial<GetOutboxRequest>): GetOutboxRequest {
     return GetOutboxRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<GetOutboxRequest>): GetOutboxRequest {
+  fromPartial(object: DeepPartial<GetOutboxRequest>): GetOutboxRequest {
     const message = createBaseGetOutboxRequest();
+    message.stale = object.stale ?? false;
     return message;
   },
 };
@@ -2615,11 +2669,14 @@ export const GetOutboxResponse: MessageFns<GetOutboxResponse> = {
 };
 
 function createBaseGetRulesRequest(): GetRulesRequest {
-  return {};
+  return { stale: false };
 }
 
 export const GetRulesRequest: MessageFns<GetRulesRequest> = {
-  encode(_: GetRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: GetRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stale !== false) {
+      writer.uint32(8).bool(message.stale);
+    }
     return writer;
   },
 
@@ -2636,6 +2693,14 @@ export const GetRulesRequest: MessageFns<GetRulesRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2651,8 +2716,9 @@ export const GetRulesRequest: MessageFns<GetRulesRequest> = {
   create(base?: DeepPartial<GetRulesRequest>): GetRulesRequest {
     return GetRulesRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<GetRulesRequest>): GetRulesRequest {
+  fromPartial(object: DeepPartial<GetRulesRequest>): GetRulesRequest {
     const message = createBaseGetRulesRequest();
+    message.stale = object.stale ?? false;
     return message;
   },
 };
@@ -3042,7 +3108,7 @@ export const ChangeRulesRequest: MessageFns<ChangeRulesRequest> = {
 };
 
 function createBaseGetHistoryRequest(): GetHistoryRequest {
-  return { resourceId: "", limit: 0 };
+  return { resourceId: "", limit: 0, stale: false };
 }
 
 export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
@@ -3052,6 +3118,9 @@ export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(16).uint32(message.limit);
+    }
+    if (message.stale !== false) {
+      writer.uint32(24).bool(message.stale);
     }
     return writer;
   },
@@ -3085,6 +3154,14 @@ export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3104,6 +3181,7 @@ export const GetHistoryRequest: MessageFns<GetHistoryRequest> = {
     const message = createBaseGetHistoryRequest();
     message.resourceId = object.resourceId ?? "";
     message.limit = object.limit ?? 0;
+    message.stale = object.stale ?? false;
     return message;
   },
 };
@@ -3315,13 +3393,16 @@ export const GetHistoryResponse: MessageFns<GetHistoryResponse> = {
 };
 
 function createBaseExplainRequest(): ExplainRequest {
-  return { resourceId: "" };
+  return { resourceId: "", stale: false };
 }
 
 export const ExplainRequest: MessageFns<ExplainRequest> = {
   encode(message: ExplainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.resourceId !== "") {
       writer.uint32(10).string(message.resourceId);
+    }
+    if (message.stale !== false) {
+      writer.uint32(16).bool(message.stale);
     }
     return writer;
   },
@@ -3347,6 +3428,14 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
             message.resourceId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3365,6 +3454,7 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
   fromPartial(object: DeepPartial<ExplainRequest>): ExplainRequest {
     const message = createBaseExplainRequest();
     message.resourceId = object.resourceId ?? "";
+    message.stale = object.stale ?? false;
     return message;
   },
 };

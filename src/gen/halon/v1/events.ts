@@ -273,6 +273,7 @@ export interface RcEntry {
   events?: EventBatch | undefined;
   tick?: Tick | undefined;
   rulesVersion?: RulesVersionChange | undefined;
+  stateCheck?: StateCheck | undefined;
 }
 
 /**
@@ -303,6 +304,21 @@ export interface RulesVersionChange {
   version: number;
   timeMs: number;
   disabledRules: string[];
+}
+
+/**
+ * The leader's state hash at an earlier index, for every replica to compare
+ * with its own hash there (divergence is an alarm: docs/operations.md). It
+ * changes nothing but log time; the comparison is each replica's own business
+ * and never enters the replicated state.
+ */
+export interface StateCheck {
+  timeMs: number;
+  /** The index the hash is of, and the SHA-256 of the canonical state there (hex). */
+  index: number;
+  hash: string;
+  /** The replica that computed it (the leader that proposed the entry). */
+  replicaId: string;
 }
 
 export interface EventResult {
@@ -2713,7 +2729,7 @@ export const StopProcesses: MessageFns<StopProcesses> = {
 };
 
 function createBaseRcEntry(): RcEntry {
-  return { events: undefined, tick: undefined, rulesVersion: undefined };
+  return { events: undefined, tick: undefined, rulesVersion: undefined, stateCheck: undefined };
 }
 
 export const RcEntry: MessageFns<RcEntry> = {
@@ -2726,6 +2742,9 @@ export const RcEntry: MessageFns<RcEntry> = {
     }
     if (message.rulesVersion !== undefined) {
       RulesVersionChange.encode(message.rulesVersion, writer.uint32(26).fork()).join();
+    }
+    if (message.stateCheck !== undefined) {
+      StateCheck.encode(message.stateCheck, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2767,6 +2786,14 @@ export const RcEntry: MessageFns<RcEntry> = {
             message.rulesVersion = RulesVersionChange.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stateCheck = StateCheck.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2790,6 +2817,9 @@ export const RcEntry: MessageFns<RcEntry> = {
     message.tick = (object.tick !== undefined && object.tick !== null) ? Tick.fromPartial(object.tick) : undefined;
     message.rulesVersion = (object.rulesVersion !== undefined && object.rulesVersion !== null)
       ? RulesVersionChange.fromPartial(object.rulesVersion)
+      : undefined;
+    message.stateCheck = (object.stateCheck !== undefined && object.stateCheck !== null)
+      ? StateCheck.fromPartial(object.stateCheck)
       : undefined;
     return message;
   },
@@ -2992,6 +3022,97 @@ export const RulesVersionChange: MessageFns<RulesVersionChange> = {
     message.version = object.version ?? 0;
     message.timeMs = object.timeMs ?? 0;
     message.disabledRules = object.disabledRules?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseStateCheck(): StateCheck {
+  return { timeMs: 0, index: 0, hash: "", replicaId: "" };
+}
+
+export const StateCheck: MessageFns<StateCheck> = {
+  encode(message: StateCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.timeMs !== 0) {
+      writer.uint32(8).uint64(message.timeMs);
+    }
+    if (message.index !== 0) {
+      writer.uint32(16).uint64(message.index);
+    }
+    if (message.hash !== "") {
+      writer.uint32(26).string(message.hash);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(34).string(message.replicaId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StateCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStateCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.timeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hash = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StateCheck>): StateCheck {
+    return StateCheck.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StateCheck>): StateCheck {
+    const message = createBaseStateCheck();
+    message.timeMs = object.timeMs ?? 0;
+    message.index = object.index ?? 0;
+    message.hash = object.hash ?? "";
+    message.replicaId = object.replicaId ?? "";
     return message;
   },
 };
