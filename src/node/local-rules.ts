@@ -11,6 +11,7 @@
 //   disk failed locally (DiskFailed); a failed disk that the probe reports
 //   replaced or repaired is healthy again (DiskReplaced).
 import { rulesFor } from "../cep/index.js";
+import { backoffDelay } from "../util/backoff.js";
 
 export interface RestartPolicyConfig {
   /** Local restarts allowed within `windowMs`; 0 hands every exit to the coordinator. */
@@ -70,7 +71,10 @@ export function crashLoopRule(policy: RestartPolicyConfig) {
                 ctx.goto("escalated");
                 return;
               }
-              const delayMs = Math.min(policy.baseDelayMs * 2 ** recent.length, policy.maxDelayMs);
+              const delayMs = backoffDelay(
+                { baseMs: policy.baseDelayMs, factor: 2, maxMs: policy.maxDelayMs },
+                recent.length + 1,
+              );
               ctx.local = { restarts: [...recent, ctx.time] };
               ctx.emit({ action: "restart", process: ctx.key, delayMs, recent: recent.length, reason });
             },

@@ -6,8 +6,8 @@
 // keeps answering while a 10,000-host state is serialised. The bytes are
 // exactly those snapshot() returns at the same index, and their SHA-256 is the
 // state hash there.
-import { createHash } from "node:crypto";
 import { resourceData, type Edge, type FrozenGraph, type Resource } from "../graph/index.js";
+import { sha256Hasher } from "../util/hash.js";
 
 /**
  * Resources encoded per slice: a few milliseconds of work between two turns of
@@ -83,7 +83,7 @@ export class StateCapture {
       ...resources.flatMap((r, i) => (i === 0 ? [r] : [",", r])),
       `]},${this.tail}`,
     ];
-    const hash = createHash("sha256");
+    const hash = sha256Hasher();
     const buffers: Buffer[] = [];
     for (const [i, p] of pieces.entries()) {
       const b = Buffer.from(p, "utf8");
@@ -91,7 +91,7 @@ export class StateCapture {
       buffers.push(b);
       if (i % 16 === 15) await nextTurn();
     }
-    return { bytes: Buffer.concat(buffers), hash: hash.digest("hex") };
+    return { bytes: Buffer.concat(buffers), hash: hash.hex() };
   }
 }
 

@@ -11,3 +11,12 @@ export function sha256Hex(...parts: (string | Uint8Array)[]): string {
   for (const p of parts) h.update(p);
   return h.digest("hex");
 }
+
+/** The same SHA-256, fed piece by piece (a hash taken a slice at a time between turns of the event loop). */
+export function sha256Hasher(): { update(part: string | Uint8Array): void; hex(): string } {
+  const h = createHash("sha256");
+  return {
+    update: (part) => void h.update(part),
+    hex: () => h.digest("hex"),
+  };
+}
