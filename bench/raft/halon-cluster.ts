@@ -141,12 +141,16 @@ export class HalonBenchCluster {
   /** Restarts a killed replica and waits until it has caught up. */
   async restart(id: string): Promise<void> {
     this.startReplica(id);
-    await until(async () => {
-      const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
-      const commit = Math.max(...all.map((s) => s.commitIndex));
-      return all.every((s) => s.appliedIndex >= commit - 100);
-      // It restores its snapshot (the id table of a minute of events: megabytes) and replays the log after it.
-    }, `${id} to catch up`, 180_000);
+    await until(
+      async () => {
+        const all = await Promise.all(this.ids.map((r) => this.client.status(this.address(r))));
+        const commit = Math.max(...all.map((s) => s.commitIndex));
+        return all.every((s) => s.appliedIndex >= commit - 100);
+        // It restores its snapshot (the id table of a minute of events: megabytes) and replays the log after it.
+      },
+      `${id} to catch up`,
+      180_000,
+    );
   }
 
   propose(payload: Buffer): Promise<unknown> {
