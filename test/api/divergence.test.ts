@@ -48,7 +48,8 @@ describe("state divergence alarm", () => {
     const leader = cluster.replicas.find((r) => r.status().role === 3)!;
     const follower = cluster.replicas.find((r) => r !== leader)!;
     const other = cluster.replicas.find((r) => r !== leader && r !== follower)!;
-    // Deliberately different: a change no entry made.
+    // Deliberately different: a change no entry made (once the leader's topology declaration is applied there).
+    await until(() => follower.coordinator!.machine.graph.has("h1"), "the topology on the follower", 30_000);
     follower.coordinator!.machine.graph.setAttr("h1", "address", "tampered");
     await submit(2 * CHECK_EVERY);
     await until(() => follower.status().alarms.includes("DIVERGED"), "the DIVERGED alarm", 30_000);

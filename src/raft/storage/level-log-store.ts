@@ -58,7 +58,13 @@ export interface LevelLogStoreOptions {
 type Db = ClassicLevel<Buffer, Buffer>;
 
 export class LevelLogStore implements LogStore {
-  private readonly db: Db;
+  /**
+   * Made by load(), after the tables are verified: ClassicLevel opens the
+   * database by itself as soon as it is constructed (abstract-level's deferred
+   * open), and an open may compact and delete the very table files being
+   * verified (ENOENT at the restart of a SIGKILLed replica).
+   */
+  private db!: Db;
   private readonly sync: boolean;
   private loaded = false;
   /** Index of the first entry kept (compactedIndex + 1). */
@@ -78,10 +84,6 @@ export class LevelLogStore implements LogStore {
   private failure: Error | null = null;
 
   constructor(private readonly options: LevelLogStoreOptions) {
-    this.db = new ClassicLevel<Buffer, Buffer>(options.dir, {
-      keyEncoding: "buffer",
-      valueEncoding: "buffer",
-    });
     this.sync = options.sync ?? true;
   }
 
@@ -94,6 +96,10 @@ export class LevelLogStore implements LogStore {
     const damaged = await damagedTables(this.options.dir);
     if (damaged.length > 0)
       throw this.corruption(null, `LevelDB table damaged: ${damaged.join(" | ")}; refusing to start`);
+    this.db = new ClassicLevel<Buffer, Buffer>(this.options.dir, {
+      keyEncoding: "buffer",
+      valueEncoding: "buffer",
+    });
     try {
       await this.db.open();
     } catch (err) {
@@ -266,7 +272,8 @@ export class LevelLogStore implements LogStore {
     await this.queue.catch(() => undefined);
     await this.mark?.close().catch(() => undefined);
     this.mark = null;
-    if (this.db.status === "open" || this.db.status === "opening") await this.db.close();
+    const db = this.db as Db | undefined; // none when load() was never called or refused the tables
+    if (db !== undefined && (db.status === "open" || db.status === "opening")) await db.close();
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {

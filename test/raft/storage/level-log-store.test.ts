@@ -239,3 +239,27 @@ describe("LevelLogStore hard state hints", () => {
     expect((await open(dir).load()).hardState).toEqual({ term: 4, vote: null, commit: 4 });
   });
 });
+
+describe("opening", () => {
+  it("leaves LevelDB closed until load() has verified the tables (its own open may delete table files)", async () => {
+    const dir = tempDir();
+    const first = open(dir);
+    await first.load();
+    await first.persist({ hardState: { term: 1, vote: null, commit: 0 }, entries: entries(1, 50, 1) });
+    await first.close();
+    const { readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const logBefore = readFileSync(join(dir, "LOG"), "utf8");
+    const second = open(dir);
+    // Turns of the event loop during which ClassicLevel would open by itself if it had been made.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(readFileSync(join(dir, "LOG"), "utf8")).toBe(logBefore); // LevelDB rewrites LOG when it opens
+    expect((await second.load()).entries).toHaveLength(50);
+    expect(readFileSync(join(dir, "LOG"), "utf8")).not.toBe(logBefore);
+  });
+
+  it("closes cleanly when it was never loaded", async () => {
+    const store = new LevelLogStore({ dir: tempDir() });
+    await store.close();
+  });
+});
