@@ -1,53 +1,12 @@
 // The simulator's command line: `make sim SEED=n` replays one seed and prints
 // its trace; `make sim SEEDS=n` runs seeds 1..n and prints one summary line.
 import { simulateSeed } from "../../../src/raft/sim/run-seed.js";
+import { runSeedsFromArgs } from "../../helpers/seed-runner.js";
 
-function usage(): never {
-  console.error(
-    "usage: run-sim.ts --seed N [--chaos-ms MS] [--trace] | --seeds N [--from K] [--chaos-ms MS]",
-  );
-  process.exit(2);
-}
-
-function intArg(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 0) usage();
-  return v;
-}
-
-const seed = intArg("--seed");
-const seeds = intArg("--seeds");
-const from = intArg("--from") ?? 1;
-const chaosMs = intArg("--chaos-ms");
-
-if (seed !== undefined) {
-  const r = await simulateSeed(seed, { chaosMs, traceLines: 200 });
-  console.log(`seed ${seed}: ${r.summary}`);
-  if (r.violations.length > 0 || process.argv.includes("--trace")) {
-    console.log("last events:");
-    for (const l of r.lastEvents) console.log(`  ${l}`);
-    for (const v of r.violations) console.log(`VIOLATION ${v.property}: ${v.detail}`);
-  }
-  console.log(`sim: 1 seeds, ${r.violations.length > 0 ? 1 : 0} violations`);
-  process.exit(r.violations.length > 0 ? 1 : 0);
-} else if (seeds !== undefined) {
-  const started = Date.now();
-  let bad = 0;
-  for (let s = from; s < from + seeds; s++) {
-    const r = await simulateSeed(s, { chaosMs });
-    if (r.violations.length > 0) {
-      bad++;
-      console.log(`seed ${s} FAILED (replay: make sim SEED=${s}): ${r.summary}`);
-      for (const v of r.violations) console.log(`  ${v.property}: ${v.detail}`);
-      for (const l of r.lastEvents.slice(-20)) console.log(`    ${l}`);
-    }
-    if ((s - from + 1) % 250 === 0)
-      console.error(
-        `... ${s - from + 1} seeds, ${bad} violations, ${((Date.now() - started) / 1000).toFixed(0)}s`,
-      );
-  }
-  console.log(`sim: ${seeds} seeds, ${bad} violations`);
-  process.exit(bad > 0 ? 1 : 0);
-} else usage();
+await runSeedsFromArgs({
+  name: "sim",
+  script: "run-sim.ts",
+  run: (seed, opts) => Promise.resolve(simulateSeed(seed, opts)),
+  traceLines: 200,
+  progressEvery: 250,
+});
