@@ -3,7 +3,13 @@ import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError } from "./errors.js";
 import type { Flow } from "./flow.js";
 import { NO_ITEMS, insertInstance, makeRoom } from "./instances.js";
-import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
+import {
+  PHASE_TIMEOUT,
+  phaseNamed,
+  type CompiledAlternative,
+  type CompiledPhase,
+  type Rule,
+} from "./rule.js";
 import {
   buildRuntime,
   NO_TIMERS,
@@ -223,7 +229,7 @@ export class Engine<E, O> {
       return;
     }
     const inst = rs.instances[key];
-    const phase = rule.phaseMap.get(inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
+    const phase = phaseNamed(rule, inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
     const alts = phase.events;
     let guardFailed: string | undefined;
     let prepared = false;
@@ -321,7 +327,7 @@ export class Engine<E, O> {
       if (alt.then !== undefined) alt.then(ctx, event);
       if (ctx.next !== undefined) {
         nextName = ctx.next;
-        nextPhase = rule.phaseMap.get(nextName);
+        nextPhase = phaseNamed(rule, nextName);
       } else {
         nextName = alt.autoGoto;
         nextPhase = alt.autoPhase;
@@ -455,7 +461,7 @@ export class Engine<E, O> {
     name: string,
     time: number,
   ): void {
-    const phase = rule.phaseMap.get(inst.phase) as CompiledPhase;
+    const phase = phaseNamed(rule, inst.phase) as CompiledPhase;
     const alts = phase.timers[name];
     const cause = name === PHASE_TIMEOUT ? "timeout" : name;
     if (alts === undefined) {
