@@ -357,7 +357,11 @@ export class Engine<E, O> {
     const ended = nextPhase !== undefined && nextPhase.final;
     rs.global = ctx.global;
     const emitted = ctx.emitted;
-    for (let i = 0; i < emitted.length; i++) this.out.emit(state, rule.name, key, time, emitted[i]);
+    const emittedCount = ctx.emittedCount;
+    for (let i = 0; i < emittedCount; i++) {
+      this.out.emit(state, rule.name, key, time, emitted[i]);
+      emitted[i] = undefined; // the context is reused: do not keep the data alive
+    }
     if (created && ended) {
       // Born and finished in one step: nothing to keep, nobody to evict.
     } else {
@@ -412,7 +416,7 @@ export class Engine<E, O> {
         ...(nextName === undefined ? {} : { nextPhase: nextName }),
         ...(created ? { created } : {}),
         ...(ended ? { ended } : {}),
-        emitted: emitted.length,
+        emitted: emittedCount,
       });
   }
 
