@@ -2,7 +2,7 @@ import { canonicalHash } from "./canonical.js";
 import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError } from "./errors.js";
 import type { Flow } from "./flow.js";
-import { NO_ITEMS, insertInstance, makeRoom } from "./instances.js";
+import { insertInstance, makeRoom, newInstance } from "./instances.js";
 import {
   PHASE_TIMEOUT,
   phaseNamed,
@@ -12,7 +12,6 @@ import {
 } from "./rule.js";
 import {
   buildRuntime,
-  NO_TIMERS,
   cancelTimer,
   compactRuntime,
   earliestDue,
@@ -368,15 +367,7 @@ export class Engine<E, O> {
       let inst: InstanceState;
       if (existing === undefined) {
         makeRoom(state, rt, proc, rule, rs, time, this.out);
-        inst = {
-          phase: phase.name,
-          local: ctx.local,
-          created: state.seq,
-          touched: state.seq,
-          timers: NO_TIMERS,
-          timeout: null,
-          buffer: NO_ITEMS,
-        };
+        inst = newInstance(phase.name, ctx.local, state.seq);
         insertInstance(state, rt, proc, rs, key, inst);
       } else {
         inst = existing;
