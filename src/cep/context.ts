@@ -22,7 +22,9 @@ export class MutableContext implements RuleContext<unknown, unknown, unknown, st
   buf: readonly BufferItem[] = NO_ITEMS;
   ownBuffer = false;
   maxBuffer = 0;
+  /** Data emitted by this call: the first `emittedCount` entries (the array is reused). */
   emitted: unknown[] = [];
+  emittedCount = 0;
   dropped: BufferItem[] = [];
   /** Timer operations in call order: [name, due] to start, [name, undefined] to cancel. */
   timerOps: [string, number | undefined][] = [];
@@ -51,9 +53,9 @@ export class MutableContext implements RuleContext<unknown, unknown, unknown, st
     this.buf = buffer ?? NO_ITEMS;
     this.ownBuffer = false;
     this.maxBuffer = maxBuffer;
+    this.emittedCount = 0;
     // A fresh empty array is cheaper than truncating one (a runtime call in V8), and only
     // needed after a call that used it.
-    if (this.emitted.length !== 0) this.emitted = [];
     if (this.dropped.length !== 0) this.dropped = [];
     if (this.timerOps.length !== 0) this.timerOps = [];
     this.existingTimers = timers;
@@ -64,7 +66,7 @@ export class MutableContext implements RuleContext<unknown, unknown, unknown, st
   }
 
   emit(data: unknown): void {
-    this.emitted.push(data);
+    this.emitted[this.emittedCount++] = data;
   }
 
   goto(phase: string): void {

@@ -2,11 +2,16 @@ import { canonicalHash } from "./canonical.js";
 import { MutableContext } from "./context.js";
 import { CepDefinitionError, CepInputError } from "./errors.js";
 import type { Flow } from "./flow.js";
-import { NO_ITEMS, insertInstance, makeRoom } from "./instances.js";
-import { PHASE_TIMEOUT, type CompiledAlternative, type CompiledPhase, type Rule } from "./rule.js";
+import { insertInstance, makeRoom, newInstance } from "./instances.js";
+import {
+  PHASE_TIMEOUT,
+  phaseNamed,
+  type CompiledAlternative,
+  type CompiledPhase,
+  type Rule,
+} from "./rule.js";
 import {
   buildRuntime,
-  NO_TIMERS,
   cancelTimer,
   compactRuntime,
   earliestDue,
@@ -223,7 +228,7 @@ export class Engine<E, O> {
       return;
     }
     const inst = rs.instances[key];
-    const phase = rule.phaseMap.get(inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
+    const phase = phaseNamed(rule, inst === undefined ? rule.initial : inst.phase) as CompiledPhase;
     const alts = phase.events;
     let guardFailed: string | undefined;
     let prepared = false;
@@ -321,7 +326,7 @@ export class Engine<E, O> {
       if (alt.then !== undefined) alt.then(ctx, event);
       if (ctx.next !== undefined) {
         nextName = ctx.next;
-        nextPhase = rule.phaseMap.get(nextName);
+        nextPhase = phaseNamed(rule, nextName);
       } else {
         nextName = alt.autoGoto;
         nextPhase = alt.autoPhase;
@@ -351,22 +356,18 @@ export class Engine<E, O> {
     const ended = nextPhase !== undefined && nextPhase.final;
     rs.global = ctx.global;
     const emitted = ctx.emitted;
-    for (let i = 0; i < emitted.length; i++) this.out.emit(state, rule.name, key, time, emitted[i]);
+    const emittedCount = ctx.emittedCount;
+    for (let i = 0; i < emittedCount; i++) {
+      this.out.emit(state, rule.name, key, time, emitted[i]);
+      emitted[i] = undefined; // the context is reused: do not keep the data alive
+    }
     if (created && ended) {
       // Born and finished in one step: nothing to keep, nobody to evict.
     } else {
       let inst: InstanceState;
       if (existing === undefined) {
         makeRoom(state, rt, proc, rule, rs, time, this.out);
-        inst = {
-          phase: phase.name,
-          local: ctx.local,
-          created: state.seq,
-          touched: state.seq,
-          timers: NO_TIMERS,
-          timeout: null,
-          buffer: NO_ITEMS,
-        };
+        inst = newInstance(phase.name, ctx.local, state.seq);
         insertInstance(state, rt, proc, rs, key, inst);
       } else {
         inst = existing;
@@ -406,7 +407,7 @@ export class Engine<E, O> {
         ...(nextName === undefined ? {} : { nextPhase: nextName }),
         ...(created ? { created } : {}),
         ...(ended ? { ended } : {}),
-        emitted: emitted.length,
+        emitted: emittedCount,
       });
   }
 
@@ -455,7 +456,7 @@ export class Engine<E, O> {
     name: string,
     time: number,
   ): void {
-    const phase = rule.phaseMap.get(inst.phase) as CompiledPhase;
+    const phase = phaseNamed(rule, inst.phase) as CompiledPhase;
     const alts = phase.timers[name];
     const cause = name === PHASE_TIMEOUT ? "timeout" : name;
     if (alts === undefined) {

@@ -45,8 +45,8 @@ export interface Rule<E, O> {
   readonly key: (event: E) => string | undefined;
   readonly initial: string;
   readonly phases: Readonly<Record<string, CompiledPhase>>;
-  /** The same phases in a Map: the engine's lookup by name on the hot path. */
-  readonly phaseMap: ReadonlyMap<string, CompiledPhase>;
+  /** The same phases in an array: the engine's lookup by name on the hot path (see phaseNamed). */
+  readonly phaseList: readonly CompiledPhase[];
   readonly initLocal: (key: string) => unknown;
   readonly initGlobal: () => unknown;
   readonly maxInstances: number;
@@ -54,6 +54,23 @@ export interface Rule<E, O> {
   readonly migrations: readonly RuleMigration[];
   /** Phantom: never set, only carries O for type checking. */
   readonly __output?: O;
+}
+
+/**
+ * The phase of `rule` named `name`, or undefined. A scan rather than a Map: rules have a few
+ * phases, and the names compared are mostly the very strings the rule was compiled with, so each
+ * comparison is one pointer check where a Map lookup hashes and probes.
+ */
+export function phaseNamed(
+  rule: { readonly phaseList: readonly CompiledPhase[] },
+  name: string,
+): CompiledPhase | undefined {
+  const list = rule.phaseList;
+  for (let i = 0; i < list.length; i++) {
+    const phase = list[i] as CompiledPhase;
+    if (phase.name === name) return phase;
+  }
+  return undefined;
 }
 
 /**
@@ -120,7 +137,7 @@ export function defineRule<E, O, L, G = undefined, P extends string = string>(
     key: spec.key,
     initial: spec.initial,
     phases,
-    phaseMap: new Map(Object.entries(phases)),
+    phaseList: Object.values(phases),
     initLocal: spec.local as (key: string) => unknown,
     initGlobal: initGlobal as () => unknown,
     maxInstances,

@@ -1,10 +1,14 @@
 import { describeError } from "./errors.js";
 import type { EngineState, ErrorInfo, Output, OverflowInfo, TraceEntry } from "./types.js";
 
+/** "0" to "999", and the same padded to three digits ("000" to "999"). */
+const SMALL: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i));
+const PADDED: readonly string[] = SMALL.map((s) => s.padStart(3, "0"));
+
 /**
  * What one step produces: its outputs, numbered from the state's sequence, and (when explain was
- * asked for) its trace. The engine's general rule path and the compiled pattern paths both write
- * here, so that they number and shape outputs identically. Reset by every step (steps never nest).
+ * asked for) its trace. Rules and flows both write here, so that they number and shape outputs
+ * identically. Reset by every step (steps never nest).
  */
 export class StepOutputs<O> {
   /** Undefined until the first output: most steps produce none and allocate nothing. */
@@ -15,20 +19,39 @@ export class StepOutputs<O> {
   // `${rule}/` of the last rule that emitted: saves one string concatenation per output id.
   private lastRule = "";
   private lastPrefix = "/";
+  // The decimal digits of seq / 1000 for the last id made: they change once per 1000 numbers.
+  private lastThousands = -1;
+  private lastThousandsText = "";
 
-  emit(state: EngineState, rule: string, key: string, time: number, data: unknown): void {
-    const seq = state.seq++;
+  /**
+   * `${rule}/${key}/${seq}`, built without converting the whole sequence number to text each
+   * time: outside V8's small number-to-string cache that conversion is a runtime call, the
+   * largest single cost of an output. The thousands' digits are cached and the last three come
+   * from a table, which gives the same text for any integer from 0 to 2^32 - 1.
+   */
+  id(rule: string, key: string, seq: number): string {
     if (rule !== this.lastRule) {
       this.lastRule = rule;
       this.lastPrefix = `${rule}/`;
     }
-    // The same id as `${rule}/${key}/${seq}`.
-    this.push({ id: this.lastPrefix + key + "/" + seq, rule, key, time, kind: "emit", data: data as O });
+    if (seq >>> 0 !== seq) return this.lastPrefix + key + "/" + String(seq);
+    if (seq < 1000) return this.lastPrefix + key + "/" + (SMALL[seq] as string);
+    const thousands = (seq / 1000) >>> 0;
+    if (thousands !== this.lastThousands) {
+      this.lastThousands = thousands;
+      this.lastThousandsText = String(thousands);
+    }
+    return this.lastPrefix + key + "/" + this.lastThousandsText + (PADDED[seq - thousands * 1000] as string);
+  }
+
+  emit(state: EngineState, rule: string, key: string, time: number, data: unknown): void {
+    const seq = state.seq++;
+    this.push({ id: this.id(rule, key, seq), rule, key, time, kind: "emit", data: data as O });
   }
 
   overflow(state: EngineState, rule: string, key: string, time: number, data: OverflowInfo): void {
     const seq = state.seq++;
-    this.push({ id: `${rule}/${key}/${seq}`, rule, key, time, kind: "overflow", data });
+    this.push({ id: this.id(rule, key, seq), rule, key, time, kind: "overflow", data });
   }
 
   error(
@@ -41,7 +64,7 @@ export class StepOutputs<O> {
   ): void {
     const seq = state.seq++;
     this.push({
-      id: `${rule}/${key}/${seq}`,
+      id: this.id(rule, key, seq),
       rule,
       key,
       time,
