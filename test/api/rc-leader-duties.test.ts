@@ -124,11 +124,15 @@ describe("the coordinator leader's duties", () => {
     });
     d.start(log);
     await until(() => machine.graph.has("node1"), "the topology");
-    await log.submit({
+    const join = {
       id: "j",
       source: "node1",
       nodeJoined: { nodeId: "node1", hostId: "host1", address: "", epoch: 0 },
-    });
+    };
+    // As the replica's SubmitEvents does: the leader hears the node, then the join is applied
+    // (without it, a loaded machine may pass the grace and the silence before the join lands).
+    d.heard([join]);
+    await log.submit(join);
     expect(machine.graph.attr("node1", "state")).toBe("online");
     const t0 = machine.timeMs;
     await until(() => log.entries.some((e) => e.tick) && machine.timeMs > t0, "a tick");
