@@ -25,7 +25,13 @@ interface Up {
   dir: string;
 }
 
-const running: { up: ChildProcess; client: ClusterClient; extra: number[]; remove: () => void }[] = [];
+const running: {
+  up: ChildProcess;
+  client: ClusterClient;
+  extra: number[];
+  dir: string;
+  remove: () => void;
+}[] = [];
 
 afterEach(async () => {
   for (const r of running.splice(0)) {
@@ -36,7 +42,8 @@ afterEach(async () => {
       await Promise.race([exited, new Promise((res) => setTimeout(res, 30_000))]);
       if (r.up.exitCode === null) r.up.kill("SIGKILL");
     }
-    for (const pid of r.extra) if (alive(pid)) process.kill(pid, "SIGKILL");
+    // The node services' children too: a SIGKILLed node service that no provider restarts leaves its child.
+    for (const pid of [...r.extra, ...sleepPids(r.dir)]) if (alive(pid)) process.kill(pid, "SIGKILL");
     r.remove();
   }
 });
@@ -89,7 +96,7 @@ async function startUp(prefix: string, infrastructure: (dir: string, port: numbe
     addresses: config.replicas.map((r) => r.grpcAddress),
     tls: { ca: readFileSync(f.ca), cert: readFileSync(f.cert), key: readFileSync(f.key) },
   });
-  running.push({ up: proc, client, extra, remove });
+  running.push({ up: proc, client, extra, dir: tmp.dir, remove });
   for (const m of out.matchAll(/pid (\d+)/g)) extra.push(Number(m[1]));
   const nodePid = Number(/node\s+node1\s+gRPC \S+\s+pid (\d+)/.exec(out)![1]);
   return { proc, out: () => out, client, nodePid, dir: tmp.dir };
@@ -135,7 +142,6 @@ describe("node recovery through an infrastructure provider", { timeout: 240_000 
     const all = sleepPids(up.dir);
     // Never two copies: the first run's child was stopped by the new node service.
     expect(all.filter(alive)).toEqual([all[1]]);
-    for (const pid of all) running[0]!.extra.push(pid);
     await until(async () => (await stateOf(up.client, "worker-1")) === "online", "worker-1 online again");
   });
 
