@@ -99,6 +99,9 @@ const OUTCOME_NAMES: Record<number, string> = {
   [EventOutcome.EVENT_OUTCOME_IGNORED_STALE]: "ignored_stale",
 };
 
+/** The snapshot's fields whose keys sort before "graph". */
+type BeforeGraph = "appliedIndex" | "dedup" | "disabledRules" | "faults" | "format";
+
 export class RcStateMachine implements StateMachine {
   readonly config: RcConfig;
   private onGraphChanges: ((index: number, changes: GraphChange[]) => void) | undefined;
@@ -207,23 +210,10 @@ export class RcStateMachine implements StateMachine {
    */
   capture(): StateCapture {
     const c = this.coordinator;
-    // Keys in sorted order, as toData(): these before "graph", those after it.
-    const head = JSON.stringify({
-      appliedIndex: this.appliedIndex,
-      dedup: this.dedup.toData(),
-      disabledRules: this.disabledRules,
-      faults: this.faults,
-      format: RC_SNAPSHOT_FORMAT,
-    });
-    const tail = JSON.stringify({
-      incidents: this.incidents,
-      outbox: c.outbox.toData(),
-      rules: c.rules.toData(),
-      rulesVersion: this.rulesVersion,
-      timeMs: c.now,
-      unknown: c.unknown,
-      version: RC_SNAPSHOT_VERSION,
-    });
+    // One list of fields with toData(), split around "graph" (keys in sorted order).
+    const { before, after } = this.stateAroundGraph();
+    const head = JSON.stringify(before);
+    const tail = JSON.stringify(after);
     return new StateCapture(this.appliedIndex, head.slice(0, -1), c.graph.freeze(), tail.slice(1));
   }
 
@@ -603,23 +593,35 @@ export class RcStateMachine implements StateMachine {
   }
 
   private toData(): RcStateData {
-    const c = this.coordinator;
-    const graph = graphToData(c.graph);
+    const graph = graphToData(this.coordinator.graph);
+    const { before, after } = this.stateAroundGraph();
     // Keys in sorted order, at every level (see plain.ts).
+    return { ...before, graph: { edges: graph.edges, resources: graph.resources }, ...after };
+  }
+
+  /** The state but its graph, as the fields sorted before "graph" and those after it. */
+  private stateAroundGraph(): {
+    before: Pick<RcStateData, BeforeGraph>;
+    after: Omit<RcStateData, BeforeGraph | "graph">;
+  } {
+    const c = this.coordinator;
     return {
-      appliedIndex: this.appliedIndex,
-      dedup: this.dedup.toData(),
-      disabledRules: this.disabledRules,
-      faults: this.faults,
-      format: RC_SNAPSHOT_FORMAT,
-      graph: { edges: graph.edges, resources: graph.resources },
-      incidents: this.incidents,
-      outbox: c.outbox.toData(),
-      rules: c.rules.toData(),
-      rulesVersion: this.rulesVersion,
-      timeMs: c.now,
-      unknown: c.unknown,
-      version: RC_SNAPSHOT_VERSION,
+      before: {
+        appliedIndex: this.appliedIndex,
+        dedup: this.dedup.toData(),
+        disabledRules: this.disabledRules,
+        faults: this.faults,
+        format: RC_SNAPSHOT_FORMAT,
+      },
+      after: {
+        incidents: this.incidents,
+        outbox: c.outbox.toData(),
+        rules: c.rules.toData(),
+        rulesVersion: this.rulesVersion,
+        timeMs: c.now,
+        unknown: c.unknown,
+        version: RC_SNAPSHOT_VERSION,
+      },
     };
   }
 
