@@ -2,7 +2,9 @@
 // kept in a small file in its data directory, so that `halon replay` can
 // rebuild the state offline from the snapshot and log and check that it comes
 // to the same hash at the same index. One "index sha256" line per report, at
-// most one a second; the file keeps the latest lines only.
+// most one a second: a report within the second is written when the second is
+// over (or at a clean stop, see flushed()), so the newest hash a status showed
+// is always in the file. The file keeps the latest lines only.
 import { appendFile, writeFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 
@@ -15,9 +17,12 @@ export interface ReportedHash {
 
 export class ReportedHashes {
   private lastIndex = -1;
-  private lastAt = 0;
+  private lastAt = -Infinity;
   private lines = 0;
   private writing: Promise<void> = Promise.resolve();
+  /** A report that came within the interval, written when it is over. */
+  private pending: ReportedHash | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly file: string,
@@ -28,14 +33,39 @@ export class ReportedHashes {
     if (existsSync(file)) this.lines = readReportedHashes(file).length;
   }
 
-  /** Records a reported hash (skipped when the index is unchanged or the last one was very recent). */
+  /** Records a reported hash: now, or when the interval since the last write is over. */
   note(index: number, hash: string): void {
-    const now = Date.now();
-    if (index === this.lastIndex || now - this.lastAt < this.minIntervalMs) return;
-    this.lastIndex = index;
-    this.lastAt = now;
+    if (index === this.lastIndex) return;
+    const wait = this.lastAt + this.minIntervalMs - Date.now();
+    if (wait <= 0) {
+      this.write({ index, hash });
+      return;
+    }
+    this.pending = { index, hash };
+    this.timer ??= setTimeout(() => this.writePending(), wait);
+    this.timer.unref();
+  }
+
+  /** Writes what is pending, and resolves once everything noted is on disk. */
+  flushed(): Promise<void> {
+    this.writePending();
+    return this.writing;
+  }
+
+  private writePending(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const p = this.pending;
+    this.pending = null;
+    if (p && p.index !== this.lastIndex) this.write(p);
+  }
+
+  private write(h: ReportedHash): void {
+    this.pending = null;
+    this.lastIndex = h.index;
+    this.lastAt = Date.now();
     this.lines++;
-    const line = `${index} ${hash}\n`;
+    const line = `${h.index} ${h.hash}\n`;
     const trim = this.lines > 2 * this.keep;
     if (trim) this.lines = this.keep;
     this.writing = this.writing
@@ -43,15 +73,10 @@ export class ReportedHashes {
         await appendFile(this.file, line);
         if (trim) {
           const kept = readReportedHashes(this.file).slice(-this.keep);
-          await writeFile(this.file, kept.map((h) => `${h.index} ${h.hash}\n`).join(""));
+          await writeFile(this.file, kept.map((k) => `${k.index} ${k.hash}\n`).join(""));
         }
       })
       .catch(this.onError);
-  }
-
-  /** Resolves once what was noted is on disk. */
-  flushed(): Promise<void> {
-    return this.writing;
   }
 }
 
