@@ -12,6 +12,8 @@
 //
 // Targets (issue 6): >= 100,000 events/s applied; snapshot and restore < 2 s each.
 // The last line printed is one JSON object with every figure.
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { loadavg } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { EntryType, type Entry } from "../../src/raft/types.js";
@@ -110,6 +112,14 @@ for (let b = 0; b < warmup + Math.ceil(EVENTS / BATCH); b++) {
 }
 const shadowHash = shadow?.stateHash();
 shadow = undefined;
+// BENCH_RC_PROFILE=file.cpuprofile: a CPU profile of the measured apply loop only.
+const profileFile = process.env.BENCH_RC_PROFILE;
+const inspector = profileFile ? new Session() : null;
+if (inspector) {
+  inspector.connect();
+  await inspector.post("Profiler.enable");
+  await inspector.post("Profiler.start");
+}
 let applyMs = 0;
 // CPU time of the process (all its threads, so the garbage collector's too):
 // what one core can do, whatever else the shared machine is running.
@@ -129,6 +139,11 @@ for (const [b, entry] of entries.entries()) {
   applied += BATCH;
   batchRates.push(BATCH / (dt / 1000));
   batchMs.push(dt);
+}
+if (inspector && profileFile) {
+  const { profile } = await inspector.post("Profiler.stop");
+  writeFileSync(profileFile, JSON.stringify(profile));
+  inspector.disconnect();
 }
 if (sm.stateHash() !== shadowHash) throw new Error("the measured machine and its twin differ");
 const eventsPerSec = applied / (applyMs / 1000);

@@ -50,6 +50,13 @@ export class ClusterClient {
   private readonly clients = new Map<string, HalonServiceClient>();
   /** Where the last call found the leader; tried first next time. */
   private leaderHint: string | null = null;
+  /**
+   * Which replica to try next when no leader is known: after the one that last
+   * failed, across calls, so that a replica that hangs (stopped, partitioned)
+   * is not the first one every call tries. A short call (a session renewal)
+   * may have time for one attempt only, and must still find the leader.
+   */
+  private nextReplica = 0;
   private readonly callTimeoutMs: number;
   private readonly leaderTimeoutMs: number;
 
@@ -233,11 +240,11 @@ export class ClusterClient {
     },
   ): Promise<Res> {
     const giveUpAt = Date.now() + limits.leaderTimeoutMs;
-    let next = 0;
     let lastError: ServiceError | null = null;
     // At least one attempt, however short the timeout (a millisecond may pass before the check).
     for (let attempt = 0; attempt === 0 || Date.now() < giveUpAt; attempt++) {
-      const address = this.leaderHint ?? this.options.addresses[next++ % this.options.addresses.length]!;
+      const addresses = this.options.addresses;
+      const address = this.leaderHint ?? addresses[this.nextReplica % addresses.length]!;
       try {
         const res = await this.call(address, method, req, limits.callTimeoutMs);
         this.leaderHint = address;
@@ -246,6 +253,8 @@ export class ClusterClient {
         const e = err as ServiceError;
         lastError = e;
         this.leaderHint = null;
+        const failed = addresses.indexOf(address);
+        this.nextReplica = (failed >= 0 ? failed : this.nextReplica) + 1;
         if (e.code === status.FAILED_PRECONDITION) {
           const hint = e.metadata?.get(LEADER_ADDRESS_TRAILER)[0];
           if (typeof hint === "string" && hint !== address) {

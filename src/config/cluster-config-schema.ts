@@ -153,6 +153,12 @@ export const nodeServiceSchema = z
     id,
     host: id,
     grpcAddress: address,
+    /**
+     * The address the node service binds, when the coordinator reaches it at
+     * grpcAddress through something in between (a proxy, NAT, a container's
+     * port mapping). Default: grpcAddress.
+     */
+    listenAddress: address.optional(),
     /** Where the node service keeps the highest coordinator term it has seen (fencing). */
     dataDir: z.string().min(1).optional(),
     rack: id.default("rack-0"),
@@ -236,7 +242,11 @@ export const clusterConfigSchema = z
       claim(r.peerAddress, "address", ["replicas", i, "peerAddress"]);
       if (r.dashboardAddress) claim(r.dashboardAddress, "address", ["replicas", i, "dashboardAddress"]);
     });
-    config.nodes.forEach((n, i) => claim(n.grpcAddress, "address", ["nodes", i, "grpcAddress"]));
+    config.nodes.forEach((n, i) => {
+      claim(n.grpcAddress, "address", ["nodes", i, "grpcAddress"]);
+      if (n.listenAddress && n.listenAddress !== n.grpcAddress)
+        claim(n.listenAddress, "address", ["nodes", i, "listenAddress"]);
+    });
     seen.clear();
     config.replicas.forEach((r, i) => claim(r.dataDir, "dataDir", ["replicas", i, "dataDir"]));
 

@@ -290,7 +290,8 @@ export class NodeService {
     };
     // Requests that do not decode get INVALID_ARGUMENT naming the field, never INTERNAL.
     this.server.addService(guardService(NodeServiceService), guardHandlers(NodeServiceService, impl));
-    const address = this.node.grpcAddress;
+    // Bound here; the coordinator dials grpcAddress, which may lead here through a proxy or NAT.
+    const address = this.node.listenAddress ?? this.node.grpcAddress;
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (err, port) =>
         err ? reject(new NodeStartError(`cannot listen on ${address}: ${err.message}`)) : resolve(port),

@@ -146,6 +146,24 @@ describe("cluster config: each kind of bad file gives its precise error", () => 
     ).toEqual(['infrastructure.hosts.h2: no node runs on host "h2" (hosts: h1)']);
   });
 
+  it("a node's listen address: a malformed one, or one another part already uses", () => {
+    const node = { id: "n1", host: "h1", grpcAddress: "127.0.0.1:7201" };
+    expect(problemsOf({ ...minimal(), nodes: [{ ...node, listenAddress: "7301" }] })).toEqual([
+      "nodes[0].listenAddress: an address of the form host:port",
+    ]);
+    expect(
+      problemsOf({ ...minimal(), nodes: [{ ...node, listenAddress: minimal().replicas[0]!.grpcAddress }] }),
+    ).toEqual([
+      `nodes[0].listenAddress: address "${minimal().replicas[0]!.grpcAddress}" is already used by replicas[0].grpcAddress`,
+    ]);
+    // Its own grpcAddress, said twice, is no conflict.
+    const cfg = parseClusterConfig(
+      { ...minimal(), nodes: [{ ...node, listenAddress: node.grpcAddress }] },
+      "/etc/halon/cluster.yaml",
+    );
+    expect(cfg.nodes[0]!.listenAddress).toBe(node.grpcAddress);
+  });
+
   it("a pool over a disk that no node has", () => {
     const data = {
       ...minimal(),

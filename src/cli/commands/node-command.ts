@@ -79,7 +79,11 @@ export function registerNodeCommand(program: Command): void {
           config,
           "node",
           opts.id,
-          [me.grpcAddress, ...config.replicas.map((r) => r.grpcAddress)],
+          [
+            me.grpcAddress,
+            ...(me.listenAddress ? [me.listenAddress] : []),
+            ...config.replicas.map((r) => r.grpcAddress),
+          ],
           {
             insecure: opts.insecure === true,
             onReloadError: (message) => log.error({}, message),
