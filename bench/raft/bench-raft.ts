@@ -14,7 +14,8 @@
 // Environment: BENCH_QUICK=1 (1 s per level, levels 1 and 16, one failover: for
 // trying), BENCH_SECONDS (per level, default 5), BENCH_LEVELS (default
 // "1,16,256"), BENCH_FAILOVERS (default 5), BENCH_WORKLOADS (default all).
-// HALON_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the replicas.
+// HALON_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the replicas;
+// BENCH_ONLY=halon skips etcd (for profiling: no ratios, the figures as JSON).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
@@ -252,6 +253,10 @@ function report(halon: SystemResult, etcd: SystemResult, etcdVersion: string, lo
   return json;
 }
 
+if (process.env.BENCH_ONLY === "halon") {
+  console.log(JSON.stringify(await measure(halonSystem())));
+  process.exit(0);
+}
 const etcdBinary = ensureEtcd();
 const loadAtStart = loadavg();
 const etcdVersion = execFileSync(etcdBinary, ["--version"], { encoding: "utf8" }).split("\n")[0] ?? "";

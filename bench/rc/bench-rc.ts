@@ -15,6 +15,7 @@
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { loadavg } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { EntryType, type Entry } from "../../src/raft/types.js";
 import { encodeEventBatch } from "../../src/rc/entry.js";
@@ -197,6 +198,26 @@ console.log(
     `CPU ${median(snapCpuMs).toFixed(0)} / ${median(restoreCpuMs).toFixed(0)} ms)`,
 );
 
+// A capture for a snapshot, as a replica takes it: the part on the event loop
+// (between two entries), and the longest turn of its encoding, which yields
+// between slices (issue 15: snapshots must not stall Raft).
+const captureMs: number[] = [];
+const captureTurnMs: number[] = [];
+for (let i = 0; i < 3; i++) {
+  t0 = performance.now();
+  const capture = sm.capture();
+  captureMs.push(performance.now() - t0);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  await capture.encoded();
+  delay.disable();
+  captureTurnMs.push(delay.max / 1e6);
+}
+console.log(
+  `capture for a snapshot: ${median(captureMs).toFixed(0)} ms on the event loop, then its longest turn ` +
+    `${median(captureTurnMs).toFixed(0)} ms (medians of 3)`,
+);
+
 const snapshotMs = median(snapMs);
 const restoreMsMedian = median(restoreMs);
 const figures = {
@@ -217,6 +238,8 @@ const figures = {
   restoreMs: Math.round(restoreMsMedian),
   restoreCpuMs: Math.round(median(restoreCpuMs)),
   stateHashMs: Math.round(hashMs),
+  captureOnLoopMs: Math.round(median(captureMs)),
+  captureLongestTurnMs: Math.round(median(captureTurnMs)),
   v8MaxSemiSpaceMB: SEMI_SPACE_MB === 0 ? "default" : SEMI_SPACE_MB,
   dedupRetentionMs: TEST_CONFIG.dedupRetentionMs,
   // The machine is shared: a load average above the core count slows every wall-clock figure.

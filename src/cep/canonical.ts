@@ -9,7 +9,7 @@ import { CepStateError } from "./errors.js";
  */
 export function canonicalJson(value: unknown, path = "$"): string {
   const parts: string[] = [];
-  write(value, path, parts, new Set());
+  write(value, { root: path, keys: [] }, parts, new Set());
   return parts.join("");
 }
 
@@ -18,13 +18,90 @@ export function canonicalHash(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
 
-/** Deep copy of plain data through its canonical form, with the same checks. */
+/**
+ * Deep copy of plain data in canonical form, with the same checks: object keys
+ * inserted in sorted order and undefined properties dropped, -0 made 0. The
+ * copy is the object JSON.parse(canonicalJson(value)) would give (the same keys
+ * inserted in the same order), so JSON.stringify of it is the same text, built
+ * without an intermediate string: a coordinator snapshot copies its rule state
+ * this way on the event loop.
+ */
 export function plainCopy<T>(value: T, path = "$"): T {
   if (value === undefined) return value;
-  return JSON.parse(canonicalJson(value, path)) as T;
+  return copy(value, { root: path, keys: [] }, new Set()) as T;
 }
 
-function write(value: unknown, path: string, out: string[], seen: Set<object>): void {
+function copy(value: unknown, at: Position, seen: Set<object>): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw new CepStateError(`${pathOf(at)}: ${value} is not JSON data`);
+      return value === 0 ? 0 : value;
+    case "object":
+      break;
+    default:
+      throw new CepStateError(`${pathOf(at)}: a ${typeof value} is not JSON data`);
+  }
+  if (value === null) return null;
+  if (seen.has(value)) throw new CepStateError(`${pathOf(at)}: cycle in state`);
+  seen.add(value);
+  let out: unknown;
+  if (Array.isArray(value)) {
+    const list = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      at.keys.push(i);
+      list[i] = copy(value[i], at, seen);
+      at.keys.pop();
+    }
+    out = list;
+  } else {
+    checkPlainObject(value, at);
+    const record = value as Record<string, unknown>;
+    const obj: Record<string, unknown> = {};
+    for (const k of Object.keys(record).sort()) {
+      const v = record[k];
+      if (v === undefined) continue;
+      at.keys.push(k);
+      const c = copy(v, at, seen);
+      at.keys.pop();
+      // As JSON.parse does: "__proto__" is an own property, not the prototype.
+      if (k === "__proto__")
+        Object.defineProperty(obj, k, { value: c, enumerable: true, writable: true, configurable: true });
+      else obj[k] = c;
+    }
+    out = obj;
+  }
+  seen.delete(value);
+  return out;
+}
+
+function checkPlainObject(value: object, at: Position): void {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
+    throw new CepStateError(`${pathOf(at)}: a ${ctor} instance is not plain data (use objects and arrays)`);
+  }
+}
+
+/**
+ * Where the writer is: the keys from the root, pushed and popped as it goes.
+ * The path's text is built only for an error, never per value: a coordinator
+ * snapshot holds hundreds of thousands of values.
+ */
+interface Position {
+  root: string;
+  keys: (string | number)[];
+}
+
+function pathOf(at: Position): string {
+  let text = at.root;
+  for (const k of at.keys) text += typeof k === "number" ? `[${k}]` : `.${k}`;
+  return text;
+}
+
+function write(value: unknown, at: Position, out: string[], seen: Set<object>): void {
   switch (typeof value) {
     case "string":
       out.push(JSON.stringify(value));
@@ -33,33 +110,31 @@ function write(value: unknown, path: string, out: string[], seen: Set<object>): 
       out.push(value ? "true" : "false");
       return;
     case "number":
-      if (!Number.isFinite(value)) throw new CepStateError(`${path}: ${value} is not JSON data`);
+      if (!Number.isFinite(value)) throw new CepStateError(`${pathOf(at)}: ${value} is not JSON data`);
       out.push(Object.is(value, -0) ? "0" : JSON.stringify(value));
       return;
     case "object":
       break;
     default:
-      throw new CepStateError(`${path}: a ${typeof value} is not JSON data`);
+      throw new CepStateError(`${pathOf(at)}: a ${typeof value} is not JSON data`);
   }
   if (value === null) {
     out.push("null");
     return;
   }
-  if (seen.has(value)) throw new CepStateError(`${path}: cycle in state`);
+  if (seen.has(value)) throw new CepStateError(`${pathOf(at)}: cycle in state`);
   seen.add(value);
   if (Array.isArray(value)) {
     out.push("[");
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out.push(",");
-      write(value[i], `${path}[${i}]`, out, seen);
+      at.keys.push(i);
+      write(value[i], at, out, seen);
+      at.keys.pop();
     }
     out.push("]");
   } else {
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) {
-      const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
-      throw new CepStateError(`${path}: a ${ctor} instance is not plain data (use objects and arrays)`);
-    }
+    checkPlainObject(value, at);
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record).sort();
     out.push("{");
@@ -70,7 +145,9 @@ function write(value: unknown, path: string, out: string[], seen: Set<object>): 
       if (!first) out.push(",");
       first = false;
       out.push(JSON.stringify(k), ":");
-      write(v, `${path}.${k}`, out, seen);
+      at.keys.push(k);
+      write(v, at, out, seen);
+      at.keys.pop();
     }
     out.push("}");
   }

@@ -15,6 +15,9 @@ import { sha256Hasher } from "../util/hash.js";
  */
 export const RESOURCES_PER_SLICE = 1_000;
 
+/** One field of the state: its JSON now, or a function that gives it in a later turn. */
+export type FieldPiece = { name: string; json: string } | { name: string; later: () => string };
+
 export interface CapturedState {
   bytes: Uint8Array;
   /** SHA-256 of the bytes, hex: the state hash at the captured index. */
@@ -26,14 +29,14 @@ export class StateCapture {
   private released = false;
 
   /**
-   * @param head the canonical JSON of the state up to the graph, without its closing brace
-   * @param tail the canonical JSON of the state after the graph, without its opening brace
+   * @param head the fields of the state before "graph", in key order
+   * @param tail the fields after it
    */
   constructor(
     readonly index: number,
-    private readonly head: string,
+    private readonly head: readonly FieldPiece[],
     private readonly graph: FrozenGraph,
-    private readonly tail: string,
+    private readonly tail: readonly FieldPiece[],
     private readonly perSlice = RESOURCES_PER_SLICE,
   ) {}
 
@@ -75,13 +78,26 @@ export class StateCapture {
       if (out.length > 0) edges.push(out.join(","));
       await nextTurn();
     }
+    const fields = async (list: readonly FieldPiece[]): Promise<string> => {
+      const out: string[] = [];
+      for (const f of list) {
+        if ("json" in f) out.push(`${f.name}:${f.json}`);
+        else {
+          out.push(`${f.name}:${f.later()}`);
+          await nextTurn();
+        }
+      }
+      return out.join(",");
+    };
+    const head = await fields(this.head);
+    const tail = await fields(this.tail);
     // The same text as JSON.stringify of the whole state: keys sorted, "edges" before "resources".
     const pieces = [
-      `${this.head},"graph":{"edges":[`,
+      `{${head},"graph":{"edges":[`,
       edges.join(","),
       `],"resources":[`,
       ...resources.flatMap((r, i) => (i === 0 ? [r] : [",", r])),
-      `]},${this.tail}`,
+      `]},${tail}}`,
     ];
     const hash = sha256Hasher();
     const buffers: Buffer[] = [];

@@ -46,7 +46,7 @@ import {
   type RcStateData,
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
-import { StateCapture } from "./state-capture.js";
+import { StateCapture, type FieldPiece } from "./state-capture.js";
 import { BOUNDS, eventId, validateEvent } from "./validate.js";
 import { eventSubjects, type CauseTrace, type EntryTrace, type TraceCause } from "./trace.js";
 
@@ -205,16 +205,16 @@ export class RcStateMachine implements StateMachine {
 
   /**
    * The state at the last applied index, to be encoded later without holding
-   * up the event loop (see state-capture.ts): the graph is frozen copy-on-write
-   * and the rest, which is small, encoded now. Its bytes equal snapshot()'s.
+   * up the event loop (see state-capture.ts): the graph is frozen copy-on-write;
+   * the large fields that are copies already (the id table, the rule state) or
+   * lists of entries never changed in place (the outbox) are encoded in turns of
+   * their own; the rest, which is small and live, now. Its bytes equal snapshot()'s.
    */
   capture(): StateCapture {
     const c = this.coordinator;
     // One list of fields with toData(), split around "graph" (keys in sorted order).
     const { before, after } = this.stateAroundGraph();
-    const head = JSON.stringify(before);
-    const tail = JSON.stringify(after);
-    return new StateCapture(this.appliedIndex, head.slice(0, -1), c.graph.freeze(), tail.slice(1));
+    return new StateCapture(this.appliedIndex, fieldPieces(before), c.graph.freeze(), fieldPieces(after));
   }
 
   restore(data: Uint8Array): void {
@@ -735,4 +735,26 @@ function isUnknownRecord(x: unknown): x is UnknownRecord {
   if (typeof x !== "object" || x === null) return false;
   const u = x as UnknownRecord;
   return Number.isSafeInteger(u.count) && Array.isArray(u.recent);
+}
+
+/** Fields whose values are the state machine's own copies, or never changed in place: safe to encode later. */
+const ENCODED_LATER: ReadonlySet<string> = new Set(["dedup", "outbox", "rules"]);
+
+/**
+ * An object's JSON, field by field in its key order (as JSON.stringify writes
+ * it), the fields of ENCODED_LATER left as functions for the capture to call
+ * in turns of their own.
+ */
+function fieldPieces(fields: object): FieldPiece[] {
+  const out: FieldPiece[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue; // as JSON.stringify
+    const name = JSON.stringify(key);
+    out.push(
+      ENCODED_LATER.has(key)
+        ? { name, later: () => JSON.stringify(value) }
+        : { name, json: JSON.stringify(value) },
+    );
+  }
+  return out;
 }

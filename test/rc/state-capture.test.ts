@@ -145,7 +145,18 @@ describe("state capture", () => {
     g.addResource("c", "Cluster", {});
     g.addResource("r", "Rack", {});
     g.connect("c", "has", "r");
-    const c = new StateCapture(1, '{"a":1', g.freeze(), '"z":2}', 1);
+    // A field encoded later sees the value as it is then: the caller passes only copies that do not change.
+    const later = { n: 2 };
+    const c = new StateCapture(
+      1,
+      [{ name: '"a"', json: "1" }],
+      g.freeze(),
+      [
+        { name: '"y"', later: () => JSON.stringify(later) },
+        { name: '"z"', json: "2" },
+      ],
+      1,
+    );
     g.setAttr("c", "name", "x");
     g.removeResource("r");
     const { bytes } = await c.encoded();
@@ -158,6 +169,7 @@ describe("state capture", () => {
           ["r", "Rack", {}],
         ],
       },
+      y: { n: 2 },
       z: 2,
     });
   });
