@@ -173,6 +173,8 @@ export class HalonBenchCluster {
     // SIGTERM when profiling: a replica writes its --cpu-prof profile only when it exits by itself.
     const signal = process.env.HALON_BENCH_NODE_ARGS?.includes("--cpu-prof") ? "SIGTERM" : "SIGKILL";
     for (const id of [...this.children.keys()]) await this.kill(id, signal);
-    if (process.env.BENCH_KEEP !== "1") rmSync(this.dir, { recursive: true, force: true });
+    // BENCH_KEEP=1: the data directories and logs stay, for a look afterwards.
+    if (process.env.BENCH_KEEP === "1") console.error(`replicas' data and logs kept in ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }

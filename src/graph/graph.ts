@@ -58,7 +58,7 @@ type UndoStep =
  * list of ids and a snapshot can be serialised a slice at a time.
  */
 export interface FrozenGraph {
-  /** Every resource id at the freeze, in no particular order. */
+  /** Every resource id at the freeze, sorted (compareStrings). */
   readonly ids: readonly string[];
   /** The resource as it was (an id from `ids`). */
   get(id: string): Resource;
@@ -87,6 +87,12 @@ export function checkId(id: unknown): asserts id is string {
 export class Graph {
   readonly schema: CompiledSchema;
   private readonly vertices = new Map<string, Vertex>();
+  /**
+   * Every id, sorted; built again only after a resource was added or removed
+   * (rare once the topology is declared), so that a snapshot does not sort
+   * 100,000 ids on the event loop each time. Never changed in place.
+   */
+  private sortedIdCache: readonly string[] | null = null;
   private readonly byKindIndex = new Map<string, Set<string>>();
   private edgeCount = 0;
   private changes: GraphChange[] = [];
@@ -253,7 +259,12 @@ export class Graph {
 
   /** Every resource id, sorted. */
   ids(): string[] {
-    return [...this.vertices.keys()].sort(compareStrings);
+    return [...this.sortedIds()];
+  }
+
+  private sortedIds(): readonly string[] {
+    this.sortedIdCache ??= [...this.vertices.keys()].sort(compareStrings);
+    return this.sortedIdCache;
   }
 
   // ---- changes ----
@@ -270,6 +281,7 @@ export class Graph {
     }
     const v: Vertex = { id, kind, spec: k, attrs: checked, out: NO_EDGES, in: NO_EDGES };
     this.vertices.set(id, v);
+    this.sortedIdCache = null;
     (this.byKindIndex.get(kind) as Set<string>).add(id);
     if (this.journaling) this.journal.push({ t: "add", v });
     if (!this.loading) this.changes.push({ op: "add", id, kind, attrs: { ...checked } });
@@ -282,6 +294,7 @@ export class Graph {
     if (this.frozen.length > 0) this.preserve(v);
     for (const e of this.edgesOf(v)) this.disconnect(e.from, e.relation, e.to);
     this.vertices.delete(id);
+    this.sortedIdCache = null;
     (this.byKindIndex.get(v.kind) as Set<string>).delete(id);
     if (this.journaling) this.journal.push({ t: "remove", v });
     this.changes.push({ op: "remove", id, kind: v.kind });
@@ -389,10 +402,12 @@ export class Graph {
       switch (step.t) {
         case "add":
           this.vertices.delete(step.v.id);
+          this.sortedIdCache = null;
           (this.byKindIndex.get(step.v.kind) as Set<string>).delete(step.v.id);
           break;
         case "remove":
           this.vertices.set(step.v.id, step.v);
+          this.sortedIdCache = null;
           (this.byKindIndex.get(step.v.kind) as Set<string>).add(step.v.id);
           break;
         case "attr":
@@ -510,7 +525,7 @@ export class Graph {
       return v;
     };
     return {
-      ids: [...this.vertices.keys()],
+      ids: this.sortedIds(),
       get: at,
       outEdges: (id) => this.outEdgesOf(at(id)),
       encoded: (id, encode) => {

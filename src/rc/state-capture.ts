@@ -60,8 +60,7 @@ export class StateCapture {
   }
 
   private async encode(): Promise<CapturedState> {
-    const ids = [...this.graph.ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    await nextTurn();
+    const ids = this.graph.ids; // sorted
     const resources: string[] = [];
     const edges: string[] = [];
     for (let start = 0; start < ids.length; start += this.perSlice) {

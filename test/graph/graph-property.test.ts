@@ -107,4 +107,37 @@ describe("graph under random operations", () => {
       { seed: 20261125, numRuns: 300 },
     );
   });
+
+  it("lists its ids sorted, through adds, removes, undone transactions and freezes", () => {
+    const step = fc.oneof(
+      op,
+      fc.record({ t: fc.constant("tx" as const), undo: fc.boolean(), ops: fc.array(op, { maxLength: 8 }) }),
+      fc.record({ t: fc.constant("freeze" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const g = new Graph(SCHEMA);
+        // The model: which ids exist, from the graph's own answers (has), never from ids().
+        const expected = () => [...ids].filter((id) => g.has(id)).sort();
+        const views: { view: ReturnType<Graph["freeze"]>; ids: string[] }[] = [];
+        for (const s of steps) {
+          if (s.t === "freeze") views.push({ view: g.freeze(), ids: expected() });
+          else if (s.t === "tx") {
+            const sp = g.savepoint();
+            for (const o of s.ops) {
+              run(g, o);
+              expect(g.ids()).toEqual(expected());
+            }
+            if (s.undo) g.undo(sp);
+            g.commit();
+          } else run(g, s);
+          expect(g.ids()).toEqual(expected());
+        }
+        // A frozen view keeps the ids it had, whatever changed since.
+        for (const v of views) expect([...v.view.ids]).toEqual(v.ids);
+        for (const v of views) v.view.release();
+      }),
+      { seed: 20261203, numRuns: 300 },
+    );
+  });
 });
