@@ -274,9 +274,24 @@ export class RcStateMachine implements StateMachine {
     return this.coordinator.nodesAwaitingEpoch();
   }
 
-  /** Nodes online in the graph, sorted: those the leader's failure detector watches. */
-  onlineNodes(): string[] {
-    return this.graph.byKind("Node").filter((id) => this.graph.attr(id, "state") === "online");
+  /**
+   * Nodes online in the graph, in no particular order: those the leader's
+   * failure detector watches. Live (it follows the graph) and kept by an index,
+   * so that the leader's loop asks at every step at no cost, at 10,000 nodes too.
+   */
+  onlineNodes(): ReadonlySet<string> {
+    return this.nodeStates().withAttr("Node", "state", "online");
+  }
+
+  /** Changes whenever a node goes online or stops being online (also across a restore). */
+  onlineVersion(): number {
+    return this.nodeStates().indexVersion("Node", "state");
+  }
+
+  private nodeStates(): Graph {
+    const g = this.graph; // a restore builds a new graph: index it too
+    g.indexBy("Node", "state");
+    return g;
   }
 
   /** True when a rule timer is due by `now`: the leader should propose a Tick. */

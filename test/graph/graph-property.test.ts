@@ -51,6 +51,11 @@ const op = fc.oneof(
     to: fc.constantFrom(...ids),
   }),
   fc.record({ t: fc.constant("sweep" as const) }),
+  fc.record({
+    t: fc.constant("tag" as const),
+    id: fc.constantFrom("a1", "a2", "a3"),
+    tag: fc.constantFrom("x", "y", undefined),
+  }),
 );
 
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
@@ -75,6 +80,10 @@ function run(g: Graph, o: Op): void {
         break;
       case "sweep":
         g.sweep();
+        break;
+      case "tag":
+        if (o.tag === undefined) g.unsetAttr(o.id, "tag");
+        else g.setAttr(o.id, "tag", o.tag);
         break;
     }
   } catch (err) {
@@ -108,7 +117,7 @@ describe("graph under random operations", () => {
     );
   });
 
-  it("lists its ids sorted, through adds, removes, undone transactions and freezes", () => {
+  it("lists its ids sorted and keeps its attribute index, through adds, removes, undone transactions and freezes", () => {
     const step = fc.oneof(
       op,
       fc.record({ t: fc.constant("tx" as const), undo: fc.boolean(), ops: fc.array(op, { maxLength: 8 }) }),
@@ -117,8 +126,27 @@ describe("graph under random operations", () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
         const g = new Graph(SCHEMA);
+        g.indexBy("A", "tag");
         // The model: which ids exist, from the graph's own answers (has), never from ids().
         const expected = () => [...ids].filter((id) => g.has(id)).sort();
+        // The index against a scan of the attributes; its version moves whenever a member set does.
+        let lastVersion = g.indexVersion("A", "tag");
+        let lastSets = "|"; // both values empty
+        const checkIndex = () => {
+          const sets = ["x", "y"].map((t) => [...g.withAttr("A", "tag", t)].sort().join(",")).join("|");
+          const scanned = ["x", "y"]
+            .map((t) =>
+              ids
+                .filter((id) => g.has(id) && kindOf(id) === "A" && g.attr(id, "tag") === t)
+                .sort()
+                .join(","),
+            )
+            .join("|");
+          expect(sets).toBe(scanned);
+          if (sets !== lastSets) expect(g.indexVersion("A", "tag")).not.toBe(lastVersion);
+          lastSets = sets;
+          lastVersion = g.indexVersion("A", "tag");
+        };
         const views: { view: ReturnType<Graph["freeze"]>; ids: string[] }[] = [];
         for (const s of steps) {
           if (s.t === "freeze") views.push({ view: g.freeze(), ids: expected() });
@@ -127,11 +155,13 @@ describe("graph under random operations", () => {
             for (const o of s.ops) {
               run(g, o);
               expect(g.ids()).toEqual(expected());
+              checkIndex();
             }
             if (s.undo) g.undo(sp);
             g.commit();
           } else run(g, s);
           expect(g.ids()).toEqual(expected());
+          checkIndex();
         }
         // A frozen view keeps the ids it had, whatever changed since.
         for (const v of views) expect([...v.view.ids]).toEqual(v.ids);

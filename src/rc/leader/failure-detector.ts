@@ -17,16 +17,26 @@ export class FailureDetector {
   private readonly lastHeard = new Map<string, number>();
   /** Nodes already declared silent, with the time they were last heard then. */
   private readonly declared = new Map<string, number>();
+  /**
+   * The last nextDeadline() answer and the online set's version it was for.
+   * Hearing from a node only moves its deadline later, so the cached answer
+   * stays a safe lower bound until the set changes, a silent node is heard
+   * again, or silentNodes() runs: the leader's loop asks at every step, which
+   * must not cost a pass over 10,000 nodes.
+   */
+  private deadline: { version: number; at: number | undefined } | null = null;
 
   constructor(readonly config: FailureDetectorConfig) {}
 
   becameLeader(now: number): void {
+    this.deadline = null;
     this.leaderSince = now;
     this.lastHeard.clear();
     this.declared.clear();
   }
 
   stoppedLeading(): void {
+    this.deadline = null;
     this.leaderSince = null;
   }
 
@@ -34,7 +44,7 @@ export class FailureDetector {
   heard(nodeId: string, now: number): void {
     const before = this.lastHeard.get(nodeId);
     if (before === undefined || now > before) this.lastHeard.set(nodeId, now);
-    this.declared.delete(nodeId);
+    if (this.declared.delete(nodeId)) this.deadline = null;
   }
 
   /**
@@ -42,6 +52,7 @@ export class FailureDetector {
    * machine has online), sorted; each is returned once until heard from again.
    */
   silentNodes(now: number, online: Iterable<string>): string[] {
+    this.deadline = null;
     const since = this.leaderSince;
     if (since === null || now - since < this.config.graceAfterElectionMs) return [];
     const out: string[] = [];
@@ -59,9 +70,17 @@ export class FailureDetector {
   /**
    * The earliest time at which silentNodes() could name one of `online` (with
    * nothing heard until then), or undefined when it never will: when the
-   * leader's loop should look again.
+   * leader's loop should look again. `version` changes whenever `online` does
+   * (without one, nothing is cached).
    */
-  nextDeadline(online: Iterable<string>): number | undefined {
+  nextDeadline(online: Iterable<string>, version?: number): number | undefined {
+    if (version !== undefined && this.deadline?.version === version) return this.deadline.at;
+    const at = this.computeDeadline(online);
+    if (version !== undefined) this.deadline = { version, at };
+    return at;
+  }
+
+  private computeDeadline(online: Iterable<string>): number | undefined {
     const since = this.leaderSince;
     if (since === null) return undefined;
     let next: number | undefined;

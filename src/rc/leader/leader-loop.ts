@@ -64,7 +64,9 @@ export interface MachineView {
   readonly timeMs: number;
   pendingCommands(): Command[];
   nodesAwaitingEpoch(): string[];
-  onlineNodes(): string[];
+  /** The nodes online in the graph (any order), and a number that changes whenever they do. */
+  onlineNodes(): Iterable<string>;
+  onlineVersion(): number;
   nextTimerDue(): number | undefined;
 }
 
@@ -320,7 +322,10 @@ export class LeaderLoop {
   private act(now: number): void {
     const view = this.opts.view;
     this.seed(now);
-    if (this.detectorDirty || now >= (this.detector.nextDeadline(view.onlineNodes()) ?? Infinity)) {
+    if (
+      this.detectorDirty ||
+      now >= (this.detector.nextDeadline(view.onlineNodes(), view.onlineVersion()) ?? Infinity)
+    ) {
       this.detectorDirty = false;
       for (const nodeId of this.detector.silentNodes(now, view.onlineNodes())) {
         this.log.info({ node: nodeId }, "node silent: proposing NodeSilent");
@@ -342,7 +347,7 @@ export class LeaderLoop {
 
   private nextDue(): number | undefined {
     const times = [
-      this.detector.nextDeadline(this.opts.view.onlineNodes()) ?? Infinity,
+      this.detector.nextDeadline(this.opts.view.onlineNodes(), this.opts.view.onlineVersion()) ?? Infinity,
       this.tickInFlight ? Infinity : Math.max(this.tickAt(), this.retryAt),
       this.scanAt ?? Infinity,
       this.queue.length > 0 && !this.batchInFlight ? this.retryAt : Infinity,
