@@ -3,11 +3,12 @@
 // (about 90,000 resources) is declared through SubmitEvents; then 16 clients
 // submit one event per call:
 // 1. steady state: snapshots off (threshold out of reach);
-// 2. the replicas restarted with a snapshot every STALL_THRESHOLD entries, so
-//    that each replica snapshots its whole state every second or two.
-// Passes when, during 2, several snapshots were taken on every replica, no
-// leader election happened (same leader, same term), and p99 latency is within
-// 2x of 1's. Exits 1 otherwise. The last line printed is one JSON object.
+// 2. the replicas restarted with a snapshot every STALL_THRESHOLD entries: each
+//    replica snapshots its whole state as often as its pacing allows (a pause
+//    of 4x a snapshot's duration after each, see snapshot-policy.ts).
+// Passes when, during 2, every replica's snapshot index moved on, no leader
+// election happened (same leader, same term), and p99 latency is within 2x of
+// 1's. Exits 1 otherwise. The last line printed is one JSON object.
 //
 // Environment: STALL_HOSTS (default 10000), STALL_SECONDS (per phase, default 20),
 // STALL_THRESHOLD (entries between snapshots, default 300).
@@ -91,22 +92,24 @@ try {
 
   const steady = await phase("steady state (no snapshots)");
   await cluster.reconfigure([`  snapshotThreshold: ${THRESHOLD}`, "  trailingEntries: 1000"]);
-  // Count snapshots from here: one per replica at most may be under way at the start.
   const snap = await phase(`snapshots every ${THRESHOLD} entries`);
-  const snapshotsTaken = snap.after.map((a, i) => Math.floor((a - snap.before[i]!) / THRESHOLD));
+  // How far each replica's newest snapshot moved in the phase. A replica paces its snapshots
+  // (src/raft/driver/snapshot-policy.ts: a pause of 4x a long snapshot), so one snapshot may cover
+  // many thresholds: the advance shows that snapshots were taken all along, not how many.
+  const snapshotAdvance = snap.after.map((a, i) => a - snap.before[i]!);
   const noElection =
     snap.terms[0]!.every((t, i) => t === snap.terms[1]![i]) &&
     new Set([...snap.leaders[0]!, ...snap.leaders[1]!]).size === 1;
   const ratio = snap.r.p99Ms / steady.r.p99Ms;
   const checks = {
-    snapshotsOnEveryReplica: snapshotsTaken.every((n) => n >= 2),
+    snapshotsOnEveryReplica: snapshotAdvance.every((n) => n >= THRESHOLD),
     noElection,
     p99Within2x: ratio <= 2,
   };
   failed = !Object.values(checks).every(Boolean);
   console.log(
     `p99 ${steady.r.p99Ms.toFixed(2)} ms steady, ${snap.r.p99Ms.toFixed(2)} ms while snapshotting (x${ratio.toFixed(2)}); ` +
-      `snapshots per replica ${snapshotsTaken.join("/")} (at least, by index); election: ${noElection ? "none" : "YES"}: ${failed ? "FAIL" : "pass"}`,
+      `snapshot index advanced by ${snapshotAdvance.join("/")} entries per replica; election: ${noElection ? "none" : "YES"}: ${failed ? "FAIL" : "pass"}`,
   );
   console.log(
     JSON.stringify({
@@ -118,7 +121,7 @@ try {
       steady: { throughput: Math.round(steady.r.throughput), p50Ms: steady.r.p50Ms, p99Ms: steady.r.p99Ms },
       snapshotting: { throughput: Math.round(snap.r.throughput), p50Ms: snap.r.p50Ms, p99Ms: snap.r.p99Ms },
       p99Ratio: Math.round(ratio * 100) / 100,
-      snapshotsPerReplica: snapshotsTaken,
+      snapshotIndexAdvance: snapshotAdvance,
       terms: snap.terms,
       checks,
       loadAverage1m: loadavg()[0],

@@ -1,6 +1,10 @@
 // When a node takes a snapshot of its state machine, and how far it then
 // compacts its log: in the background, once enough entries were applied since
-// the last snapshot or when the core needs one for a follower.
+// the last snapshot or when the core needs one for a follower. A snapshot that
+// took long (a large state: at 10,000 hosts, about half a second of work) is
+// followed by a pause PACE times as long before the next threshold-triggered
+// one, so that a fast writer cannot keep a replica snapshotting all the time:
+// at most about a fifth of its time goes to snapshots, whatever the threshold.
 import type { RaftCore } from "../core/raft.js";
 import { cloneMembership } from "../core/membership.js";
 import type { LogStore, Snapshot, SnapshotStore, StateCapture, StateMachine } from "../storage.js";
@@ -24,10 +28,17 @@ export interface SnapshotPolicyHost {
   snapshotFailed(e: Error): void;
 }
 
+/** Pause after a snapshot, as a multiple of the ticks it took (see above). */
+export const PACE = 4;
+/** Snapshots shorter than this many ticks are not paced (small states, and tests, snapshot at will). */
+const PACE_FROM_TICKS = 2;
+
 export class SnapshotPolicy {
   private taking = false;
   /** No background snapshot before this tick (one failed for lack of space). */
   private notBefore = 0;
+  /** No threshold-triggered snapshot before this tick (the last one took long). */
+  private pacedUntil = 0;
 
   constructor(
     private readonly host: SnapshotPolicyHost,
@@ -47,6 +58,7 @@ export class SnapshotPolicy {
     if (this.taking || applied <= this.index) return;
     if (!wanted && (threshold === 0 || applied - this.index < threshold)) return;
     if (this.host.ticks() < this.notBefore) return;
+    if (!wanted && this.host.ticks() < this.pacedUntil) return;
     const term = core.log.term(applied);
     if (term === undefined) return;
     const meta = { index: applied, term, membership: cloneMembership(core.membership) };
@@ -54,10 +66,14 @@ export class SnapshotPolicy {
     const sm = this.host.stateMachine;
     const data: Uint8Array | StateCapture = sm.capture ? sm.capture() : sm.snapshot();
     this.taking = true;
-    void this.save(meta, data);
+    void this.save(meta, data, this.host.ticks());
   }
 
-  private async save(meta: Snapshot["meta"], captured: Uint8Array | StateCapture): Promise<void> {
+  private async save(
+    meta: Snapshot["meta"],
+    captured: Uint8Array | StateCapture,
+    startTick: number,
+  ): Promise<void> {
     const host = this.host;
     try {
       const data = captured instanceof Uint8Array ? captured : await captured.persist();
@@ -73,6 +89,8 @@ export class SnapshotPolicy {
       host.core.compact(snapshot, compactTo);
       this.index = Math.max(this.index, snapshot.meta.index);
       if (compactTerm !== undefined && compactTo > 0) await host.logStore.compact(compactTo, compactTerm);
+      const took = host.ticks() - startTick;
+      if (took >= PACE_FROM_TICKS) this.pacedUntil = host.ticks() + PACE * took;
     } catch (e) {
       if (!isNoSpaceError(e)) {
         host.fail(e as Error);

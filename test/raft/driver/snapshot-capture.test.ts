@@ -62,4 +62,31 @@ describe("snapshots taken with capture() and persisted in the background", () =>
     expect(saved.meta.index).toBeLessThan(captured.length + 5);
     expect(lm.syncSnapshots).toBe(0);
   });
+
+  it("pace themselves: after a snapshot that took long, the next waits about four times as long", async () => {
+    const { replicas } = await startLiveCluster(
+      ["a", "b", "c"],
+      { snapshotThreshold: 10, trailingEntries: 0 },
+      () => new CapturingMachine(),
+    );
+    running = replicas;
+    await waitFor(() => leaderOf(replicas) !== undefined, 10_000, "a leader");
+    const leader = leaderOf(replicas)!;
+    const lm = leader.machine as CapturingMachine;
+    for (let i = 0; i < 12; i++) await leader.node.propose(text(`v${i}`));
+    await waitFor(() => lm.held.length === 1, 10_000, "a capture on the leader");
+    // A long snapshot (a large state): 600 ms, some 60 ticks of 10 ms.
+    const HOLD_MS = 600;
+    for (let i = 12; i < 40; i++) await leader.node.propose(text(`v${i}`));
+    await new Promise((r) => setTimeout(r, HOLD_MS));
+    lm.held[0]!.release();
+    await waitFor(() => leader.node.status().snapshotIndex > 0, 10_000, "the snapshot saved");
+    const savedAt = performance.now();
+    // Far past the threshold already, and more entries keep coming: without pacing the next
+    // capture would start at once.
+    for (let i = 40; i < 60; i++) await leader.node.propose(text(`v${i}`));
+    await waitFor(() => lm.held.length === 2, 30_000, "the next capture");
+    expect(performance.now() - savedAt).toBeGreaterThanOrEqual(HOLD_MS);
+    lm.held[1]!.release();
+  });
 });
