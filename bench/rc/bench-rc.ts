@@ -12,10 +12,11 @@
 //
 // Targets (issue 6): >= 100,000 events/s applied; snapshot and restore < 2 s each.
 // The last line printed is one JSON object with every figure.
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { loadavg } from "node:os";
-import { setFlagsFromString } from "node:v8";
+import { getHeapSpaceStatistics } from "node:v8";
 import { EntryType, type Entry } from "../../src/raft/types.js";
 import { encodeEventBatch } from "../../src/rc/entry.js";
 import { History } from "../../src/rc/history.js";
@@ -26,10 +27,22 @@ import type { Event } from "../../src/gen/halon/v1/events.js";
 
 // The state machine allocates a lot of short-lived objects (decoded events,
 // results); a larger young generation lets them die young instead of being
-// promoted and collected by full GCs. The replica process should run with the
-// same setting (node --max-semi-space-size=64). BENCH_RC_SEMI_SPACE_MB=0 keeps V8's default.
+// promoted and collected by full GCs. Replicas run with the same setting
+// (node --max-semi-space-size=64, docs/operations.md). BENCH_RC_SEMI_SPACE_MB=0 keeps V8's default.
+// V8 sizes the young generation when the process starts: the flag must be on
+// node's command line (v8.setFlagsFromString() at run time is silently too
+// late), so the script starts itself again with it.
 const SEMI_SPACE_MB = Number(process.env.BENCH_RC_SEMI_SPACE_MB ?? 64);
-if (SEMI_SPACE_MB > 0) setFlagsFromString(`--max-semi-space-size=${SEMI_SPACE_MB}`);
+const semiSpaceFlag = `--max-semi-space-size=${SEMI_SPACE_MB}`;
+const semiSpaceSet = (process.execArgv.join(" ") + " " + (process.env.NODE_OPTIONS ?? "")).includes(
+  semiSpaceFlag,
+);
+if (SEMI_SPACE_MB > 0 && !semiSpaceSet) {
+  const child = spawnSync(process.execPath, [...process.execArgv, semiSpaceFlag, ...process.argv.slice(1)], {
+    stdio: "inherit",
+  });
+  process.exit(child.status ?? 1);
+}
 const HOSTS = Number(process.env.BENCH_RC_HOSTS ?? 10_000);
 const EVENTS = Number(process.env.BENCH_RC_EVENTS ?? 300_000);
 const BATCH = 500;
@@ -218,6 +231,10 @@ const figures = {
   restoreCpuMs: Math.round(median(restoreCpuMs)),
   stateHashMs: Math.round(hashMs),
   v8MaxSemiSpaceMB: SEMI_SPACE_MB === 0 ? "default" : SEMI_SPACE_MB,
+  // What V8 gave the young generation (it grows up to the flag's size; V8's default is 16 MB).
+  youngGenerationMB: Math.round(
+    (getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0) / 2 ** 20,
+  ),
   dedupRetentionMs: TEST_CONFIG.dedupRetentionMs,
   // The machine is shared: a load average above the core count slows every wall-clock figure.
   loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),
