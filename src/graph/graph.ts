@@ -294,8 +294,9 @@ export class Graph {
 
   /** Sets several attributes, in key order (callers mostly write them in that order: no sort then). */
   setAttrs(id: string, attrs: Record<string, unknown>): void {
-    const v = this.vertexOrThrow(id); // one lookup for all of them
     const keys = Object.keys(attrs);
+    if (keys.length === 0) return; // as setAttr key by key: nothing, not even a lookup
+    const v = this.vertexOrThrow(id); // one lookup for all of them
     for (let i = 1; i < keys.length; i++)
       if (compareStrings(keys[i - 1] as string, keys[i] as string) > 0) {
         keys.sort(compareStrings);

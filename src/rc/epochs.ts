@@ -105,8 +105,7 @@ export class Epochs {
   }
 
   recordAck(nodeId: string, epoch: number): void {
-    const node = this.graph.require(nodeId); // callers checked it is a node
-    const acked = (node.attrs.ackedEpoch as number | undefined) ?? 0;
+    const acked = (this.graph.attr(nodeId, "ackedEpoch") as number | undefined) ?? 0;
     const current = this.current();
     if (epoch <= acked || epoch > current) return;
     this.graph.setAttr(nodeId, "ackedEpoch", epoch);
