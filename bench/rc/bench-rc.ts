@@ -12,11 +12,12 @@
 //
 // Targets (issue 6): >= 100,000 events/s applied; snapshot and restore < 2 s each.
 // The last line printed is one JSON object with every figure.
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { loadavg } from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
-import { setFlagsFromString } from "node:v8";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import { getHeapSpaceStatistics } from "node:v8";
 import { EntryType, type Entry } from "../../src/raft/types.js";
 import { encodeEventBatch } from "../../src/rc/entry.js";
 import { History } from "../../src/rc/history.js";
@@ -27,10 +28,22 @@ import type { Event } from "../../src/gen/halon/v1/events.js";
 
 // The state machine allocates a lot of short-lived objects (decoded events,
 // results); a larger young generation lets them die young instead of being
-// promoted and collected by full GCs. The replica process should run with the
-// same setting (node --max-semi-space-size=64). BENCH_RC_SEMI_SPACE_MB=0 keeps V8's default.
+// promoted and collected by full GCs. Replicas run with the same setting
+// (node --max-semi-space-size=64, docs/operations.md). BENCH_RC_SEMI_SPACE_MB=0 keeps V8's default.
+// V8 sizes the young generation when the process starts: the flag must be on
+// node's command line (v8.setFlagsFromString() at run time is silently too
+// late), so the script starts itself again with it.
 const SEMI_SPACE_MB = Number(process.env.BENCH_RC_SEMI_SPACE_MB ?? 64);
-if (SEMI_SPACE_MB > 0) setFlagsFromString(`--max-semi-space-size=${SEMI_SPACE_MB}`);
+const semiSpaceFlag = `--max-semi-space-size=${SEMI_SPACE_MB}`;
+const semiSpaceSet = (process.execArgv.join(" ") + " " + (process.env.NODE_OPTIONS ?? "")).includes(
+  semiSpaceFlag,
+);
+if (SEMI_SPACE_MB > 0 && !semiSpaceSet) {
+  const child = spawnSync(process.execPath, [...process.execArgv, semiSpaceFlag, ...process.argv.slice(1)], {
+    stdio: "inherit",
+  });
+  process.exit(child.status ?? 1);
+}
 const HOSTS = Number(process.env.BENCH_RC_HOSTS ?? 10_000);
 const EVENTS = Number(process.env.BENCH_RC_EVENTS ?? 300_000);
 const BATCH = 500;
@@ -122,6 +135,14 @@ if (inspector) {
   await inspector.post("Profiler.start");
 }
 let applyMs = 0;
+// Garbage-collection pauses of the main thread while the measured batches ran
+// (V8 reports each one after the fact, with its start time on performance.now()'s clock).
+const gcPauses: { start: number; ms: number }[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, ms: e.duration });
+});
+gcObserver.observe({ entryTypes: ["gc"] });
+let measuredFrom = Number.POSITIVE_INFINITY;
 // CPU time of the process (all its threads, so the garbage collector's too):
 // what one core can do, whatever else the shared machine is running.
 let applyCpuMs = 0;
@@ -129,6 +150,7 @@ let applied = 0;
 const batchRates: number[] = [];
 const batchMs: number[] = [];
 for (const [b, entry] of entries.entries()) {
+  if (b === warmup) measuredFrom = performance.now();
   const t = performance.now();
   const c = process.cpuUsage();
   sm.apply(entry);
@@ -147,6 +169,12 @@ if (inspector && profileFile) {
   inspector.disconnect();
 }
 if (sm.stateHash() !== shadowHash) throw new Error("the measured machine and its twin differ");
+const measuredTo = performance.now();
+await new Promise((resolve) => setTimeout(resolve, 100)); // the observer gets its entries a little later
+gcObserver.disconnect();
+const gcPauseMs = gcPauses
+  .filter((g) => g.start >= measuredFrom && g.start < measuredTo)
+  .reduce((sum, g) => sum + g.ms, 0);
 const eventsPerSec = applied / (applyMs / 1000);
 const eventsPerCpuSec = applied / (applyCpuMs / 1000);
 const pct = (q: number): number =>
@@ -232,6 +260,8 @@ const figures = {
   applyEventsPerSec: Math.round(eventsPerSec),
   applyEventsPerCpuSec: Math.round(eventsPerCpuSec),
   applyMedianBatchEventsPerSec: Math.round(median(batchRates)),
+  // Of the measured apply's wall-clock time, in garbage-collection pauses of the main thread.
+  applyGcPauseMs: Math.round(gcPauseMs),
   snapshotBytes: bytes.length,
   snapshotMs: Math.round(snapshotMs),
   snapshotCpuMs: Math.round(median(snapCpuMs)),
@@ -241,6 +271,10 @@ const figures = {
   captureOnLoopMs: Math.round(median(captureMs)),
   captureLongestTurnMs: Math.round(median(captureTurnMs)),
   v8MaxSemiSpaceMB: SEMI_SPACE_MB === 0 ? "default" : SEMI_SPACE_MB,
+  // What V8 gave the young generation (it grows up to the flag's size; V8's default is 16 MB).
+  youngGenerationMB: Math.round(
+    (getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0) / 2 ** 20,
+  ),
   dedupRetentionMs: TEST_CONFIG.dedupRetentionMs,
   // The machine is shared: a load average above the core count slows every wall-clock figure.
   loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),

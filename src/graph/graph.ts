@@ -376,7 +376,24 @@ export class Graph {
 
   /** Sets one attribute; records nothing when the value is unchanged. */
   setAttr(id: string, key: string, value: unknown): void {
-    const v = this.vertexOrThrow(id);
+    this.setAttrOf(this.vertexOrThrow(id), key, value);
+  }
+
+  /** Sets several attributes, in key order (callers mostly write them in that order: no sort then). */
+  setAttrs(id: string, attrs: Record<string, unknown>): void {
+    const keys = Object.keys(attrs);
+    if (keys.length === 0) return; // as setAttr key by key: nothing, not even a lookup
+    const v = this.vertexOrThrow(id); // one lookup for all of them
+    for (let i = 1; i < keys.length; i++)
+      if (compareStrings(keys[i - 1] as string, keys[i] as string) > 0) {
+        keys.sort(compareStrings);
+        break;
+      }
+    for (const key of keys) this.setAttrOf(v, key, attrs[key]);
+  }
+
+  private setAttrOf(v: Vertex, key: string, value: unknown): void {
+    const id = v.id;
     this.schema.checkAttr(v.spec, key, value);
     const old = v.attrs[key];
     if (old !== undefined && sameValue(old, value)) return;
@@ -386,17 +403,6 @@ export class Graph {
     v.attrs[key] = own(value);
     this.reindex(v, key, old, value);
     this.changes.push({ op: "set", id, key, value: own(value), old: old ?? null });
-  }
-
-  /** Sets several attributes, in key order (callers mostly write them in that order: no sort then). */
-  setAttrs(id: string, attrs: Record<string, unknown>): void {
-    const keys = Object.keys(attrs);
-    for (let i = 1; i < keys.length; i++)
-      if (compareStrings(keys[i - 1] as string, keys[i] as string) > 0) {
-        keys.sort(compareStrings);
-        break;
-      }
-    for (const key of keys) this.setAttr(id, key, attrs[key]);
   }
 
   unsetAttr(id: string, key: string): void {
@@ -522,7 +528,8 @@ export class Graph {
   /** Ends the transaction: the journal is dropped, and changes are no longer journaled. */
   commit(): void {
     this.journaling = false;
-    this.journal.length = 0;
+    // Most transactions change nothing (heartbeats): setting an array's length is not free.
+    if (this.journal.length > 0) this.journal.length = 0;
   }
 
   /**

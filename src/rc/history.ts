@@ -31,6 +31,13 @@ export class History {
   private keptFrom = 0;
   /** Recent commands by id, so that a CommandResult is filed under what its command was about. */
   private readonly commands = new Map<string, Command>();
+  /**
+   * Their ids, oldest first from `commandsHead`: which one to forget next. Not
+   * the map's own order (commands.keys().next()): a map's iterator steps over
+   * every entry deleted before it, which made each forgetting cost thousands of steps.
+   */
+  private commandOrder: string[] = [];
+  private commandsHead = 0;
 
   constructor(private readonly maxItems = DEFAULT_HISTORY_ITEMS) {}
 
@@ -61,6 +68,8 @@ export class History {
   reset(appliedIndex: number): void {
     this.items.length = 0;
     this.commands.clear();
+    this.commandOrder = [];
+    this.commandsHead = 0;
     this.keptFrom = appliedIndex;
   }
 
@@ -149,9 +158,18 @@ export class History {
   }
 
   private rememberCommand(c: Command): void {
+    // A command seen again keeps its place, as in a map's insertion order.
+    if (!this.commands.has(c.id)) this.commandOrder.push(c.id);
     this.commands.set(c.id, c);
     // Bounded like the items: a command older than this is long settled.
-    if (this.commands.size > this.maxItems) this.commands.delete(this.commands.keys().next().value as string);
+    if (this.commands.size > this.maxItems) {
+      this.commands.delete(this.commandOrder[this.commandsHead++] as string);
+      // Drop the forgotten ids now and then, so that the list follows the map's size.
+      if (this.commandsHead > 1024 && this.commandsHead * 2 > this.commandOrder.length) {
+        this.commandOrder = this.commandOrder.slice(this.commandsHead);
+        this.commandsHead = 0;
+      }
+    }
   }
 }
 

@@ -127,7 +127,7 @@ export class Outbox {
   /** Ends the transaction. */
   commit(): void {
     this.journaling = false;
-    this.journal.length = 0;
+    if (this.journal.length > 0) this.journal.length = 0; // most transactions issue nothing
   }
 
   /** Drops every command of a family ("epoch" for "epoch:n1", ...), except the slot `keep`; in slot order. */

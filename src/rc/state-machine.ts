@@ -47,7 +47,7 @@ import {
 } from "./snapshot-data.js";
 import { sortedKeysDeep } from "./plain.js";
 import { StateCapture, type FieldPiece } from "./state-capture.js";
-import { BOUNDS, eventId, validateEvent } from "./validate.js";
+import { BOUNDS, eventId, validateBody } from "./validate.js";
 import { eventSubjects, type CauseTrace, type EntryTrace, type TraceCause } from "./trace.js";
 
 const SCHEMA = new CompiledSchema(HALON_SCHEMA);
@@ -456,7 +456,7 @@ export class RcStateMachine implements StateMachine {
       };
     let domain;
     try {
-      domain = validateEvent(ev);
+      domain = validateBody(ev); // the id is checked above
     } catch (err) {
       return { eventId: id, outcome: EventOutcome.EVENT_OUTCOME_REJECTED, ...rejection(err, "") };
     }

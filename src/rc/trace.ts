@@ -6,6 +6,7 @@
 import type { Command, Event } from "../gen/halon/v1/events.js";
 import type { GraphChange } from "../graph/index.js";
 import type { Intent, RuleEvent } from "./rules/types.js";
+import { EVENT_BODIES } from "./validate.js";
 
 /** A rule's phase for one key, before and after one CEP step ("" when it had no instance). */
 export interface PhaseChange {
@@ -77,12 +78,15 @@ export interface EntryTrace {
   causes: CauseTrace[];
 }
 
-const SKIP = new Set(["id", "source"]);
-
-/** The body name of an event and the ids its body names directly (fields ending in Id or Ids). */
+/**
+ * The body name of an event and the ids its body names directly (fields ending in Id or Ids).
+ * The first body in declaration order (EVENT_BODIES, the order of a decoded Event's fields).
+ * It runs for every event the history keeps: the body fields by name, not Object.entries().
+ */
 export function eventSubjects(ev: Event): { name: string; subjects: string[] } {
-  for (const [name, body] of Object.entries(ev)) {
-    if (SKIP.has(name) || body === undefined || body === null || typeof body !== "object") continue;
+  for (const name of EVENT_BODIES) {
+    const body: unknown = ev[name];
+    if (body === undefined || body === null || typeof body !== "object") continue;
     return { name, subjects: idsIn(body as Record<string, unknown>) };
   }
   return { name: "", subjects: [] };
@@ -112,7 +116,8 @@ export function commandSubjects(c: Command): string[] {
 
 function idsIn(body: Record<string, unknown>): string[] {
   const ids = new Set<string>();
-  for (const [k, v] of Object.entries(body)) {
+  for (const k of Object.keys(body)) {
+    const v = body[k];
     if (k.endsWith("Id") && typeof v === "string" && v !== "") ids.add(v);
     if (k.endsWith("Ids") && Array.isArray(v)) for (const x of v) if (typeof x === "string") ids.add(x);
   }

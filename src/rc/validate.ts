@@ -104,6 +104,11 @@ export function eventId(ev: Event): string {
 /** Validates one event. Throws RcRejection. */
 export function validateEvent(ev: Event): DomainEvent {
   eventId(ev);
+  return validateBody(ev);
+}
+
+/** validateEvent() but the id (for a caller that checked it with eventId()). Throws RcRejection. */
+export function validateBody(ev: Event): DomainEvent {
   text(ev.source, "source");
   let bodies = 0;
   for (const b of EVENT_BODIES) if (ev[b] !== undefined) bodies++;

@@ -152,6 +152,7 @@ export class RuleRunner {
   commit(): void {
     const j = this.journal;
     j.active = false;
+    if (j.touched.length === 0) return; // most transactions touch no rule (heartbeats)
     for (const name of j.touched) {
       const r = j.rules.get(name) as RuleJournal;
       r.instances.clear();
