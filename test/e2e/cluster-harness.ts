@@ -41,15 +41,33 @@ export interface HarnessOptions {
   rcArgs?: string[];
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free on 127.0.0.1 for a child process to listen on. Probing with
+ * listen(0) and closing the probe is racy: the kernel may give the same port
+ * to the next probe (two replicas of one test once got the same port) or to
+ * another test worker before the child binds it. So each vitest worker takes
+ * ports from a range of its own, below the kernel's ephemeral range (32768 and
+ * up on Linux: listen(0) and outgoing connections use it), hands each out once,
+ * and checks it with a bind.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_RANGE; tries++) {
+    const port = PORT_BASE + (nextPort++ % PORT_RANGE);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${PORT_BASE}-${PORT_BASE + PORT_RANGE - 1}`);
+}
+
+const PORT_RANGE = 1_000;
+// VITEST_POOL_ID: the worker's number (1 to the number of workers), the same for every file it runs.
+const PORT_BASE = 20_000 + (Number(process.env.VITEST_POOL_ID ?? 0) % 12) * PORT_RANGE;
+let nextPort = 0;
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
