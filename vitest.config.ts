@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Two cores: more workers only fight for them.
     maxWorkers: 2,
+    // Kills what any test left running, and names it (test/helpers/global-process-guard.ts).
+    globalSetup: ["test/helpers/global-process-guard.ts"],
   },
 });
