@@ -34,19 +34,25 @@ afterEach(() => {
   running = [];
 });
 
+/** Three replicas snapshotting every 10 entries; 12 entries proposed, and the leader's first capture held. */
+async function leaderWithACapture(): Promise<{ leader: LiveReplica; lm: CapturingMachine }> {
+  const { replicas } = await startLiveCluster(
+    ["a", "b", "c"],
+    { snapshotThreshold: 10, trailingEntries: 0 },
+    () => new CapturingMachine(),
+  );
+  running = replicas;
+  await waitFor(() => leaderOf(replicas) !== undefined, 10_000, "a leader");
+  const leader = leaderOf(replicas)!;
+  const lm = leader.machine as CapturingMachine;
+  for (let i = 0; i < 12; i++) await leader.node.propose(text(`v${i}`));
+  await waitFor(() => lm.held.length === 1, 10_000, "a capture on the leader");
+  return { leader, lm };
+}
+
 describe("snapshots taken with capture() and persisted in the background", () => {
   it("keep the node committing while persist() is pending, then save the captured state at its index", async () => {
-    const { replicas } = await startLiveCluster(
-      ["a", "b", "c"],
-      { snapshotThreshold: 10, trailingEntries: 0 },
-      () => new CapturingMachine(),
-    );
-    running = replicas;
-    await waitFor(() => leaderOf(replicas) !== undefined, 10_000, "a leader");
-    const leader = leaderOf(replicas)!;
-    const lm = leader.machine as CapturingMachine;
-    for (let i = 0; i < 12; i++) await leader.node.propose(text(`v${i}`));
-    await waitFor(() => lm.held.length === 1, 10_000, "a capture on the leader");
+    const { leader, lm } = await leaderWithACapture();
     const captured = lm.held[0]!.items;
     // While the capture is being persisted, the node goes on committing.
     for (let i = 12; i < 40; i++) await leader.node.propose(text(`v${i}`));
@@ -64,17 +70,7 @@ describe("snapshots taken with capture() and persisted in the background", () =>
   });
 
   it("pace themselves: after a snapshot that took long, the next waits about four times as long", async () => {
-    const { replicas } = await startLiveCluster(
-      ["a", "b", "c"],
-      { snapshotThreshold: 10, trailingEntries: 0 },
-      () => new CapturingMachine(),
-    );
-    running = replicas;
-    await waitFor(() => leaderOf(replicas) !== undefined, 10_000, "a leader");
-    const leader = leaderOf(replicas)!;
-    const lm = leader.machine as CapturingMachine;
-    for (let i = 0; i < 12; i++) await leader.node.propose(text(`v${i}`));
-    await waitFor(() => lm.held.length === 1, 10_000, "a capture on the leader");
+    const { leader, lm } = await leaderWithACapture();
     // A long snapshot (a large state): 600 ms, some 60 ticks of 10 ms.
     const HOLD_MS = 600;
     for (let i = 12; i < 40; i++) await leader.node.propose(text(`v${i}`));
